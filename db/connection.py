@@ -1,0 +1,50 @@
+"""Open the SQLite database with the settings every writer and reader relies on."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import sqlite_utils
+
+from db.migrations import migrations
+
+DEFAULT_DB_PATH = Path("db/newsflow.db")
+
+# Long enough that a second run waits for the first one's batch commit instead of failing
+# with "database is locked"; each batch transaction is short.
+BUSY_TIMEOUT_MS = 60_000
+
+
+def open_db(path: str | Path = DEFAULT_DB_PATH, *, migrate: bool = True) -> sqlite_utils.Database:
+    """Open (creating if needed) the database at `path` in WAL mode and bring its schema up to date."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    db = sqlite_utils.Database(conn)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    if migrate:
+        apply_migrations(db)
+    return db
+
+
+def apply_migrations(db: sqlite_utils.Database) -> None:
+    """Apply pending migrations under a write lock, so two processes never race on a new file."""
+    if not migrations.pending(db):
+        return
+    conn = db.conn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        # Re-check inside the lock: another process may have migrated while we waited.
+        pending = migrations.pending(db)
+        migrations.ensure_migrations_table(db)
+        for migration in pending:
+            migration.fn(db)
+            migrations._record_applied(db, migration.name)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise

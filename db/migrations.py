@@ -1,0 +1,236 @@
+"""The schema, as an ordered set of sqlite-utils migrations. Append new ones; never edit applied ones."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("newsflow")
+
+
+@migrations()
+def m001_core(db: Database) -> None:
+    """Runs, documents, summaries and rejects: what the daily flow over files needs."""
+    db.execute(
+        """
+        CREATE TABLE runs (
+            id TEXT PRIMARY KEY,             -- our run id (uuid4 hex)
+            flow_run_id TEXT,                -- Prefect flow-run id, when run under Prefect
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            status TEXT NOT NULL,            -- running | completed | failed | skipped
+            trigger TEXT,                    -- cli | schedule | ui | test
+            parameters TEXT,                 -- JSON of the run's parameters
+            counts TEXT,                     -- JSON of what the run did
+            error TEXT,
+            pid INTEGER,
+            host TEXT
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE documents (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,        -- identity: 'file:<path>' or the canonical url
+            path TEXT,                       -- relative to the seeds folder, for files
+            url TEXT,                        -- canonical url, for feed items and records
+            title TEXT,
+            body TEXT NOT NULL,              -- clean text, paragraphs separated by blank lines
+            captions TEXT,                   -- photo captions, kept out of summaries
+            language TEXT,                   -- ISO 639-1
+            content_hash TEXT NOT NULL,      -- sha256 of the normalised body
+            source TEXT,                     -- outlet / attribution
+            published_at TEXT,               -- ISO 8601 UTC
+            published_raw TEXT,              -- the date as it was written
+            duplicate_of INTEGER REFERENCES documents(id) ON DELETE SET NULL,
+            story_id INTEGER,
+            feed_id INTEGER,
+            summary_status TEXT,             -- ok | duplicate | unsupported_language | too_short
+            word_count INTEGER,
+            file_size INTEGER,               -- for skipping unchanged files without reading them
+            file_mtime_ns INTEGER,
+            version INTEGER NOT NULL DEFAULT 1,
+            first_run_id TEXT,
+            last_run_id TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_documents_content_hash ON documents(content_hash)")
+    db.execute("CREATE INDEX idx_documents_duplicate_of ON documents(duplicate_of)")
+    db.execute("CREATE INDEX idx_documents_story_id ON documents(story_id)")
+    db.execute("CREATE INDEX idx_documents_published_at ON documents(published_at)")
+    db.execute("CREATE INDEX idx_documents_url ON documents(url)")
+    db.execute(
+        """
+        CREATE TABLE document_versions (
+            id INTEGER PRIMARY KEY,
+            document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+            version INTEGER NOT NULL,
+            title TEXT,
+            body TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            run_id TEXT,
+            recorded_at TEXT NOT NULL,
+            UNIQUE (document_id, version)
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE summaries (
+            id INTEGER PRIMARY KEY,
+            document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+            method TEXT NOT NULL,
+            length TEXT NOT NULL,            -- '3' sentences or '0.2' ratio
+            settings_version TEXT NOT NULL,
+            content_hash TEXT NOT NULL,      -- the body it was made from
+            text TEXT NOT NULL,              -- one sentence per line, in document order
+            sentence_indexes TEXT NOT NULL,  -- JSON list: position of each sentence in the body
+            run_id TEXT,
+            created_at TEXT NOT NULL,
+            UNIQUE (document_id, method, length, settings_version)
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE rejects (
+            id INTEGER PRIMARY KEY,
+            location TEXT NOT NULL UNIQUE,   -- file path or url
+            kind TEXT NOT NULL,              -- file | record | feed_item
+            reason TEXT NOT NULL,            -- empty | binary | too_large | no_text | ...
+            detail TEXT,
+            size INTEGER,
+            run_id TEXT,
+            first_seen_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL,
+            times_seen INTEGER NOT NULL DEFAULT 1
+        )
+        """
+    )
+
+
+@migrations()
+def m002_feeds(db: Database) -> None:
+    """Feeds and their per-request health history."""
+    db.execute(
+        """
+        CREATE TABLE feeds (
+            id INTEGER PRIMARY KEY,
+            url TEXT NOT NULL UNIQUE,
+            name TEXT,
+            language TEXT,                   -- hint; detection on the body still decides
+            enabled INTEGER NOT NULL DEFAULT 1,
+            tags TEXT,                       -- JSON list
+            final_url TEXT,
+            etag TEXT,
+            last_modified TEXT,
+            error_count INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            next_fetch_after TEXT,           -- backoff for failing feeds
+            last_fetched_at TEXT,
+            created_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE fetches (
+            id INTEGER PRIMARY KEY,
+            run_id TEXT,
+            feed_id INTEGER REFERENCES feeds(id) ON DELETE SET NULL,
+            url TEXT NOT NULL,
+            final_url TEXT,
+            kind TEXT NOT NULL DEFAULT 'feed',   -- feed | article
+            status INTEGER,
+            bytes INTEGER,
+            elapsed_ms INTEGER,
+            attempts INTEGER,
+            etag_sent TEXT,
+            modified_sent TEXT,
+            etag_received TEXT,
+            modified_received TEXT,
+            items INTEGER,
+            new_items INTEGER,
+            error TEXT,
+            fetched_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_fetches_feed ON fetches(feed_id, fetched_at)")
+
+
+@migrations()
+def m003_stories_and_dedup(db: Database) -> None:
+    """Stories, near-duplicate signatures, LSH bands and the dedup decision log."""
+    db.execute(
+        """
+        CREATE TABLE stories (
+            id INTEGER PRIMARY KEY,
+            title TEXT,
+            first_published_at TEXT,
+            last_published_at TEXT,
+            document_count INTEGER NOT NULL DEFAULT 0,
+            languages TEXT,                  -- JSON list
+            sources TEXT,                    -- JSON list of outlets
+            summary TEXT,                    -- one sentence per line
+            summary_sources TEXT,            -- JSON list: document id behind each line
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE signatures (
+            document_id INTEGER PRIMARY KEY REFERENCES documents(id) ON DELETE CASCADE,
+            content_hash TEXT NOT NULL,
+            minhash BLOB NOT NULL,
+            created_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE lsh_bands (
+            band INTEGER NOT NULL,
+            bucket TEXT NOT NULL,
+            document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+            PRIMARY KEY (band, bucket, document_id)
+        ) WITHOUT ROWID
+        """
+    )
+    db.execute("CREATE INDEX idx_lsh_bands_document ON lsh_bands(document_id)")
+    db.execute(
+        """
+        CREATE TABLE dedup_decisions (
+            id INTEGER PRIMARY KEY,
+            document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+            canonical_id INTEGER REFERENCES documents(id) ON DELETE CASCADE,
+            method TEXT NOT NULL,            -- content_hash | url | minhash | story
+            score REAL,
+            threshold REAL,
+            decision TEXT NOT NULL,          -- duplicate | distinct | same_story
+            reason TEXT,
+            run_id TEXT,
+            decided_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_dedup_document ON dedup_decisions(document_id)")
+
+
+@migrations()
+def m004_search(db: Database) -> None:
+    """Full-text search over title, body and summary (kept in step by the store, per batch)."""
+    db.execute(
+        """
+        CREATE VIRTUAL TABLE documents_fts USING fts5(
+            title, body, summary,
+            tokenize = 'unicode61 remove_diacritics 2'
+        )
+        """
+    )

@@ -1,0 +1,193 @@
+"""The `newsflow` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+from flows.settings import apply_defaults
+
+apply_defaults()
+
+import typer  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from db import DEFAULT_DB_PATH, open_db  # noqa: E402
+from tasks import queries  # noqa: E402
+from tasks import summarize as summarizer  # noqa: E402
+
+app = typer.Typer(
+    help="Ingest, deduplicate and summarise news into SQLite.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+# Exit codes: 0 ok, 1 the work failed, 2 bad arguments (typer's own), 75 try again later.
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+DbOption = Annotated[Path, typer.Option("--db", help="SQLite database file.")]
+MethodOption = Annotated[
+    str, typer.Option("--method", "-m", help=f"Summariser: {', '.join(summarizer.METHODS)}.")
+]
+SentencesOption = Annotated[
+    str, typer.Option("--sentences", "-n", help="Summary length: a sentence count (3) or a ratio (0.2).")
+]
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
+    """Print a one-line error and return the exit to raise."""
+    errors.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def check_length(value: str) -> str:
+    try:
+        summarizer.parse_length(value)
+    except ValueError as error:
+        raise fail(f"--sentences: {error}") from None
+    return value
+
+
+def check_method(value: str) -> str:
+    if value not in summarizer.METHODS:
+        raise fail(f"--method: unknown method {value!r}; choose one of {', '.join(summarizer.METHODS)}")
+    return value
+
+
+@app.command()
+def run(
+    db: DbOption = DEFAULT_DB_PATH,
+    seeds: Annotated[Path, typer.Option("--seeds", help="Folder of article files.")] = Path("seeds"),
+    method: MethodOption = summarizer.DEFAULT_METHOD,
+    sentences: SentencesOption = str(summarizer.DEFAULT_SENTENCES),
+) -> None:
+    """Run the daily flow once: ingest, deduplicate, summarise, store."""
+    check_method(method)
+    check_length(sentences)
+    if not seeds.is_dir():
+        raise fail(f"--seeds: {seeds} is not a folder")
+    from flows.daily import daily
+
+    with console.status("Running the daily flow…"):
+        try:
+            result = daily(seeds_dir=str(seeds), method=method, sentences=sentences, db_path=str(db))
+        except Exception as error:  # the run is recorded as failed in `runs`
+            raise fail(f"run failed: {error}", EXIT_FAILED) from None
+    counts = result["counts"]
+    console.print(
+        "Run finished: "
+        + ", ".join(f"{name.replace('_', ' ')} {value}" for name, value in sorted(counts.items()))
+    )
+    show_digest(open_db(db), since=None, limit=10)
+    console.print(f"\nDatabase: [bold]{db}[/bold]")
+
+
+def show_digest(database, *, since: str | None, limit: int | None = None) -> None:  # type: ignore[no-untyped-def]
+    rows = queries.digest(database, since=since)
+    if not rows:
+        console.print("Nothing new.")
+        return
+    for row in rows[:limit]:
+        title = row["title"] or (row["lede"] or "").split(". ")[0][:100] + "…"
+        meta = " · ".join(str(x) for x in (row["language"], row["source"], row["published_at"] and row["published_at"][:10]) if x)
+        console.print(f"\n[bold]{title}[/bold]  [dim]{meta}[/dim]", highlight=False)
+        if row["summary"]:
+            for line in row["summary"].splitlines():
+                console.print(f"  • {line}", highlight=False)
+        elif row["summary_status"]:
+            console.print(f"  [dim]({row['summary_status'].replace('_', ' ')})[/dim]")
+        console.print(f"  [dim]{row['path'] or row['url']}[/dim]", highlight=False)
+
+
+@app.command()
+def digest(
+    db: DbOption = DEFAULT_DB_PATH,
+    since: Annotated[str | None, typer.Option("--since", help="Only items added or changed since this date (YYYY-MM-DD).")] = None,
+) -> None:
+    """Print the digest: one entry per document with its summary and source."""
+    show_digest(open_db(db), since=since)
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="Words to find (FTS5 syntax allowed).")],
+    db: DbOption = DEFAULT_DB_PATH,
+    limit: Annotated[int, typer.Option("--limit", min=1)] = 20,
+) -> None:
+    """Full-text search over titles, bodies and summaries."""
+    try:
+        rows = queries.search(open_db(db), query, limit=limit)
+    except queries.BadQuery as error:
+        raise fail(str(error)) from None
+    if not rows:
+        console.print(f"No match for {query!r}.")
+        raise typer.Exit(EXIT_FAILED)
+    for row in rows:
+        title = row["title"] or row["path"] or row["url"]
+        console.print(f"[bold]{row['id']}[/bold] {title} [dim]({row['language']})[/dim]", highlight=False)
+        console.print(f"    {row['snippet']}", highlight=False)
+
+
+@app.command()
+def summarize(
+    path: Annotated[str, typer.Argument(help="A text file, or - for standard input.")],
+    language: Annotated[str, typer.Option("--language", "-l", help="ISO 639-1 code, or auto.")] = "auto",
+    method: MethodOption = summarizer.DEFAULT_METHOD,
+    sentences: SentencesOption = str(summarizer.DEFAULT_SENTENCES),
+) -> None:
+    """Summarise one text; prints the chosen sentences, one per line, in document order."""
+    from tasks.clean import clean_article
+    from tasks.language import detect_language
+    from tasks.textio import decode_bytes
+
+    check_method(method)
+    length = summarizer.parse_length(check_length(sentences))
+    if path == "-":
+        data = sys.stdin.buffer.read()
+    else:
+        try:
+            data = Path(path).read_bytes()
+        except OSError as error:
+            raise fail(f"cannot read {path}: {error.strerror}") from None
+    article = clean_article(decode_bytes(data))
+    code = detect_language(article.body) if language == "auto" else language
+    if not code or not summarizer.is_supported(code):
+        raise fail(f"cannot summarise language {code or 'unknown'!r}")
+    summary = summarizer.summarize_text(article.body, language=code, method=method, length=length)
+    for sentence in summary.sentences:
+        typer.echo(sentence)
+
+
+@app.command()
+def runs(
+    db: DbOption = DEFAULT_DB_PATH,
+    limit: Annotated[int, typer.Option("--limit", min=1)] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON rows.")] = False,
+) -> None:
+    """The run history, newest first."""
+    rows = queries.runs(open_db(db), limit=limit)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table("started", "status", "trigger", "counts", "flow run")
+    for row in rows:
+        counts = json.loads(row["counts"] or "{}")
+        brief = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if v)
+        table.add_row(row["started_at"], row["status"], row["trigger"] or "", brief, (row["flow_run_id"] or "")[:8])
+    console.print(table)
+
+
+def main() -> None:
+    """Entry point of the `newsflow` script."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

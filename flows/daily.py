@@ -1,0 +1,138 @@
+"""The daily flow: files (and feeds) → clean text → dedup → summaries → SQLite."""
+
+from __future__ import annotations
+
+import traceback
+from pathlib import Path
+from typing import Any
+
+from flows.settings import apply_defaults
+
+apply_defaults()
+
+from prefect import flow, get_run_logger, task  # noqa: E402
+from prefect.runtime import flow_run  # noqa: E402
+
+from db import open_db  # noqa: E402
+from tasks import ingest, store, summarize  # noqa: E402
+
+FILE_BATCH = 200  # files read and written per task run / transaction
+SUMMARY_BATCH = 100  # documents summarised per task run / transaction
+
+
+@task(name="scan-seeds")
+def scan_seeds(db_path: str, seeds_dir: str, run_id: str) -> dict[str, Any]:
+    """Find article files; skip the ones whose size and mtime are unchanged since the last run."""
+    db = open_db(db_path)
+    entries, rejects = ingest.scan_folder(Path(seeds_dir))
+    known = store.known_files(db)
+    changed = [e for e in entries if known.get(e.key) != (e.size, e.mtime_ns)]
+    unchanged = [e.key for e in entries if known.get(e.key) == (e.size, e.mtime_ns)]
+    store.touch_files(db, unchanged, run_id=run_id)
+    store.save_rejects(db, rejects, run_id=run_id)
+    return {
+        "changed": [str(e.path) for e in changed],
+        "files_seen": len(entries) + len(rejects),
+        "files_unchanged": len(unchanged),
+        "rejects": len(rejects),
+    }
+
+
+@task(name="ingest-files")
+def ingest_files(db_path: str, seeds_dir: str, paths: list[str], run_id: str) -> dict[str, int]:
+    """Read a batch of files and upsert their items in one transaction."""
+    db = open_db(db_path)
+    root = Path(seeds_dir).resolve()
+    items, rejects = [], []
+    for path in paths:
+        stat = Path(path).stat()
+        entry = ingest.FileEntry(Path(path), Path(path).relative_to(root).as_posix(),
+                                 stat.st_size, stat.st_mtime_ns)
+        found, refused = ingest.load_file(entry)
+        items.extend(found)
+        rejects.extend(refused)
+    counts = store.save_items(db, items, run_id=run_id)
+    store.save_rejects(db, rejects, run_id=run_id)
+    store.clear_rejects(db, [item.path for item in items if item.path])
+    return {
+        "documents_new": counts.new,
+        "documents_updated": counts.updated,
+        "documents_unchanged": counts.unchanged,
+        "exact_duplicates": counts.duplicates,
+        "rejects": len(rejects),
+    }
+
+
+@task(name="summarise-batch")
+def summarise_batch(
+    db_path: str, document_ids: list[int], method: str, length: str, run_id: str
+) -> dict[str, int]:
+    """Summarise a batch of canonical documents and store the results in one transaction."""
+    db = open_db(db_path)
+    placeholders = ",".join("?" * len(document_ids))
+    cursor = db.execute(
+        f"SELECT id, body, language, content_hash FROM documents WHERE id IN ({placeholders})",
+        document_ids,
+    )
+    names = [c[0] for c in cursor.description]
+    documents = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    results, statuses = summarize.summarise_documents(
+        documents, method=method, length=summarize.parse_length(length)
+    )
+    rows = [
+        store.SummaryRow(document_id, method, length, summarize.SETTINGS_VERSION, digest,
+                         summary.text, summary.indexes)
+        for document_id, digest, summary in results
+    ]
+    store.save_summaries(db, rows, statuses=statuses, run_id=run_id)
+    unsupported = sum(1 for s in statuses.values() if s == "unsupported_language")
+    return {"summaries": len(rows), "unsupported_language": unsupported}
+
+
+def _add(total: dict[str, int], part: dict[str, int]) -> None:
+    for name, value in part.items():
+        total[name] = total.get(name, 0) + value
+
+
+@flow(name="newsflow-daily", log_prints=True)
+def daily(
+    seeds_dir: str = "seeds",
+    feeds: list[str] | None = None,
+    method: str = summarize.DEFAULT_METHOD,
+    sentences: str = str(summarize.DEFAULT_SENTENCES),
+    db_path: str = "db/newsflow.db",
+    trigger: str = "cli",
+) -> dict[str, Any]:
+    """Ingest the seeds folder, deduplicate, summarise, and record the run."""
+    logger = get_run_logger()
+    length = summarize.length_key(summarize.parse_length(sentences))
+    if method not in summarize.METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(summarize.METHODS)}")
+    db = open_db(db_path)
+    parameters = {"seeds_dir": seeds_dir, "feeds": feeds or [], "method": method,
+                  "sentences": length, "db_path": db_path}
+    run_id = store.start_run(db, parameters=parameters, flow_run_id=str(flow_run.id or "") or None,
+                             trigger=trigger)
+    counts: dict[str, int] = {}
+    try:
+        if Path(seeds_dir).is_dir():
+            scanned = scan_seeds(db_path, seeds_dir, run_id)
+            counts |= {k: v for k, v in scanned.items() if k != "changed"}
+            changed = scanned["changed"]
+            for start in range(0, len(changed), FILE_BATCH):
+                _add(counts, ingest_files(db_path, seeds_dir, changed[start:start + FILE_BATCH], run_id))
+        else:
+            logger.warning("seeds folder %s does not exist; no files ingested", seeds_dir)
+
+        pending = store.documents_to_summarise(
+            db, method=method, length=length, settings_version=summarize.SETTINGS_VERSION
+        )
+        ids = [int(d["id"]) for d in pending]  # type: ignore[call-overload]
+        for start in range(0, len(ids), SUMMARY_BATCH):
+            _add(counts, summarise_batch(db_path, ids[start:start + SUMMARY_BATCH], method, length, run_id))
+    except BaseException as error:
+        store.finish_run(db, run_id, status="failed", counts=counts,
+                         error="".join(traceback.format_exception_only(error)).strip())
+        raise
+    store.finish_run(db, run_id, status="completed", counts=counts)
+    return {"run_id": run_id, "counts": counts, "db_path": db_path}

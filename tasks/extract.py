@@ -1,0 +1,59 @@
+"""Main text and metadata from article HTML, with trafilatura."""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+
+from tasks.dates import find_date
+
+
+@dataclass
+class Extracted:
+    """What trafilatura found in a page."""
+
+    body: str
+    title: str | None = None
+    url: str | None = None
+    source: str | None = None
+    published_at: str | None = None
+    published_raw: str | None = None
+
+
+def extract_html(page: str, *, url: str | None = None) -> Extracted | None:
+    """The page's main text (boilerplate removed) and metadata, or None when it has none."""
+    import trafilatura
+
+    document = trafilatura.bare_extraction(
+        page,
+        url=url,
+        include_comments=False,
+        include_tables=False,
+        favor_precision=True,
+        with_metadata=True,
+        deduplicate=True,
+    )
+    if document is None or not (document.text or "").strip():
+        return None
+    raw_date = document.date
+    return Extracted(
+        body=document.text,
+        title=html.unescape(document.title) if document.title else None,
+        url=document.url,
+        source=document.sitename,
+        published_at=find_date(raw_date) if raw_date else None,
+        published_raw=raw_date,
+    )
+
+
+_TAG = re.compile(r"<[^>]+>")
+_BLOCK = re.compile(r"</?(?:p|div|br|li|h[1-6]|blockquote|section|article|tr)\b[^>]*>", re.IGNORECASE)
+_SCRIPT = re.compile(r"<(script|style|noscript)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+
+
+def html_to_text(fragment: str) -> str:
+    """Plain text of an HTML fragment (a feed's description): tags dropped, entities decoded."""
+    fragment = _SCRIPT.sub(" ", fragment)
+    fragment = _BLOCK.sub("\n", fragment)
+    return html.unescape(_TAG.sub("", fragment))

@@ -1,0 +1,25 @@
+"""Language identification on the body text (py3langid: offline, deterministic, 97 languages)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+# Fewer letters than this and identification is a guess; we store no language rather than a wrong one.
+MIN_LETTERS = 20
+
+
+@lru_cache(maxsize=1)
+def _identifier():  # type: ignore[no-untyped-def]
+    # Loading the model takes ~0.3 s; do it once per process, and only when first needed.
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+def detect_language(text: str) -> str | None:
+    """The ISO 639-1 code of the text's language, or None when there is too little text to tell."""
+    sample = text[:5000]
+    if sum(ch.isalpha() for ch in sample) < MIN_LETTERS:
+        return None
+    code, _probability = _identifier().classify(sample)
+    return str(code)

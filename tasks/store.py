@@ -1,0 +1,361 @@
+"""Save items, rejects, summaries and runs: idempotent upserts in one short transaction per batch."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+from sqlite_utils import Database
+
+from tasks.models import Item, Reject
+
+
+def now() -> str:
+    """The current time as ISO 8601 UTC."""
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@contextlib.contextmanager
+def write_transaction(db: Database) -> Iterator[Database]:
+    """BEGIN IMMEDIATE … COMMIT: take the write lock up front, so busy_timeout applies and a
+    second writer waits instead of failing on a lock upgrade. sqlite-utils calls inside nest as
+    savepoints."""
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.conn.execute("ROLLBACK")
+        raise
+    db.conn.execute("COMMIT")
+
+
+# --- runs ---------------------------------------------------------------------------------------
+
+
+def start_run(
+    db: Database,
+    *,
+    parameters: dict[str, object],
+    flow_run_id: str | None = None,
+    trigger: str = "cli",
+) -> str:
+    """Record a run as started and return its id."""
+    run_id = uuid.uuid4().hex
+    with write_transaction(db):
+        db.table("runs").insert(
+            {
+                "id": run_id,
+                "flow_run_id": flow_run_id,
+                "started_at": now(),
+                "status": "running",
+                "trigger": trigger,
+                "parameters": json.dumps(parameters, default=str, sort_keys=True),
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+            }
+        )
+    return run_id
+
+
+def finish_run(
+    db: Database,
+    run_id: str,
+    *,
+    status: str,
+    counts: dict[str, int] | None = None,
+    error: str | None = None,
+) -> None:
+    """Record how a run ended; called on failure too."""
+    with write_transaction(db):
+        db.table("runs").update(
+            run_id,
+            {
+                "finished_at": now(),
+                "status": status,
+                "counts": json.dumps(counts or {}, sort_keys=True),
+                "error": error,
+            },
+        )
+
+
+# --- documents ------------------------------------------------------------------------------------
+
+
+@dataclass
+class SaveCounts:
+    """What a batch of items did to the documents table."""
+
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    duplicates: int = 0
+
+    def add(self, other: SaveCounts) -> None:
+        for name, value in asdict(other).items():
+            setattr(self, name, getattr(self, name) + value)
+
+
+def known_files(db: Database) -> dict[str, tuple[int | None, int | None]]:
+    """Size and mtime of every file-backed document, to skip unchanged files without reading them."""
+    return {
+        row[0]: (row[1], row[2])
+        for row in db.execute(
+            "SELECT key, file_size, file_mtime_ns FROM documents WHERE path IS NOT NULL"
+        ).fetchall()
+    }
+
+
+def touch_files(db: Database, keys: Iterable[str], *, run_id: str) -> None:
+    """Mark unchanged files as seen by this run (no content read, nothing else changes)."""
+    keys = list(keys)
+    with write_transaction(db):
+        db.conn.executemany(
+            "UPDATE documents SET last_run_id = ? WHERE key = ?", [(run_id, key) for key in keys]
+        )
+
+
+_CONTENT_FIELDS = ("title", "body", "captions", "language", "content_hash", "source",
+                   "published_at", "published_raw", "path", "url", "feed_id")  # fmt: skip
+
+
+def save_items(db: Database, items: Iterable[Item], *, run_id: str) -> SaveCounts:
+    """Upsert items by key in one transaction; a changed body becomes a new version in place."""
+    counts = SaveCounts()
+    stamp = now()
+    with write_transaction(db):
+        for item in items:
+            row = db.execute(
+                "SELECT id, content_hash, title, body, version FROM documents WHERE key = ?",
+                [item.key],
+            ).fetchone()
+            fields = {name: getattr(item, name) for name in _CONTENT_FIELDS}
+            fields |= {
+                "file_size": item.file_size,
+                "file_mtime_ns": item.file_mtime_ns,
+                "word_count": len(item.body.split()),
+                "last_run_id": run_id,
+                "updated_at": stamp,
+            }
+            if row is None:
+                document_id = db.table("documents").insert(
+                    fields | {"key": item.key, "created_at": stamp, "first_run_id": run_id}
+                ).last_pk
+                counts.new += 1
+            elif row[1] == item.content_hash:
+                document_id = row[0]
+                db.table("documents").update(
+                    document_id,
+                    {k: fields[k] for k in ("file_size", "file_mtime_ns", "last_run_id")},
+                )
+                counts.unchanged += 1
+                continue
+            else:
+                document_id, _, old_title, old_body, version = row
+                _record_version(db, document_id, version, old_title, old_body, row[1], run_id)
+                db.table("documents").update(
+                    document_id, fields | {"version": version + 1, "summary_status": None}
+                )
+                counts.updated += 1
+            _index_document(db, document_id)
+            if assign_exact_duplicate(db, document_id, run_id=run_id):
+                counts.duplicates += 1
+    return counts
+
+
+def _record_version(
+    db: Database, document_id: int, version: int, title: str | None, body: str, digest: str,
+    run_id: str,
+) -> None:
+    db.table("document_versions").insert(
+        {
+            "document_id": document_id,
+            "version": version,
+            "title": title,
+            "body": body,
+            "content_hash": digest,
+            "run_id": run_id,
+            "recorded_at": now(),
+        },
+        ignore=True,
+    )
+
+
+def assign_exact_duplicate(db: Database, document_id: int, *, run_id: str | None = None) -> bool:
+    """Point a document at the earliest canonical row with the same content hash; True if it is one.
+
+    A document whose content changed also releases the rows that pointed at it for its old text.
+    """
+    digest = db.execute(
+        "SELECT content_hash FROM documents WHERE id = ?", [document_id]
+    ).fetchone()[0]
+    # Rows that were exact copies of this document's old text lose their canonical: re-home them.
+    orphans = [
+        row[0]
+        for row in db.execute(
+            "SELECT id FROM documents WHERE duplicate_of = ? AND content_hash != ? ORDER BY id",
+            [document_id, digest],
+        ).fetchall()
+    ]
+    if orphans:
+        db.conn.execute(
+            "UPDATE documents SET duplicate_of = NULL, summary_status = NULL WHERE duplicate_of = ?"
+            " AND content_hash != ?",
+            [document_id, digest],
+        )
+        for orphan in orphans:
+            assign_exact_duplicate(db, orphan, run_id=run_id)
+
+    canonical = db.execute(
+        "SELECT id FROM documents WHERE content_hash = ? AND duplicate_of IS NULL AND id != ?"
+        " ORDER BY id LIMIT 1",
+        [digest, document_id],
+    ).fetchone()
+    if canonical is None or canonical[0] > document_id:
+        db.conn.execute(
+            "UPDATE documents SET duplicate_of = NULL WHERE id = ? AND duplicate_of IS NOT NULL"
+            " AND duplicate_of IN (SELECT id FROM documents WHERE content_hash != ?)",
+            [document_id, digest],
+        )
+        return False
+    db.conn.execute(
+        "UPDATE documents SET duplicate_of = ?, summary_status = 'duplicate' WHERE id = ?",
+        [canonical[0], document_id],
+    )
+    db.table("dedup_decisions").insert(
+        {
+            "document_id": document_id,
+            "canonical_id": canonical[0],
+            "method": "content_hash",
+            "score": 1.0,
+            "threshold": 1.0,
+            "decision": "duplicate",
+            "reason": "identical normalised body; the earliest row is kept",
+            "run_id": run_id,
+            "decided_at": now(),
+        }
+    )
+    return True
+
+
+def _index_document(db: Database, document_id: int) -> None:
+    """Keep the FTS row of a document in step with its text and latest summary."""
+    db.conn.execute("DELETE FROM documents_fts WHERE rowid = ?", [document_id])
+    db.conn.execute(
+        """
+        INSERT INTO documents_fts (rowid, title, body, summary)
+        SELECT d.id, coalesce(d.title, ''), d.body,
+               coalesce((SELECT s.text FROM summaries s WHERE s.document_id = d.id
+                         ORDER BY s.id DESC LIMIT 1), '')
+        FROM documents d WHERE d.id = ?
+        """,
+        [document_id],
+    )
+
+
+# --- rejects --------------------------------------------------------------------------------------
+
+
+def save_rejects(db: Database, rejects: Iterable[Reject], *, run_id: str) -> int:
+    """Record rejected inputs, one row per location, counting how often each was seen."""
+    rejects = list(rejects)
+    stamp = now()
+    with write_transaction(db):
+        for reject in rejects:
+            db.conn.execute(
+                """
+                INSERT INTO rejects (location, kind, reason, detail, size, run_id,
+                                     first_seen_at, last_seen_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (location) DO UPDATE SET
+                    kind = excluded.kind, reason = excluded.reason, detail = excluded.detail,
+                    size = excluded.size, run_id = excluded.run_id,
+                    last_seen_at = excluded.last_seen_at, times_seen = times_seen + 1
+                """,
+                [reject.location, reject.kind, reject.reason, reject.detail, reject.size,
+                 run_id, stamp, stamp],
+            )
+            # An input that used to be a document and is now refused is no longer current.
+    return len(rejects)
+
+
+def clear_rejects(db: Database, locations: Iterable[str]) -> None:
+    """Forget rejects for inputs that have since become documents."""
+    locations = list(locations)
+    if not locations:
+        return
+    with write_transaction(db):
+        db.conn.executemany("DELETE FROM rejects WHERE location = ?", [(loc,) for loc in locations])
+
+
+# --- summaries ------------------------------------------------------------------------------------
+
+
+@dataclass
+class SummaryRow:
+    """A computed summary ready to store."""
+
+    document_id: int
+    method: str
+    length: str
+    settings_version: str
+    content_hash: str
+    text: str
+    sentence_indexes: list[int]
+
+
+def documents_to_summarise(
+    db: Database, *, method: str, length: str, settings_version: str, limit: int | None = None
+) -> list[dict[str, object]]:
+    """Canonical documents with no current summary for this method, length and settings version."""
+    sql = """
+        SELECT d.id, d.body, d.language, d.content_hash, d.title
+        FROM documents d
+        WHERE d.duplicate_of IS NULL
+          AND coalesce(d.summary_status, '') NOT IN ('unsupported_language', 'too_short')
+          AND NOT EXISTS (
+            SELECT 1 FROM summaries s
+            WHERE s.document_id = d.id AND s.method = ? AND s.length = ?
+              AND s.settings_version = ? AND s.content_hash = d.content_hash)
+        ORDER BY d.id
+    """
+    if limit:
+        sql += f" LIMIT {int(limit)}"
+    cursor = db.execute(sql, [method, length, settings_version])
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def save_summaries(
+    db: Database, rows: Iterable[SummaryRow], *, statuses: dict[int, str], run_id: str
+) -> int:
+    """Upsert summaries by (document, method, length, settings version) and set each status."""
+    rows = list(rows)
+    stamp = now()
+    with write_transaction(db):
+        for row in rows:
+            db.conn.execute(
+                """
+                INSERT INTO summaries (document_id, method, length, settings_version,
+                                       content_hash, text, sentence_indexes, run_id, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (document_id, method, length, settings_version) DO UPDATE SET
+                    content_hash = excluded.content_hash, text = excluded.text,
+                    sentence_indexes = excluded.sentence_indexes, run_id = excluded.run_id,
+                    created_at = excluded.created_at
+                """,
+                [row.document_id, row.method, row.length, row.settings_version, row.content_hash,
+                 row.text, json.dumps(row.sentence_indexes), run_id, stamp],
+            )
+        db.conn.executemany(
+            "UPDATE documents SET summary_status = ? WHERE id = ?",
+            [(status, document_id) for document_id, status in statuses.items()],
+        )
+        for row in rows:
+            _index_document(db, row.document_id)
+    return len(rows)

@@ -1,0 +1,175 @@
+"""Extractive summaries with sumy's summarisers over sumy's document model, fully offline."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+
+from sumy.models.dom import ObjectDocumentModel, Paragraph, Sentence
+from sumy.nlp.stemmers import Stemmer
+from sumy.summarizers.kl import KLSummarizer
+from sumy.summarizers.lex_rank import LexRankSummarizer
+from sumy.summarizers.lsa import LsaSummarizer
+from sumy.summarizers.luhn import LuhnSummarizer
+from sumy.summarizers.reduction import ReductionSummarizer
+from sumy.summarizers.sum_basic import SumBasicSummarizer
+from sumy.summarizers.text_rank import TextRankSummarizer
+from sumy.utils import get_stop_words
+
+from tasks.sentences import PUNKT_LANGUAGES, OfflineTokenizer, split_paragraphs
+
+log = logging.getLogger(__name__)
+
+# Method name → sumy summariser class (the registry idiom of sumy's own CLI).
+SUMY_METHODS: dict[str, type] = {
+    "lexrank": LexRankSummarizer,
+    "lsa": LsaSummarizer,
+    "luhn": LuhnSummarizer,
+    "textrank": TextRankSummarizer,
+    "kl": KLSummarizer,
+    "sumbasic": SumBasicSummarizer,
+    "reduction": ReductionSummarizer,
+}
+METHODS: tuple[str, ...] = tuple(SUMY_METHODS)
+DEFAULT_METHOD = "lexrank"
+DEFAULT_SENTENCES = 3
+
+# Bump when anything that changes a summary for the same input changes (splitter, methods, filters):
+# stored summaries carry it, so a new version recomputes them and an unchanged one never does.
+SETTINGS_VERSION = "1"
+
+
+class UnsupportedLanguage(LookupError):
+    """sumy has no stemmer or stop words for this language, or we have no sentence splitter."""
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Chosen sentences in document order, with their positions among the body's sentences."""
+
+    sentences: list[str]
+    indexes: list[int]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.sentences)
+
+
+def language_name(code: str) -> str:
+    """sumy's name for an ISO 639-1 code, if we can summarise that language."""
+    name = PUNKT_LANGUAGES.get(code)
+    if name is None or not _has_resources(name):
+        raise UnsupportedLanguage(f"no summariser resources for language {code!r}")
+    return name
+
+
+def is_supported(code: str | None) -> bool:
+    """True when documents in this language get a summary."""
+    if not code:
+        return False
+    try:
+        language_name(code)
+    except UnsupportedLanguage:
+        return False
+    return True
+
+
+@lru_cache(maxsize=64)
+def _has_resources(name: str) -> bool:
+    try:
+        Stemmer(name)
+        get_stop_words(name)
+    except LookupError:
+        return False
+    return True
+
+
+@lru_cache(maxsize=64)
+def _summarizer(method: str, name: str) -> Callable[[ObjectDocumentModel, int], tuple]:
+    cls = SUMY_METHODS[method]
+    summarizer = cls(Stemmer(name))
+    summarizer.stop_words = get_stop_words(name)
+    return summarizer  # type: ignore[no-any-return]
+
+
+def resolve_count(length: int | float, total: int) -> int:
+    """A sentence count from a count (3) or a ratio of the document (0.2), at least one."""
+    if isinstance(length, float) and 0 < length < 1:
+        return max(1, round(total * length))
+    return max(1, min(int(length), total))
+
+
+def build_document(sentences: list[list[str]], language: str) -> ObjectDocumentModel:
+    """sumy's document model from already-split paragraphs, so no sumy parser tokenises again."""
+    tokenizer = OfflineTokenizer(language)
+    return ObjectDocumentModel(
+        tuple(
+            Paragraph(tuple(Sentence(text, tokenizer) for text in paragraph))
+            for paragraph in sentences
+        )
+    )
+
+
+def summarize_text(
+    body: str,
+    *,
+    language: str,
+    method: str = DEFAULT_METHOD,
+    length: int | float = DEFAULT_SENTENCES,
+) -> Summary:
+    """Summarise a clean body; the sentences come back in document order with their indexes."""
+    if method not in SUMY_METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    name = language_name(language)
+    paragraphs = split_paragraphs(body, language)
+    flat = [sentence for paragraph in paragraphs for sentence in paragraph]
+    if not flat:
+        return Summary([], [])
+    document = build_document(paragraphs, language)
+    count = resolve_count(length, len(flat))
+    chosen = _summarizer(method, name)(document, count)
+    positions = {id(sentence): index for index, sentence in enumerate(document.sentences)}
+    indexes = sorted(positions[id(sentence)] for sentence in chosen)
+    return Summary([flat[i] for i in indexes], indexes)
+
+
+def parse_length(value: str | int | float) -> int | float:
+    """'3' → 3 sentences; '0.2' → a fifth of the document's sentences."""
+    number = float(value)
+    if number <= 0:
+        raise ValueError(f"length must be positive, got {value!r}")
+    if number < 1:
+        return number
+    if number != int(number):
+        raise ValueError(f"a sentence count must be whole, got {value!r}")
+    return int(number)
+
+
+def length_key(length: int | float) -> str:
+    """The stored form of a length: '3' or '0.2'."""
+    return str(length)
+
+
+def summarise_documents(
+    documents: list[dict[str, object]], *, method: str, length: int | float
+) -> tuple[list[tuple[int, str, Summary]], dict[int, str]]:
+    """Summaries for a batch of stored documents, and each document's summary status."""
+    results: list[tuple[int, str, Summary]] = []
+    statuses: dict[int, str] = {}
+    for document in documents:
+        document_id = int(document["id"])  # type: ignore[call-overload]
+        language = document.get("language")
+        if not is_supported(language if isinstance(language, str) else None):
+            statuses[document_id] = "unsupported_language"
+            continue
+        summary = summarize_text(
+            str(document["body"]), language=str(language), method=method, length=length
+        )
+        if not summary.sentences:
+            statuses[document_id] = "too_short"
+            continue
+        statuses[document_id] = "ok"
+        results.append((document_id, str(document["content_hash"]), summary))
+    return results, statuses
