@@ -234,3 +234,140 @@ def m004_search(db: Database) -> None:
         )
         """
     )
+
+
+@migrations()
+def m005_deployments_run_slot(db: Database) -> None:
+    """The scheduled slot a run was started for, so a double-scheduled slot runs only once."""
+    # slot = '<flow>/<deployment>@<scheduled start, UTC>' for scheduled runs, NULL otherwise.
+    db.execute("ALTER TABLE runs ADD COLUMN slot TEXT")
+    db.execute("CREATE INDEX idx_runs_slot ON runs(slot) WHERE slot IS NOT NULL")
+
+
+@migrations()
+def m006_reports_views(db: Database) -> None:
+    """Stable read-only views for reports and Datasette, and the log of produced digests."""
+    db.execute(
+        """
+        CREATE TABLE digests (
+            id INTEGER PRIMARY KEY,
+            generated_at TEXT NOT NULL,      -- items changed after this are 'new' in the next one
+            window_start TEXT,
+            window_end TEXT,
+            format TEXT,
+            items INTEGER
+        )
+        """
+    )
+    # One row per canonical document, with its latest summary and how many copies it had.
+    db.execute(
+        """
+        CREATE VIEW v_daily_digest AS
+        SELECT
+            date(d.created_at) AS day,
+            d.id AS document_id,
+            d.story_id,
+            d.title,
+            d.language,
+            coalesce(d.source, f.name) AS source,
+            d.url,
+            d.path,
+            d.published_at,
+            d.created_at,
+            d.updated_at,
+            d.version,
+            d.summary_status,
+            s.method AS summary_method,
+            s.length AS summary_length,
+            s.text AS summary,
+            (SELECT count(*) FROM documents c WHERE c.duplicate_of = d.id) AS copies,
+            d.first_run_id,
+            d.last_run_id
+        FROM documents d
+        LEFT JOIN feeds f ON f.id = d.feed_id
+        LEFT JOIN summaries s ON s.id = (
+            SELECT s2.id FROM summaries s2 WHERE s2.document_id = d.id
+            ORDER BY s2.created_at DESC, s2.id DESC LIMIT 1)
+        WHERE d.duplicate_of IS NULL
+        """
+    )
+    # One row per story, with the outlets of its documents.
+    db.execute(
+        """
+        CREATE VIEW v_story_summaries AS
+        SELECT
+            st.id AS story_id,
+            date(st.created_at) AS day,
+            st.title,
+            st.first_published_at,
+            st.last_published_at,
+            st.document_count,
+            st.languages,
+            st.sources,
+            st.summary,
+            st.summary_sources,
+            (SELECT group_concat(DISTINCT coalesce(d.source, f.name))
+             FROM documents d LEFT JOIN feeds f ON f.id = d.feed_id
+             WHERE d.story_id = st.id) AS outlets,
+            st.created_at,
+            st.updated_at
+        FROM stories st
+        """
+    )
+    # One row per feed: its latest feed fetch and totals over its whole history.
+    db.execute(
+        """
+        CREATE VIEW v_feed_health AS
+        SELECT
+            f.id AS feed_id,
+            f.name,
+            f.url,
+            f.final_url,
+            f.enabled,
+            f.error_count,
+            f.last_error,
+            f.last_fetched_at,
+            f.next_fetch_after,
+            last.status AS last_status,
+            last.items AS last_items,
+            last.new_items AS last_new_items,
+            last.elapsed_ms AS last_elapsed_ms,
+            last.error AS last_fetch_error,
+            (SELECT count(*) FROM fetches x WHERE x.feed_id = f.id AND x.kind = 'feed') AS fetches,
+            (SELECT count(*) FROM fetches x
+             WHERE x.feed_id = f.id AND x.kind = 'feed' AND x.status = 304) AS not_modified,
+            (SELECT count(*) FROM fetches x
+             WHERE x.feed_id = f.id AND x.kind = 'feed'
+               AND (x.error IS NOT NULL OR x.status IS NULL OR x.status >= 400)) AS failed,
+            (SELECT count(*) FROM documents d WHERE d.feed_id = f.id) AS documents,
+            (SELECT count(*) FROM documents d
+             WHERE d.feed_id = f.id AND d.duplicate_of IS NOT NULL) AS duplicates
+        FROM feeds f
+        LEFT JOIN fetches last ON last.id = (
+            SELECT x.id FROM fetches x WHERE x.feed_id = f.id AND x.kind = 'feed'
+            ORDER BY x.fetched_at DESC, x.id DESC LIMIT 1)
+        """
+    )
+    # The run history with the common counts pulled out of the JSON.
+    db.execute(
+        """
+        CREATE VIEW v_runs AS
+        SELECT
+            r.id AS run_id,
+            r.flow_run_id,
+            r.trigger,
+            r.status,
+            r.slot,
+            r.started_at,
+            r.finished_at,
+            round((julianday(r.finished_at) - julianday(r.started_at)) * 86400) AS seconds,
+            json_extract(r.parameters, '$.method') AS method,
+            json_extract(r.parameters, '$.sentences') AS sentences,
+            json_extract(r.counts, '$.documents_new') AS documents_new,
+            json_extract(r.counts, '$.exact_duplicates') AS exact_duplicates,
+            json_extract(r.counts, '$.summaries') AS summaries,
+            json_extract(r.counts, '$.rejects') AS rejects,
+            r.error
+        FROM runs r
+        """
+    )
