@@ -24,6 +24,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain click errors: one readable line, no boxes
 )
 console = Console()
 errors = Console(stderr=True)
@@ -141,6 +142,7 @@ def summarize(
     language: Annotated[str, typer.Option("--language", "-l", help="ISO 639-1 code, or auto.")] = "auto",
     method: MethodOption = summarizer.DEFAULT_METHOD,
     sentences: SentencesOption = str(summarizer.DEFAULT_SENTENCES),
+    db: DbOption = DEFAULT_DB_PATH,  # accepted for uniformity; summarising one text stores nothing
 ) -> None:
     """Summarise one text; prints the chosen sentences, one per line, in document order."""
     from tasks.clean import clean_article

@@ -1,0 +1,83 @@
+"""The `newsflow` command line, driven in-process against a real database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from flows.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def ran(prefect_harness, seeds_copy: Path, db_path: Path) -> Path:
+    result = runner.invoke(app, ["run", "--seeds", str(seeds_copy), "--db", str(db_path)])
+    assert result.exit_code == 0, result.output
+    return db_path
+
+
+def test_run_prints_a_digest_and_where_the_database_is(prefect_harness, seeds_copy: Path, db_path: Path):
+    result = runner.invoke(app, ["run", "--seeds", str(seeds_copy), "--db", str(db_path)])
+    assert result.exit_code == 0, result.output
+    assert "documents new 5" in result.output
+    assert "Kambodscha und Japan loben Fortschritt" in result.output
+    assert str(db_path) in result.output
+
+
+def test_search_finds_the_japan_articles(ran: Path):
+    result = runner.invoke(app, ["search", "Japan", "--db", str(ran)])
+    assert result.exit_code == 0, result.output
+    # Four seeds are about Cambodia–Japan ties (000 in German, 001, 002, 003); 004 is about the US.
+    assert result.output.count("[Japan]") >= 4
+    assert "Kambodscha und Japan" in result.output
+    assert "Cambodia, Japan Vow" in result.output
+
+
+def test_search_without_match_exits_1_and_bad_query_exits_2(ran: Path):
+    assert runner.invoke(app, ["search", "zzzznotthere", "--db", str(ran)]).exit_code == 1
+    result = runner.invoke(app, ["search", 'Japan AND (', "--db", str(ran)])
+    assert result.exit_code == 2
+    assert "cannot search" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_digest_and_runs(ran: Path):
+    digest = runner.invoke(app, ["digest", "--db", str(ran)])
+    assert digest.exit_code == 0 and "Cambodia, Japan Vow" in digest.output
+    history = runner.invoke(app, ["runs", "--db", str(ran)])
+    assert history.exit_code == 0 and "completed" in history.output
+
+
+def test_summarize_reads_stdin_and_prints_sentences_in_order():
+    text = (
+        "Cambodia and Japan agreed to expand trade. The talks took place in Tokyo. "
+        "Officials praised the outcome. Japan will fund a new port. Cambodia thanked Japan."
+    )
+    result = runner.invoke(app, ["summarize", "-", "--language", "en", "--sentences", "100"], input=text)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "Cambodia and Japan agreed to expand trade.",
+        "The talks took place in Tokyo.",
+        "Officials praised the outcome.",
+        "Japan will fund a new port.",
+        "Cambodia thanked Japan.",
+    ]
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["run", "--method", "nope"],
+        ["run", "--sentences", "0"],
+        ["run", "--seeds", "/nonexistent/folder"],
+        ["summarize", "/nonexistent/file.txt"],
+    ],
+)
+def test_bad_arguments_give_one_line_errors_and_exit_2(arguments: list[str], tmp_path: Path):
+    result = runner.invoke(app, [*arguments, "--db", str(tmp_path / "x.db")])
+    assert result.exit_code == 2
+    assert "error:" in result.output.lower()
+    assert "Traceback" not in result.output
