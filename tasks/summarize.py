@@ -10,7 +10,6 @@ from functools import lru_cache
 from sumy.models.dom import ObjectDocumentModel, Paragraph, Sentence
 from sumy.nlp.stemmers import Stemmer
 from sumy.summarizers.kl import KLSummarizer
-from sumy.summarizers.lex_rank import LexRankSummarizer
 from sumy.summarizers.lsa import LsaSummarizer
 from sumy.summarizers.luhn import LuhnSummarizer
 from sumy.summarizers.reduction import ReductionSummarizer
@@ -18,13 +17,14 @@ from sumy.summarizers.sum_basic import SumBasicSummarizer
 from sumy.summarizers.text_rank import TextRankSummarizer
 from sumy.utils import get_stop_words
 
+from tasks.lexrank import VectorLexRank
 from tasks.sentences import PUNKT_LANGUAGES, OfflineTokenizer, split_paragraphs
 
 log = logging.getLogger(__name__)
 
 # Method name → sumy summariser class (the registry idiom of sumy's own CLI).
 SUMY_METHODS: dict[str, type] = {
-    "lexrank": LexRankSummarizer,
+    "lexrank": VectorLexRank,  # sumy's LexRank choice, vectorised: tasks/lexrank.py
     "lsa": LsaSummarizer,
     "luhn": LuhnSummarizer,
     "textrank": TextRankSummarizer,

@@ -1,0 +1,1 @@
+"""Benchmark harness (`make bench`) and its corpus generator."""
