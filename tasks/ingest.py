@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
 import os
-from collections.abc import Iterator
+import stat
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from tasks.clean import clean_article
 from tasks.dates import find_date
@@ -25,8 +26,14 @@ SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSON_SUFFIXES
 # Configuration and documentation that live beside the articles without being articles.
 IGNORED_NAMES = {"feeds.toml", "README.md", "readme.md", ".gitkeep", ".DS_Store"}
 
-DEFAULT_MAX_BYTES = 5 * 1024 * 1024
+DEFAULT_MAX_BYTES = 5 * 1024 * 1024  # files larger than this are refused from their size, unread
 MIN_BODY_CHARS = 40
+# About 15,000 words, longer than any news article. LexRank's cost grows with the square of the
+# sentence count (100,000 characters: ~4 s; 200,000: ~18 s; 2 MB: hours), so longer bodies are
+# refused rather than allowed to stall a run.
+MAX_BODY_CHARS = 100_000
+# Folders nested deeper than this below the seeds folder are refused, not walked.
+MAX_DEPTH = 32
 
 _BODY_KEYS = ("text", "content", "body", "article", "content_text", "description", "summary")
 _DATE_KEYS = ("published_at", "published", "date", "pubDate", "date_published", "updated")
@@ -47,50 +54,133 @@ class FileEntry:
 
 
 def scan_folder(root: Path) -> tuple[list[FileEntry], list[Reject]]:
-    """Every article file under `root` (recursively), and rejects for what must not be read."""
+    """Every article file under `root` (recursively), and rejects for what must not be read.
+
+    Never raises for what it finds: links that leave the folder, loop or dangle, names that are
+    not UTF-8, folders nested past MAX_DEPTH, unreadable folders and special files are rejects.
+    Hidden names and IGNORED_NAMES are skipped without a row.
+    """
     root = root.resolve()
     entries: list[FileEntry] = []
     rejects: list[Reject] = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames.sort()
-        here = Path(dirpath)
-        # A symlinked directory is walked only when it stays inside the root.
-        for name in list(dirnames):
-            target = here / name
-            if target.is_symlink():
-                dirnames.remove(name)
-                rejects.append(_outside_or_loop(root, target))
-        for name in sorted(filenames):
-            if name in IGNORED_NAMES or name.startswith("."):
+    # An explicit stack, not os.walk: os.walk recurses, and a hostile tree can be deeper than
+    # Python's recursion limit.
+    stack: list[tuple[Path, int]] = [(root, 0)]
+    while stack:
+        directory, depth = stack.pop()
+        try:
+            with os.scandir(directory) as listing:
+                children = sorted(listing, key=lambda child: child.name)
+        except OSError as error:
+            rejects.append(
+                Reject(
+                    _relpath(root, directory),
+                    "unreadable",
+                    kind="directory",
+                    detail=error.strerror or str(error),
+                )
+            )
+            continue
+        subdirectories: list[Path] = []
+        for child in children:
+            if child.name in IGNORED_NAMES or child.name.startswith("."):
                 continue
-            path = here / name
-            relpath = path.relative_to(root).as_posix()
-            if path.is_symlink():
-                resolved = path.resolve()
-                if not resolved.is_relative_to(root):
-                    rejects.append(Reject(relpath, "symlink_outside", detail=str(resolved)))
-                    continue
-            if path.suffix.lower() not in SUFFIXES:
-                rejects.append(Reject(relpath, "unsupported_type", detail=path.suffix or "no suffix"))
+            path = Path(child.path)
+            relpath = _relpath(root, path)
+            if not _is_utf8(path.relative_to(root).as_posix()):
+                rejects.append(Reject(relpath, "bad_name", detail="the file name is not UTF-8"))
                 continue
             try:
-                stat = path.stat()
+                if child.is_symlink():
+                    found = _follow_link(root, path, relpath)
+                    if isinstance(found, Reject):
+                        rejects.append(found)
+                    else:
+                        entries.append(found)
+                    continue
+                if child.is_dir(follow_symlinks=False):
+                    if depth + 1 > MAX_DEPTH:
+                        rejects.append(
+                            Reject(
+                                relpath,
+                                "too_deep",
+                                kind="directory",
+                                detail=f"more than {MAX_DEPTH} folders deep",
+                            )
+                        )
+                    else:
+                        subdirectories.append(path)
+                    continue
+                found = _regular_file(path, relpath, child.stat(follow_symlinks=False))
             except OSError as error:
-                rejects.append(Reject(relpath, "unreadable", detail=str(error)))
-                continue
-            if not path.is_file():
-                rejects.append(Reject(relpath, "not_a_file"))
-                continue
-            entries.append(FileEntry(path, relpath, stat.st_size, stat.st_mtime_ns))
+                found = Reject(relpath, "unreadable", detail=error.strerror or str(error))
+            if isinstance(found, Reject):
+                rejects.append(found)
+            else:
+                entries.append(found)
+        stack.extend((sub, depth + 1) for sub in reversed(subdirectories))
     return entries, rejects
 
 
-def _outside_or_loop(root: Path, link: Path) -> Reject:
-    relpath = link.relative_to(root).as_posix()
-    resolved = link.resolve()
-    if resolved.is_relative_to(root):
-        return Reject(relpath, "symlink_directory", detail="directory links are not followed")
-    return Reject(relpath, "symlink_outside", detail=str(resolved))
+def _relpath(root: Path, path: Path) -> str:
+    """The POSIX path below root, printable and storable even when the name is not UTF-8."""
+    relpath = path.relative_to(root).as_posix() if path != root else "."
+    return os.fsencode(relpath).decode("utf-8", "backslashreplace")
+
+
+def _is_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes arrive as lone surrogates
+        return False
+    return True
+
+
+def _regular_file(path: Path, relpath: str, info: os.stat_result) -> FileEntry | Reject:
+    if path.suffix.lower() not in SUFFIXES:
+        return Reject(relpath, "unsupported_type", detail=path.suffix or "no suffix")
+    if not stat.S_ISREG(info.st_mode):  # FIFOs, sockets, devices: reading could block forever
+        return Reject(relpath, "not_a_file", detail=_file_type(info.st_mode))
+    return FileEntry(path, relpath, info.st_size, info.st_mtime_ns)
+
+
+def _follow_link(root: Path, link: Path, relpath: str) -> FileEntry | Reject:
+    """A link is read as its own file only when it ends at a regular file inside the root."""
+    try:
+        resolved = Path(os.path.realpath(link, strict=True))
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return Reject(relpath, "symlink_loop", detail=f"-> {os.readlink(link)}")
+        if error.errno == errno.ENOENT:
+            return Reject(relpath, "broken_symlink", detail=f"-> {os.readlink(link)}")
+        return Reject(relpath, "unreadable", detail=error.strerror or str(error))
+    if not resolved.is_relative_to(root):
+        return Reject(relpath, "symlink_outside", detail=_printable(str(resolved)))
+    info = resolved.stat()
+    if stat.S_ISDIR(info.st_mode):
+        return Reject(
+            relpath,
+            "symlink_directory",
+            kind="directory",
+            detail="links to folders are not followed",
+        )
+    return _regular_file(link, relpath, info)
+
+
+def _printable(text: str) -> str:
+    return os.fsencode(text).decode("utf-8", "backslashreplace")
+
+
+def _file_type(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISFIFO, "fifo"),
+        (stat.S_ISSOCK, "socket"),
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+    ):
+        if test(mode):
+            return name
+    return "not a regular file"
 
 
 def content_hash(body: str) -> str:
@@ -99,25 +189,52 @@ def content_hash(body: str) -> str:
     return hashlib.sha256(folded.encode("utf-8")).hexdigest()
 
 
-def load_file(entry: FileEntry, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[list[Item], list[Reject]]:
-    """Read one file into items (one, or one per JSON record), or rejects saying why not."""
+def load_file(
+    entry: FileEntry, *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> tuple[list[Item], list[Reject]]:
+    """Read one file into items (one, or one per JSON record), or rejects saying why not.
+
+    Never raises: one bad file must not stop a run, so an unexpected error refuses the file.
+    """
+    try:
+        return _load_file(entry, max_bytes)
+    except Exception as error:  # the last line of defence; the fuzz test keeps it unused
+        log.exception("refusing %s after an unexpected error", entry.relpath)
+        detail = f"{type(error).__name__}: {error}"[:500]
+        return [], [Reject(entry.relpath, "internal_error", detail=detail, size=entry.size)]
+
+
+def load_path(
+    root: Path, path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> tuple[list[Item], list[Reject]]:
+    """load_file for a path found by an earlier scan_folder; it may have changed or gone since."""
+    root = root.resolve()
+    relpath = _relpath(root, path)
+    try:
+        info = path.stat()
+    except OSError as error:
+        return [], [Reject(relpath, "unreadable", detail=error.strerror or str(error))]
+    return load_file(FileEntry(path, relpath, info.st_size, info.st_mtime_ns), max_bytes=max_bytes)
+
+
+def _load_file(entry: FileEntry, max_bytes: int) -> tuple[list[Item], list[Reject]]:
+    # Decide from the size first, so an oversized file is never read at all.
     if entry.size == 0:
         return [], [Reject(entry.relpath, "empty", size=0)]
     if entry.size > max_bytes:
-        return [], [Reject(entry.relpath, "too_large", detail=f"{entry.size} > {max_bytes} bytes", size=entry.size)]
-    try:
-        with entry.path.open("rb") as handle:
-            data = handle.read(max_bytes + 1)
-    except OSError as error:
-        return [], [Reject(entry.relpath, "unreadable", detail=str(error), size=entry.size)]
-    if len(data) > max_bytes:  # grew since we looked
-        return [], [Reject(entry.relpath, "too_large", detail=f"> {max_bytes} bytes", size=len(data))]
+        return [], [_too_large(entry.relpath, entry.size, max_bytes)]
+    read = _read(entry, max_bytes)
+    if isinstance(read, Reject):
+        return [], [read]
+    data, info = read
+    size = info.st_size
     try:
         text = decode_bytes(data)
     except UndecodableError as error:
-        return [], [Reject(entry.relpath, "binary", detail=str(error), size=entry.size)]
+        return [], [Reject(entry.relpath, "binary", detail=str(error), size=size)]
+    del data  # the decoded text is all we keep: one copy of a large file, not two
     if looks_binary(text):
-        return [], [Reject(entry.relpath, "binary", detail="mostly control characters", size=entry.size)]
+        return [], [Reject(entry.relpath, "binary", detail="mostly control characters", size=size)]
 
     suffix = entry.path.suffix.lower()
     if suffix in JSON_SUFFIXES:
@@ -126,10 +243,65 @@ def load_file(entry: FileEntry, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[
         items, rejects = _html_items(entry, text)
     else:
         items, rejects = _text_items(entry, text)
+    kept: list[Item] = []
     for item in items:
-        item.file_size = entry.size
-        item.file_mtime_ns = entry.mtime_ns
-    return items, rejects
+        if len(item.body) > MAX_BODY_CHARS:
+            # Summaries cost the square of the sentence count: an "article" this long would
+            # hold up the run for hours. No real news article comes near it.
+            location = item.path or entry.relpath
+            rejects.append(
+                Reject(
+                    location,
+                    "too_long",
+                    kind="file" if location == entry.relpath else "record",
+                    detail=f"{len(item.body)} > {MAX_BODY_CHARS} characters of body",
+                    size=size,
+                )
+            )
+            continue
+        item.file_size = size
+        item.file_mtime_ns = info.st_mtime_ns
+        kept.append(item)
+    return kept, rejects
+
+
+def _too_large(relpath: str, size: int, max_bytes: int) -> Reject:
+    return Reject(relpath, "too_large", detail=f"{size} > {max_bytes} bytes", size=size)
+
+
+def _read(entry: FileEntry, max_bytes: int) -> tuple[bytes, os.stat_result] | Reject:
+    """At most max_bytes + 1 bytes of a regular file inside the root, with its stat."""
+    if entry.path.is_symlink():
+        # Checked when scanned; check again, the link may have been changed since.
+        root = entry.path.parents[len(PurePosixPath(entry.relpath).parts) - 1]
+        resolved = Path(os.path.realpath(entry.path))
+        if not resolved.is_relative_to(root.resolve()):
+            return Reject(entry.relpath, "symlink_outside", detail=_printable(str(resolved)))
+    # O_NONBLOCK: a FIFO swapped in after the scan opens at once instead of waiting for a writer.
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        descriptor = os.open(entry.path, flags)
+    except OSError as error:
+        return Reject(
+            entry.relpath, "unreadable", detail=error.strerror or str(error), size=entry.size
+        )
+    with open(descriptor, "rb", closefd=True) as handle:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            return Reject(entry.relpath, "not_a_file", detail=_file_type(info.st_mode))
+        if info.st_size == 0:
+            return Reject(entry.relpath, "empty", size=0)
+        if info.st_size > max_bytes:  # grew since the scan
+            return _too_large(entry.relpath, info.st_size, max_bytes)
+        try:
+            data = handle.read(max_bytes + 1)
+        except OSError as error:
+            return Reject(
+                entry.relpath, "unreadable", detail=error.strerror or str(error), size=info.st_size
+            )
+    if len(data) > max_bytes:  # still growing while we read
+        return _too_large(entry.relpath, len(data), max_bytes)
+    return data, info
 
 
 def finish_item(item: Item) -> Item:
@@ -142,7 +314,14 @@ def finish_item(item: Item) -> Item:
 def _text_items(entry: FileEntry, text: str) -> tuple[list[Item], list[Reject]]:
     article = clean_article(text)
     if len(article.body) < MIN_BODY_CHARS:
-        return [], [Reject(entry.relpath, "no_text", detail=f"{len(article.body)} characters of body", size=entry.size)]
+        return [], [
+            Reject(
+                entry.relpath,
+                "no_text",
+                detail=f"{len(article.body)} characters of body",
+                size=entry.size,
+            )
+        ]
     item = Item(
         key=entry.key,
         path=entry.relpath,
@@ -161,10 +340,14 @@ def _html_items(entry: FileEntry, text: str) -> tuple[list[Item], list[Reject]]:
 
     extracted = extract_html(text)
     if extracted is None or len(extracted.body) < MIN_BODY_CHARS:
-        return [], [Reject(entry.relpath, "no_text", detail="no main text found in HTML", size=entry.size)]
+        return [], [
+            Reject(entry.relpath, "no_text", detail="no main text found in HTML", size=entry.size)
+        ]
     article = clean_article(extracted.body, title=extracted.title)
     if len(article.body) < MIN_BODY_CHARS:
-        return [], [Reject(entry.relpath, "no_text", detail="only boilerplate in HTML", size=entry.size)]
+        return [], [
+            Reject(entry.relpath, "no_text", detail="only boilerplate in HTML", size=entry.size)
+        ]
     item = Item(
         key=entry.key,
         path=entry.relpath,
@@ -179,39 +362,61 @@ def _html_items(entry: FileEntry, text: str) -> tuple[list[Item], list[Reject]]:
     return [finish_item(item)], []
 
 
-def _json_records(text: str) -> Iterator[tuple[int, object]]:
+@dataclass(frozen=True)
+class _BadJson:
+    error: str
+
+
+def _parse_json(text: str) -> object:
+    """The parsed value, or _BadJson: deep nesting and oversized numbers are errors too."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as error:
+        return _BadJson(f"{type(error).__name__}: {error}"[:300])
+
+
+def _json_records(text: str) -> list[tuple[int, object]] | _BadJson:
+    """(number, record) pairs from a JSON document or JSON Lines; _BadJson if nothing parses."""
     stripped = text.lstrip()
-    if stripped.startswith("[") or stripped.startswith("{"):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError:
-            data = None
-        if data is not None:
-            if isinstance(data, dict):
-                data = data.get("items") or data.get("articles") or [data]
-            if isinstance(data, list):
-                yield from enumerate(data)
-                return
-    for number, line in enumerate(text.splitlines()):
-        if line.strip():
-            try:
-                yield number, json.loads(line)
-            except json.JSONDecodeError as error:
-                yield number, error
+    if stripped[:1] in ("[", "{"):
+        data = _parse_json(text)
+        if isinstance(data, dict):
+            for name in ("items", "articles"):
+                if isinstance(data.get(name), list):
+                    data = data[name]
+                    break
+            else:
+                data = [data]
+        if isinstance(data, list):
+            return list(enumerate(data))
+    # JSON Lines. Split on newlines only: str.splitlines would also break at U+2028 and other
+    # separators that JSON allows unescaped inside strings.
+    records = [
+        (number, _parse_json(line)) for number, line in enumerate(text.split("\n")) if line.strip()
+    ]
+    if records and all(isinstance(record, _BadJson) for _, record in records):
+        return records[0][1]  # type: ignore[return-value]
+    return records
 
 
 def _json_items(entry: FileEntry, text: str) -> tuple[list[Item], list[Reject]]:
     items: list[Item] = []
     rejects: list[Reject] = []
-    for number, record in _json_records(text):
+    records = _json_records(text)
+    if isinstance(records, _BadJson):
+        return [], [Reject(entry.relpath, "bad_json", detail=records.error, size=len(text))]
+    for number, record in records:
         location = f"{entry.relpath}#{number}"
-        if isinstance(record, json.JSONDecodeError):
-            rejects.append(Reject(location, "bad_json", kind="record", detail=str(record)))
+        if isinstance(record, _BadJson):
+            rejects.append(Reject(location, "bad_json", kind="record", detail=record.error))
             continue
         if not isinstance(record, dict):
             rejects.append(Reject(location, "bad_record", kind="record", detail="not an object"))
             continue
-        raw_body = next((record[k] for k in _BODY_KEYS if isinstance(record.get(k), str) and record[k].strip()), "")
+        raw_body = next(
+            (record[k] for k in _BODY_KEYS if isinstance(record.get(k), str) and record[k].strip()),
+            "",
+        )
         if "<" in raw_body and ">" in raw_body:
             from tasks.extract import html_to_text
 
@@ -219,7 +424,9 @@ def _json_items(entry: FileEntry, text: str) -> tuple[list[Item], list[Reject]]:
         raw_title = record.get("title") if isinstance(record.get("title"), str) else None
         article = clean_article(raw_body, title=normalise_line(raw_title) if raw_title else None)
         if len(article.body) < MIN_BODY_CHARS:
-            rejects.append(Reject(location, "no_text", kind="record", detail="record has no article text"))
+            rejects.append(
+                Reject(location, "no_text", kind="record", detail="record has no article text")
+            )
             continue
         url = record.get("url") or record.get("link")
         url = url if isinstance(url, str) and url.startswith(("http://", "https://")) else None
