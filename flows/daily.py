@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from flows.settings import apply_defaults
 
 apply_defaults()
 
 from prefect import flow, get_run_logger, task  # noqa: E402
-from prefect.runtime import flow_run  # noqa: E402
 
 from db import open_db  # noqa: E402
-from tasks import ingest, store, summarize  # noqa: E402
+from flows.artifacts import publish_artifacts  # noqa: E402
+from flows.runinfo import current_run  # noqa: E402
+from tasks import ingest, runslots, store, summarize  # noqa: E402
 
 FILE_BATCH = 200  # files read and written per task run / transaction
 SUMMARY_BATCH = 100  # documents summarised per task run / transaction
+
+# The summariser names as a Literal, so the Prefect UI renders `method` as a dropdown.
+Method = Literal[summarize.METHODS]  # type: ignore[valid-type]
 
 
 @task(name="scan-seeds")
@@ -89,6 +93,13 @@ def summarise_batch(
     return {"summaries": len(rows), "unsupported_language": unsupported}
 
 
+def _publish(db_path: str, run_id: str) -> None:
+    try:
+        publish_artifacts(db_path, run_id)
+    except Exception as error:  # the run's data is stored; a missing artifact must not fail it
+        get_run_logger().warning("could not publish the run's artifacts: %s", error)
+
+
 def _add(total: dict[str, int], part: dict[str, int]) -> None:
     for name, value in part.items():
         total[name] = total.get(name, 0) + value
@@ -98,12 +109,22 @@ def _add(total: dict[str, int], part: dict[str, int]) -> None:
 def daily(
     seeds_dir: str = "seeds",
     feeds: list[str] | None = None,
-    method: str = summarize.DEFAULT_METHOD,
+    method: Method = summarize.DEFAULT_METHOD,
     sentences: str = str(summarize.DEFAULT_SENTENCES),
     db_path: str = "db/newsflow.db",
     trigger: str = "cli",
 ) -> dict[str, Any]:
-    """Ingest the seeds folder, deduplicate, summarise, and record the run."""
+    """Ingest the seeds folder, deduplicate, summarise, and record the run.
+
+    Args:
+        seeds_dir: Folder of article files (.txt, .md, .html, .json) to ingest.
+        feeds: Feed URLs to fetch besides the seed files.
+        method: Summariser used for every new or changed document.
+        sentences: Summary length: a sentence count (3) or a ratio of the document (0.2).
+        db_path: SQLite database file (created if missing).
+        trigger: Label recorded for runs outside a deployment (deployment runs record
+            'schedule' or 'ui').
+    """
     logger = get_run_logger()
     length = summarize.length_key(summarize.parse_length(sentences))
     if method not in summarize.METHODS:
@@ -111,8 +132,16 @@ def daily(
     db = open_db(db_path)
     parameters = {"seeds_dir": seeds_dir, "feeds": feeds or [], "method": method,
                   "sentences": length, "db_path": db_path}
-    run_id = store.start_run(db, parameters=parameters, flow_run_id=str(flow_run.id or "") or None,
-                             trigger=trigger)
+    info = current_run(trigger)
+    run_id = store.start_run(db, parameters=parameters, flow_run_id=info.flow_run_id,
+                             trigger=info.trigger)
+    # Run-date guard: a schedule slot that another run completed (or is running) is a no-op.
+    owner = runslots.claim_slot(db, run_id, info.slot) if info.slot else None
+    if owner:
+        store.finish_run(db, run_id, status="skipped",
+                         error=f"slot {info.slot} already taken by run {owner}")
+        _publish(db_path, run_id)
+        return {"run_id": run_id, "counts": {}, "db_path": db_path, "status": "skipped"}
     counts: dict[str, int] = {}
     try:
         if Path(seeds_dir).is_dir():
@@ -135,4 +164,5 @@ def daily(
                          error="".join(traceback.format_exception_only(error)).strip())
         raise
     store.finish_run(db, run_id, status="completed", counts=counts)
+    _publish(db_path, run_id)
     return {"run_id": run_id, "counts": counts, "db_path": db_path}
