@@ -119,6 +119,7 @@ class Digest:
     duplicates: list[Duplicate]
     rejects: list[Rejected]
     counts: dict[str, int] = field(default_factory=dict)
+    more: int = 0  # documents in the window left out of `entries` by a limit
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -455,16 +456,17 @@ def _rejects(db: Database, where: str, params: list[Any]) -> list[Rejected]:
     ]
 
 
-def _tallies(entries: list[Entry]) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+def _tallies(
+    documents: list[dict[str, Any]],
+) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
     """Documents per language, per outlet and per publication day."""
     languages: Counter[str] = Counter()
     outlets: Counter[str] = Counter()
     days: Counter[str] = Counter()
-    for entry in entries:
-        for source in entry.sources:
-            languages[source.language or "unknown"] += 1
-            outlets[source.outlet] += 1
-            days[(source.published_at or "")[:10] or "undated"] += 1
+    for row in documents:
+        languages[row.get("language") or "unknown"] += 1
+        outlets[outlet_of(row)] += 1
+        days[(row.get("published_at") or "")[:10] or "undated"] += 1
     return (
         dict(languages.most_common()),
         dict(outlets.most_common()),
@@ -484,6 +486,7 @@ def daily_digest(
     on: str | None = None,
     since: str | None = None,
     method: str | None = None,
+    limit: int | None = None,
 ) -> Digest:
     """The digest of one day (`on`), of all since a moment (`since`), or of the latest day."""
     start, end = resolve_window(db, on=on, since=since)
@@ -497,10 +500,12 @@ def daily_digest(
         created_params + updated_params,
     )
     marks = {row["id"]: _mark(row, previous) for row in documents}
-    entries = build_entries(db, documents, marks=marks, method=method or summarize.DEFAULT_METHOD)
+    entries = build_entries(
+        db, documents[:limit], marks=marks, method=method or summarize.DEFAULT_METHOD
+    )
     duplicates = _duplicates(db, *_between("d.created_at", start, end))
     rejects = _rejects(db, *_between("last_seen_at", start, end))
-    by_language, by_source, by_day = _tallies(entries)
+    by_language, by_source, by_day = _tallies(documents)
     label = _window_label(start, end)
     return Digest(
         title=f"News digest — {label}",
@@ -517,11 +522,12 @@ def daily_digest(
         counts={
             "entries": len(entries),
             "stories": sum(1 for e in entries if e.kind == "story"),
-            "documents": sum(len(e.sources) for e in entries),
+            "documents": len(documents),
             "new": sum(1 for e in entries if e.mark),
             "duplicates": len(duplicates),
             "rejects": len(rejects),
         },
+        more=max(0, len(documents) - len(documents[:limit])),
     )
 
 
@@ -563,7 +569,7 @@ def record_digest(db: Database, digest: Digest, *, output_format: str) -> None:
         )
 
 
-def run_digest(db: Database, run_id: str) -> Digest:
+def run_digest(db: Database, run_id: str, *, limit: int | None = None) -> Digest:
     """What one run did: documents it added, changed or summarised, its duplicates and rejects."""
     run = _rows(db, "SELECT * FROM runs WHERE id = ?", [run_id])
     if not run:
@@ -597,7 +603,7 @@ def run_digest(db: Database, run_id: str) -> Digest:
             marks[row["id"]] = "summarised"
     entries = build_entries(
         db,
-        documents,
+        documents[:limit],
         marks=marks,
         method=parameters.get("method"),
         length=parameters.get("sentences"),
@@ -610,7 +616,7 @@ def run_digest(db: Database, run_id: str) -> Digest:
         [run_id, run_id],
     )
     rejects = _rejects(db, "run_id = ?", [run_id])
-    by_language, by_source, by_day = _tallies(entries)
+    by_language, by_source, by_day = _tallies(documents)
     notes = []
     if run[0]["status"] == "skipped":
         notes.append(f"Skipped: {run[0]['error'] or 'this scheduled slot was already done'}.")
@@ -628,6 +634,7 @@ def run_digest(db: Database, run_id: str) -> Digest:
         rejects=rejects,
         counts={k: int(v) for k, v in counts.items() if isinstance(v, int | float)},
         notes=notes,
+        more=max(0, len(documents) - len(documents[:limit])),
     )
 
 

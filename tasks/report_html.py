@@ -156,6 +156,8 @@ def to_html(digest: Digest) -> str:
         parts += [_entry(entry) for entry in digest.entries]
     else:
         parts.append('<p class="empty">Nothing new.</p>')
+    if digest.more:
+        parts.append(f'<p class="meta">… and {digest.more} more documents.</p>')
     if digest.by_language or digest.by_source:
         parts.append(
             '<section><h2>Counts</h2><div class="tables">'

@@ -47,7 +47,7 @@ def _md_source(source: Source) -> str:
     return f"{where}{location}{extra}"
 
 
-def to_markdown(digest: Digest, *, limit: int | None = None) -> str:
+def to_markdown(digest: Digest) -> str:
     """The digest as Markdown: entries with cited sentences, then counts, duplicates, rejects."""
     lines = [f"# {md(digest.title)}", ""]
     counts = digest.counts
@@ -56,10 +56,10 @@ def to_markdown(digest: Digest, *, limit: int | None = None) -> str:
         summary_bits.append(f"{digest.new_entries} new since {digest.previous_digest_at}")
     summary_bits += [f"{len(digest.duplicates)} duplicates", f"{len(digest.rejects)} rejected"]
     lines += [" · ".join(summary_bits), ""]
-    lines += [f"> {md(note)}" for note in digest.notes]
+    lines += [f"> {md(note)}\n" for note in digest.notes]
     if not digest.entries:
         lines += ["Nothing new.", ""]
-    for entry in digest.entries[:limit]:
+    for entry in digest.entries:
         mark = f"**{entry.mark.upper()}** " if entry.mark else ""
         meta = " · ".join(
             x
@@ -83,8 +83,8 @@ def to_markdown(digest: Digest, *, limit: int | None = None) -> str:
                 f"- _(no summary: {md((entry.status or 'not summarised').replace('_', ' '))})_"
             )
         lines += ["", "Sources: " + "; ".join(_md_source(s) for s in entry.sources), ""]
-    if limit is not None and len(digest.entries) > limit:
-        lines += [f"… and {len(digest.entries) - limit} more.", ""]
+    if digest.more:
+        lines += [f"… and {digest.more} more documents.", ""]
     if digest.by_language or digest.by_source:
         lines += ["## Counts", "", "| language | documents |", "|---|---|"]
         lines += [f"| {md(k)} | {v} |" for k, v in digest.by_language.items()]

@@ -1,4 +1,4 @@
-"""The run-date guard: a scheduled slot (deployment + scheduled time) is worked on by one run only."""
+"""The run-date guard: one scheduled slot (deployment + scheduled time) is worked on once."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 
 def slot_key(deployment: str, scheduled_at: datetime) -> str:
-    """'<flow>/<deployment>@<scheduled start in UTC>': the same for every run of one schedule slot."""
+    """'<flow>/<deployment>@<scheduled UTC time>': the same for every run of one slot."""
     stamp = scheduled_at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     return f"{deployment}@{stamp}"
 
