@@ -371,3 +371,96 @@ def m006_reports_views(db: Database) -> None:
         FROM runs r
         """
     )
+
+
+@migrations()
+def m010_feeds_entry_state(db: Database) -> None:
+    """Seen-state per feed entry (what the feed said, full-text status) and more fetch detail."""
+    db.execute(
+        """
+        CREATE TABLE feed_entries (
+            feed_id INTEGER NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
+            entry_key TEXT NOT NULL,         -- documents.key of the entry
+            document_id INTEGER REFERENCES documents(id) ON DELETE SET NULL,
+            identity TEXT NOT NULL,          -- guid | link | hash: the rule that made the key
+            guid TEXT,
+            url TEXT,
+            entry_hash TEXT NOT NULL,        -- hash of what the feed said; changes on an edit
+            full_text TEXT,                  -- ok | failed | not_needed | no_link
+            full_text_error TEXT,            -- why the article page gave no text
+            full_text_attempts INTEGER NOT NULL DEFAULT 0,
+            date_problem TEXT,               -- future | unparsed (published_raw keeps the string)
+            first_seen_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL,
+            first_run_id TEXT,
+            last_run_id TEXT,
+            PRIMARY KEY (feed_id, entry_key)
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_feed_entries_document ON feed_entries(document_id)")
+    db.execute("CREATE INDEX idx_feed_entries_seen ON feed_entries(feed_id, last_seen_at)")
+    db.execute("ALTER TABLE feeds ADD COLUMN title TEXT")  # the feed's own title
+    db.execute("ALTER TABLE feeds ADD COLUMN format TEXT")  # rss20, atom10, json11, ...
+    db.execute("ALTER TABLE fetches ADD COLUMN parse_error TEXT")  # bozo: read anyway
+    db.execute("ALTER TABLE fetches ADD COLUMN redirects INTEGER")
+    db.execute("ALTER TABLE fetches ADD COLUMN retry_after REAL")  # seconds the server asked for
+
+
+@migrations()
+def m007_dedup_queue_outlets_stories(db: Database) -> None:
+    """Near-dup work queue (filled by triggers), outlets per canonical, window dates, settings."""
+    # JSON list of the outlets that carried a canonical document (itself and its copies).
+    db.execute("ALTER TABLE documents ADD COLUMN outlets TEXT")
+    # coalesce(published_at, created_at), kept by dedup, so date windows use an index.
+    db.execute("ALTER TABLE documents ADD COLUMN event_at TEXT")
+    db.execute("CREATE INDEX idx_documents_event_at ON documents(event_at)")
+    # Which shingle/MinHash settings made a signature: other settings mean recompute.
+    db.execute("ALTER TABLE signatures ADD COLUMN settings TEXT")
+    # Hash of the story summary's inputs, so it is recomputed only when they change.
+    db.execute("ALTER TABLE stories ADD COLUMN summary_input TEXT")
+    db.execute("CREATE INDEX idx_dedup_canonical ON dedup_decisions(canonical_id)")
+    db.execute(
+        """
+        CREATE TABLE dedup_settings (
+            name TEXT PRIMARY KEY,           -- threshold | window_days | banding
+            value TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE dedup_queue (
+            document_id INTEGER PRIMARY KEY REFERENCES documents(id) ON DELETE CASCADE,
+            queued_at TEXT NOT NULL
+        )
+        """
+    )
+    # Every writer of documents (files, feeds, records) queues new and changed rows for dedup.
+    db.execute(
+        """
+        CREATE TRIGGER documents_dedup_queue_insert AFTER INSERT ON documents
+        BEGIN
+            INSERT OR IGNORE INTO dedup_queue (document_id, queued_at)
+            VALUES (NEW.id, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'));
+        END
+        """
+    )
+    db.execute(
+        """
+        CREATE TRIGGER documents_dedup_queue_update
+        AFTER UPDATE OF content_hash, published_at, url, title, source, feed_id ON documents
+        WHEN OLD.content_hash IS NOT NEW.content_hash OR OLD.published_at IS NOT NEW.published_at
+          OR OLD.url IS NOT NEW.url OR OLD.title IS NOT NEW.title
+          OR OLD.source IS NOT NEW.source OR OLD.feed_id IS NOT NEW.feed_id
+        BEGIN
+            INSERT OR IGNORE INTO dedup_queue (document_id, queued_at)
+            VALUES (NEW.id, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'));
+        END
+        """
+    )
+    db.execute(
+        "INSERT INTO dedup_queue (document_id, queued_at)"
+        " SELECT id, strftime('%Y-%m-%dT%H:%M:%SZ', 'now') FROM documents"
+    )
