@@ -186,6 +186,125 @@ def runs(
     console.print(table)
 
 
+@app.command()
+def serve(
+    db: DbOption = DEFAULT_DB_PATH,
+    seeds: Annotated[Path, typer.Option("--seeds", help="Folder of article files.")] = Path(
+        "seeds"
+    ),
+    method: MethodOption = summarizer.DEFAULT_METHOD,
+    sentences: SentencesOption = str(summarizer.DEFAULT_SENTENCES),
+    feed: Annotated[
+        list[str] | None, typer.Option("--feed", help="Feed URL for every run (repeatable).")
+    ] = None,
+    at: Annotated[str, typer.Option("--at", help="Daily run time, HH:MM in --timezone.")] = "06:00",
+    cron: Annotated[
+        str | None, typer.Option("--cron", help="A cron expression instead of --at.")
+    ] = None,
+    timezone: Annotated[
+        str | None,
+        typer.Option("--timezone", help="IANA timezone of the schedule [default: this machine's]."),
+    ] = None,
+    name: Annotated[str, typer.Option("--name", help="Deployment name.")] = "daily",
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Runs executed at once.")] = 1,
+) -> None:
+    """Register the daily deployment with the Prefect API and execute its runs until stopped."""
+    import httpx
+    from prefect.settings import PREFECT_API_URL
+
+    from flows.deployments import (
+        BadSchedule,
+        build_deployments,
+        default_parameters,
+        serve_deployments,
+    )
+
+    check_method(method)
+    check_length(sentences)
+    api = PREFECT_API_URL.value()
+    if not api:
+        raise fail(
+            "PREFECT_API_URL is not set: start `prefect server start` and"
+            " export PREFECT_API_URL=http://127.0.0.1:4200/api (or run `make ui`)"
+        )
+    try:
+        httpx.get(api.rstrip("/") + "/health", timeout=5).raise_for_status()
+    except httpx.HTTPError as error:
+        raise fail(f"the Prefect API at {api} does not answer: {error}", EXIT_FAILED) from None
+    parameters = default_parameters(
+        seeds_dir=seeds, db_path=db, method=method, sentences=sentences, feeds=feed
+    )
+    try:
+        deployments = build_deployments(
+            name=name, at=at, cron=cron, timezone=timezone, parameters=parameters
+        )
+    except BadSchedule as error:
+        raise fail(str(error)) from None
+    for deployment in deployments:
+        schedule = deployment.schedules[0].schedule  # type: ignore[index]
+        console.print(
+            f"Deployment [bold]newsflow-daily/{deployment.name}[/bold]: cron"
+            f" '{schedule.cron}' in {schedule.timezone}; database {parameters['db_path']};"
+            f" seeds {parameters['seeds_dir']}",
+            highlight=False,
+        )
+    serve_deployments(deployments, limit=limit)
+
+
+@app.command()
+def report(
+    db: DbOption = DEFAULT_DB_PATH,
+    on: Annotated[
+        str | None,
+        typer.Option("--date", help="One UTC day, YYYY-MM-DD [default: latest day with changes]."),
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="All added or changed since this date or time.")
+    ] = None,
+    output_format: Annotated[str, typer.Option("--format", "-f", help="md, html or json.")] = "md",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file, not standard output.")
+    ] = None,
+    method: Annotated[
+        str | None, typer.Option("--method", help="Show summaries made by this method first.")
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most N entries.")] = None,
+    record: Annotated[
+        bool,
+        typer.Option("--record/--no-record", help="Remember this digest; the next marks newer."),
+    ] = True,
+) -> None:
+    """The daily digest: stories and documents with summaries, their outlets, and counts."""
+    from tasks import report as reports
+    from tasks.report_html import to_html
+    from tasks.report_text import to_json, to_markdown
+
+    if output_format not in reports.FORMATS:
+        raise fail(f"--format: choose one of {', '.join(reports.FORMATS)}")
+    if method is not None:
+        check_method(method)
+    if not db.is_file():
+        raise fail(f"no database at {db}; run `newsflow run` first")
+    database = open_db(db)
+    try:
+        digest_ = reports.daily_digest(database, on=on, since=since, method=method, limit=limit)
+    except reports.BadWindow as error:
+        raise fail(str(error)) from None
+    render = {"md": to_markdown, "html": to_html, "json": to_json}[output_format]
+    text = render(digest_)
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+        errors.print(
+            f"Wrote {output} ({len(digest_.entries)} entries, {digest_.new_entries} new)",
+            highlight=False,
+        )
+    if record:
+        reports.record_digest(database, digest_, output_format=output_format)
+
+
 def main() -> None:
     """Entry point of the `newsflow` script."""
     app()

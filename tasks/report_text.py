@@ -15,7 +15,7 @@ def to_json(digest: Digest) -> str:
     data = asdict(digest)
     for entry, raw in zip(digest.entries, data["entries"], strict=True):
         raw["outlets"] = entry.outlets
-    return json.dumps(data, ensure_ascii=False, indent=2)
+    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
 
 
 # Only what can start markup or raw HTML; parentheses and dots stay readable in a terminal.
