@@ -18,6 +18,7 @@ from flows.runinfo import current_run  # noqa: E402
 from tasks import ingest, runslots, store, summarize  # noqa: E402
 
 FILE_BATCH = 200  # files read and written per task run / transaction
+FILE_BATCH_BYTES = 64 * 1024 * 1024  # and at most this many bytes of files, to bound memory
 SUMMARY_BATCH = 100  # documents summarised per task run / transaction
 
 # The summariser names as a Literal, so the Prefect UI renders `method` as a dropdown.
@@ -34,8 +35,10 @@ def scan_seeds(db_path: str, seeds_dir: str, run_id: str) -> dict[str, Any]:
     unchanged = [e.key for e in entries if known.get(e.key) == (e.size, e.mtime_ns)]
     store.touch_files(db, unchanged, run_id=run_id)
     store.save_rejects(db, rejects, run_id=run_id)
+    batches = ingest.plan_batches(changed, max_files=FILE_BATCH, max_bytes=FILE_BATCH_BYTES)
     return {
         "changed": [str(e.path) for e in changed],
+        "batches": [[str(e.path) for e in batch] for batch in batches],
         "files_seen": len(entries) + len(rejects),
         "files_unchanged": len(unchanged),
         "rejects": len(rejects),
@@ -49,15 +52,15 @@ def ingest_files(db_path: str, seeds_dir: str, paths: list[str], run_id: str) ->
     root = Path(seeds_dir).resolve()
     items, rejects = [], []
     for path in paths:
-        stat = Path(path).stat()
-        entry = ingest.FileEntry(Path(path), Path(path).relative_to(root).as_posix(),
-                                 stat.st_size, stat.st_mtime_ns)
-        found, refused = ingest.load_file(entry)
+        # A file may have changed or gone since the scan: load_path refuses it, never raises.
+        found, refused = ingest.load_path(root, Path(path))
         items.extend(found)
         rejects.extend(refused)
-    counts = store.save_items(db, items, run_id=run_id)
-    store.save_rejects(db, rejects, run_id=run_id)
-    store.clear_rejects(db, [item.path for item in items if item.path])
+    # One transaction for the batch: a kill leaves all of it or none of it.
+    with store.write_transaction(db):
+        counts = store.save_items(db, items, run_id=run_id)
+        store.save_rejects(db, rejects, run_id=run_id)
+        store.clear_rejects(db, [item.path for item in items if item.path])
     return {
         "documents_new": counts.new,
         "documents_updated": counts.updated,
@@ -133,6 +136,9 @@ def daily(
     parameters = {"seeds_dir": seeds_dir, "feeds": feeds or [], "method": method,
                   "sentences": length, "db_path": db_path}
     info = current_run(trigger)
+    # Runs killed before they could record how they ended are marked, not left 'running'.
+    for stale in store.abandon_stale_runs(db):
+        logger.warning("run %s was left unfinished by a process that is gone: abandoned", stale)
     run_id = store.start_run(db, parameters=parameters, flow_run_id=info.flow_run_id,
                              trigger=info.trigger)
     # Run-date guard: a schedule slot that another run completed (or is running) is a no-op.
@@ -146,10 +152,9 @@ def daily(
     try:
         if Path(seeds_dir).is_dir():
             scanned = scan_seeds(db_path, seeds_dir, run_id)
-            counts |= {k: v for k, v in scanned.items() if k != "changed"}
-            changed = scanned["changed"]
-            for start in range(0, len(changed), FILE_BATCH):
-                _add(counts, ingest_files(db_path, seeds_dir, changed[start:start + FILE_BATCH], run_id))
+            counts |= {k: v for k, v in scanned.items() if k not in ("changed", "batches")}
+            for batch in scanned["batches"]:
+                _add(counts, ingest_files(db_path, seeds_dir, batch, run_id))
         else:
             logger.warning("seeds folder %s does not exist; no files ingested", seeds_dir)
 

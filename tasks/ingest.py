@@ -183,6 +183,25 @@ def _file_type(mode: int) -> str:
     return "not a regular file"
 
 
+def plan_batches(
+    entries: list[FileEntry], *, max_files: int, max_bytes: int
+) -> list[list[FileEntry]]:
+    """Split files into batches of at most max_files files and max_bytes bytes (one file more
+    when it alone is bigger), so a batch's memory is bounded whatever the folder holds."""
+    batches: list[list[FileEntry]] = []
+    batch: list[FileEntry] = []
+    size = 0
+    for entry in entries:
+        if batch and (len(batch) >= max_files or size + entry.size > max_bytes):
+            batches.append(batch)
+            batch, size = [], 0
+        batch.append(entry)
+        size += entry.size
+    if batch:
+        batches.append(batch)
+    return batches
+
+
 def content_hash(body: str) -> str:
     """Hash of the body with case and white space folded: equal hashes are exact duplicates."""
     folded = " ".join(body.casefold().split())

@@ -25,14 +25,26 @@ def now() -> str:
 def write_transaction(db: Database) -> Iterator[Database]:
     """BEGIN IMMEDIATE … COMMIT: take the write lock up front, so busy_timeout applies and a
     second writer waits instead of failing on a lock upgrade. sqlite-utils calls inside nest as
-    savepoints."""
-    db.conn.execute("BEGIN IMMEDIATE")
+    savepoints, and so does a write_transaction inside another: a batch's writes commit together."""
+    conn = db.conn
+    if conn.in_transaction:
+        name = f"nested_{uuid.uuid4().hex}"
+        conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield db
+        except BaseException:
+            conn.execute(f"ROLLBACK TO {name}")
+            conn.execute(f"RELEASE {name}")
+            raise
+        conn.execute(f"RELEASE {name}")
+        return
+    conn.execute("BEGIN IMMEDIATE")
     try:
         yield db
     except BaseException:
-        db.conn.execute("ROLLBACK")
+        conn.execute("ROLLBACK")
         raise
-    db.conn.execute("COMMIT")
+    conn.execute("COMMIT")
 
 
 # --- runs ---------------------------------------------------------------------------------------
@@ -61,6 +73,59 @@ def start_run(
             }
         )
     return run_id
+
+
+def abandon_stale_runs(db: Database) -> list[str]:
+    """Mark 'running' rows whose process on this host is gone (killed, crashed) as 'abandoned'.
+
+    Rows from other hosts are left alone: their processes cannot be checked from here.
+    """
+    host = socket.gethostname()
+    stamp = now()
+    with write_transaction(db):
+        rows = db.execute(
+            "SELECT id, pid, started_at FROM runs WHERE status = 'running' AND host = ?", [host]
+        ).fetchall()
+        stale = [(run_id, pid) for run_id, pid, started_at in rows
+                 if not process_alive(pid, started_at)]  # fmt: skip
+        for run_id, pid in stale:
+            db.conn.execute(
+                "UPDATE runs SET status = 'abandoned', finished_at = ?, error = ? WHERE id = ?",
+                [stamp, f"process {pid} on {host} ended without finishing the run", run_id],
+            )
+    return [run_id for run_id, _ in stale]
+
+
+def process_alive(pid: int | None, started_at: str | None = None) -> bool:
+    """True unless process `pid` on this host is gone, or the pid now belongs to a process that
+    started after `started_at` (ISO 8601 UTC): a reused pid is not the run's process."""
+    if not pid:
+        return True  # unknown owner: never abandon on a guess
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # it exists, owned by another user
+    if started_at:
+        began = _process_start(pid)
+        run_started = datetime.fromisoformat(started_at.replace("Z", "+00:00")).timestamp()
+        if began is not None and began > run_started + 2:  # 2 s: clock ticks and rounding
+            return False
+    return True
+
+
+def _process_start(pid: int) -> float | None:
+    """When process `pid` started (Unix time), from /proc on Linux; None elsewhere."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
+            fields = handle.read().rsplit(b")", 1)[1].split()
+        with open("/proc/stat", "rb") as handle:
+            boot = next(int(line.split()[1]) for line in handle if line.startswith(b"btime "))
+        return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
 
 
 def finish_run(
