@@ -464,3 +464,19 @@ def m007_dedup_queue_outlets_stories(db: Database) -> None:
         "INSERT INTO dedup_queue (document_id, queued_at)"
         " SELECT id, strftime('%Y-%m-%dT%H:%M:%SZ', 'now') FROM documents"
     )
+
+
+@migrations()
+def m011_story_features(db: Database) -> None:
+    """What story grouping compares, computed once per body (not re-read for every new report)."""
+    db.execute(
+        """
+        CREATE TABLE story_features (
+            document_id INTEGER PRIMARY KEY REFERENCES documents(id) ON DELETE CASCADE,
+            content_hash TEXT NOT NULL,
+            settings TEXT NOT NULL,
+            terms TEXT NOT NULL,             -- JSON {language:stem: weight}
+            signals TEXT NOT NULL            -- JSON list of kind:value keys (names, dates, ...)
+        )
+        """
+    )
