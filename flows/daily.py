@@ -14,6 +14,7 @@ from prefect import flow, get_run_logger, task  # noqa: E402
 
 from db import open_db  # noqa: E402
 from flows.artifacts import publish_artifacts  # noqa: E402
+from flows.feeds import ingest_feeds  # noqa: E402
 from flows.runinfo import current_run  # noqa: E402
 from tasks import ingest, runslots, store, summarize  # noqa: E402
 
@@ -112,8 +113,10 @@ def _add(total: dict[str, int], part: dict[str, int]) -> None:
 def daily(
     seeds_dir: str = "seeds",
     feeds: list[str] | None = None,
+    feeds_file: str | None = None,
     method: Method = summarize.DEFAULT_METHOD,
-    sentences: str = str(summarize.DEFAULT_SENTENCES),
+    # A number, so the UI shows a number field; the CLI's "3" or "0.2" is coerced by validation.
+    sentences: float = summarize.DEFAULT_SENTENCES,
     db_path: str = "db/newsflow.db",
     trigger: str = "cli",
 ) -> dict[str, Any]:
@@ -122,6 +125,7 @@ def daily(
     Args:
         seeds_dir: Folder of article files (.txt, .md, .html, .json) to ingest.
         feeds: Feed URLs to fetch besides the seed files.
+        feeds_file: Feed list (TOML) to use instead of <seeds_dir>/feeds.toml.
         method: Summariser used for every new or changed document.
         sentences: Summary length: a sentence count (3) or a ratio of the document (0.2).
         db_path: SQLite database file (created if missing).
@@ -133,7 +137,8 @@ def daily(
     if method not in summarize.METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(summarize.METHODS)}")
     db = open_db(db_path)
-    parameters = {"seeds_dir": seeds_dir, "feeds": feeds or [], "method": method,
+    parameters = {"seeds_dir": seeds_dir, "feeds": feeds or [], "feeds_file": feeds_file,
+                  "method": method,
                   "sentences": length, "db_path": db_path}
     info = current_run(trigger)
     # Runs killed before they could record how they ended are marked, not left 'running'.
@@ -157,6 +162,13 @@ def daily(
                 _add(counts, ingest_files(db_path, seeds_dir, batch, run_id))
         else:
             logger.warning("seeds folder %s does not exist; no files ingested", seeds_dir)
+
+        # Feeds: the listed ones (enabled) plus ad-hoc URLs; a failing feed never fails the run.
+        feed_list = feeds_file or str(Path(seeds_dir) / "feeds.toml")
+        if feeds_file and not Path(feeds_file).is_file():
+            raise FileNotFoundError(f"feed list {feeds_file} does not exist")
+        if feeds or Path(feed_list).is_file():
+            _add(counts, ingest_feeds(db_path, feed_list, list(feeds or []), run_id))
 
         pending = store.documents_to_summarise(
             db, method=method, length=length, settings_version=summarize.SETTINGS_VERSION

@@ -69,18 +69,18 @@ def default_parameters(
     seeds_dir: str | Path = "seeds",
     db_path: str | Path = "db/newsflow.db",
     method: str = summarize.DEFAULT_METHOD,
-    sentences: str = str(summarize.DEFAULT_SENTENCES),
+    sentences: str | float = summarize.DEFAULT_SENTENCES,
     feeds: list[str] | None = None,
 ) -> dict[str, Any]:
     """Defaults for runs of the deployment; paths made absolute so runs do not depend on a cwd."""
     if method not in summarize.METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(summarize.METHODS)}")
-    summarize.parse_length(sentences)
+    length = summarize.parse_length(sentences)
     return {
         "seeds_dir": str(Path(seeds_dir).resolve()),
         "db_path": str(Path(db_path).resolve()),
         "method": method,
-        "sentences": str(sentences),
+        "sentences": length,  # a number: the parameter schema says so
         "feeds": list(feeds or []),
     }
 
