@@ -24,6 +24,7 @@ from typing import Any
 from tasks.dates import MONTHS, find_date
 from tasks.extract import html_to_text
 from tasks.fetch import GZIP_MAGIC, gunzip_capped
+from tasks.models import Item
 from tasks.textio import decode_bytes, normalise_line
 from tasks.urls import canonical_url
 
@@ -53,9 +54,12 @@ class FeedSpec:
 
 
 def load_feed_list(path: Path) -> list[FeedSpec]:
-    """The feeds in a TOML feed list (`[[feeds]]` tables); an absent file is an empty list."""
+    """The feeds in a feed list: TOML `[[feeds]]` tables, or (any other suffix) one URL per line
+    with `#` comments. An absent file is an empty list."""
     if not path.is_file():
         return []
+    if path.suffix.lower() != ".toml":
+        return _url_lines(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
@@ -82,9 +86,10 @@ def load_feed_list(path: Path) -> list[FeedSpec]:
         tags = table.get("tags", [])
         if name is not None and not isinstance(name, str):
             raise FeedListError(f"{where} ({url}): 'name' must be a string")
-        if language is not None and not (isinstance(language, str) and re.fullmatch(
-            r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]+)?", language
-        )):  # fmt: skip
+        if language is not None and not (
+            isinstance(language, str)
+            and re.fullmatch(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]+)?", language)
+        ):
             raise FeedListError(f"{where} ({url}): 'language' must be a code like 'en' or 'de'")
         if not isinstance(enabled, bool):
             raise FeedListError(f"{where} ({url}): 'enabled' must be true or false")
@@ -103,6 +108,19 @@ def load_feed_list(path: Path) -> list[FeedSpec]:
                 tags=tuple(tags),
             )
         )
+    return specs
+
+
+def _url_lines(path: Path) -> list[FeedSpec]:
+    specs: list[FeedSpec] = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        url = line.split("#", 1)[0].strip() if line.lstrip().startswith("#") else line.strip()
+        if not url:
+            continue
+        if not url.lower().startswith(("http://", "https://")):
+            raise FeedListError(f"{path}:{number}: {url!r} is not an http(s) URL")
+        if url not in {spec.url for spec in specs}:
+            specs.append(FeedSpec(url=url))
     return specs
 
 
@@ -155,9 +173,14 @@ def parse_feed(
     *,
     url: str,
     headers: dict[str, str] | None = None,
+    scope: str | None = None,
     now: datetime | None = None,
 ) -> ParsedFeed:
-    """Parse a feed body (RSS 0.9x/1.0/2.0, Atom, JSON Feed 1.0/1.1) fetched from `url`."""
+    """Parse a feed body (RSS 0.9x/1.0/2.0, Atom, JSON Feed 1.0/1.1) fetched from `url`.
+
+    `url` is the final URL (relative links resolve against it); `scope` is the feed's own URL,
+    which keys entries whose guid is only unique within the feed (defaults to `url`).
+    """
     headers = {k.lower(): v for k, v in (headers or {}).items()}
     now = now or datetime.now(UTC)
     if body.startswith(GZIP_MAGIC):  # gzipped file served without Content-Encoding
@@ -166,8 +189,8 @@ def parse_feed(
         except (ValueError, EOFError) as error:
             return ParsedFeed(url=url, is_feed=False, problem=f"gzip body: {error}")
     if _looks_like_json(body, headers.get("content-type", "")):
-        return parse_json_feed(body, url=url, now=now)
-    return _parse_xml_feed(body, url=url, headers=headers, now=now)
+        return parse_json_feed(body, url=url, scope=scope, now=now)
+    return _parse_xml_feed(body, url=url, headers=headers, scope=scope or url, now=now)
 
 
 def _looks_like_json(body: bytes, content_type: str) -> bool:
@@ -175,11 +198,13 @@ def _looks_like_json(body: bytes, content_type: str) -> bool:
     return start == b"{" or ("json" in content_type.lower() and start in (b"{", b"["))
 
 
-def _parse_xml_feed(body: bytes, *, url: str, headers: dict[str, str], now: datetime) -> ParsedFeed:
+def read_with_feedparser(body: bytes, *, url: str, headers: dict[str, str]) -> Any:
+    """feedparser's reading of a body, given as bytes with the response headers (the final URL as
+    Content-Location), with one repair attempt when an ill-formed body yields no entries."""
     import feedparser  # heavy import, only where feeds are parsed
 
-    # Bytes plus the response headers: feedparser then sees the HTTP charset and resolves relative
-    # links against the final URL, as it would had it fetched the feed itself.
+    # Bytes plus headers: feedparser then weighs the HTTP charset against the XML declaration and
+    # resolves relative links against the final URL, as if it had fetched the feed itself.
     response_headers = dict(headers) | {"content-location": url}
     response_headers.setdefault("content-type", "application/xml")
     parsed = feedparser.parse(io.BytesIO(body), response_headers=response_headers)
@@ -193,6 +218,13 @@ def _parse_xml_feed(body: bytes, *, url: str, headers: dict[str, str], now: date
                 )
                 second["bozo"], second["bozo_exception"] = 1, parsed.get("bozo_exception")
                 parsed = second
+    return parsed
+
+
+def _parse_xml_feed(
+    body: bytes, *, url: str, headers: dict[str, str], scope: str, now: datetime
+) -> ParsedFeed:
+    parsed = read_with_feedparser(body, url=url, headers=headers)
     bozo_error = str(parsed.get("bozo_exception") or "") or None if parsed.get("bozo") else None
     feed_info = parsed.get("feed", {})
     result = ParsedFeed(
@@ -211,7 +243,7 @@ def _parse_xml_feed(body: bytes, *, url: str, headers: dict[str, str], now: date
         result.problem = f"not a feed ({kind}): {bozo_error or 'no RSS, Atom or RDF root'}"
         return result
     raw_entries = [_xml_entry(entry, base=url, now=now) for entry in parsed.get("entries", [])]
-    result.entries, result.repeated = assign_identities(raw_entries, feed_url=url)
+    result.entries, result.repeated = assign_identities(raw_entries, feed_url=scope)
     for entry in result.entries:
         entry.language = entry.language or result.language
     return result
@@ -236,18 +268,26 @@ def _repair_xml(body: bytes) -> bytes | None:
     return b'<?xml version="1.0" encoding="' + encoding + b'"?>\n' + repaired
 
 
-def parse_json_feed(body: bytes, *, url: str, now: datetime | None = None) -> ParsedFeed:
+def parse_json_feed(
+    body: bytes, *, url: str, scope: str | None = None, now: datetime | None = None
+) -> ParsedFeed:
     """Parse JSON Feed 1.0/1.1 (https://jsonfeed.org/version/1.1)."""
     now = now or datetime.now(UTC)
     try:
         data = json.loads(decode_bytes(body))
     except (ValueError, UnicodeDecodeError) as error:
-        return ParsedFeed(url=url, is_feed=False, bozo=True, bozo_error=str(error),
-                          problem=f"not a feed: invalid JSON: {error}")  # fmt: skip
+        return ParsedFeed(
+            url=url,
+            is_feed=False,
+            bozo=True,
+            bozo_error=str(error),
+            problem=f"not a feed: invalid JSON: {error}",
+        )
     version = data.get("version") if isinstance(data, dict) else None
     if not isinstance(version, str) or not version.startswith(JSON_FEED_PREFIX):
-        return ParsedFeed(url=url, is_feed=False,
-                          problem="not a feed: JSON without a jsonfeed.org version")  # fmt: skip
+        return ParsedFeed(
+            url=url, is_feed=False, problem="not a feed: JSON without a jsonfeed.org version"
+        )
     home = data.get("home_page_url") if isinstance(data.get("home_page_url"), str) else None
     base = data.get("feed_url") if isinstance(data.get("feed_url"), str) else url
     result = ParsedFeed(
@@ -268,7 +308,7 @@ def parse_json_feed(body: bytes, *, url: str, now: datetime | None = None) -> Pa
             entries.append(_json_entry(item, base=canonical_url(base, base=url) or url, now=now))
         else:
             result.bozo, result.bozo_error = True, "an item is not an object"
-    result.entries, result.repeated = assign_identities(entries, feed_url=url)
+    result.entries, result.repeated = assign_identities(entries, feed_url=scope or url)
     for entry in result.entries:
         entry.language = entry.language or result.language
     return result
@@ -489,9 +529,17 @@ _WORD = re.compile(r"[^\W\d_]+\.?")
 _DAY_DOT = re.compile(r"^(\d{1,2})\.\s")  # German ordinal day: "3. Mai 2023"
 _TWELVE_HOUR = re.compile(r"\b(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp][Mm])\b")
 _ZONES = {
-    "CET": "+0100", "MEZ": "+0100", "CEST": "+0200", "MESZ": "+0200", "BST": "+0100",
-    "EET": "+0200", "EEST": "+0300", "WET": "+0000", "WEST": "+0100", "UTC": "+0000",
-}  # fmt: skip
+    "CET": "+0100",
+    "MEZ": "+0100",
+    "CEST": "+0200",
+    "MESZ": "+0200",
+    "BST": "+0100",
+    "EET": "+0200",
+    "EEST": "+0300",
+    "WET": "+0000",
+    "WEST": "+0100",
+    "UTC": "+0000",
+}
 _ENGLISH_MONTHS = [
     "Jan",
     "Feb",
@@ -506,10 +554,27 @@ _ENGLISH_MONTHS = [
     "Nov",
     "Dec",
 ]
-_EXTRA_MONTHS = {"mrz": 3, "janv": 1, "févr": 2, "fevr": 2, "mars": 3, "avr": 4, "juin": 6,
-                 "juil": 7, "août": 8, "aout": 8, "déc": 12, "janvier": 1, "février": 2,
-                 "avril": 4, "juillet": 7, "septembre": 9, "octobre": 10, "novembre": 11,
-                 "décembre": 12}  # fmt: skip
+_EXTRA_MONTHS = {
+    "mrz": 3,
+    "janv": 1,
+    "févr": 2,
+    "fevr": 2,
+    "mars": 3,
+    "avr": 4,
+    "juin": 6,
+    "juil": 7,
+    "août": 8,
+    "aout": 8,
+    "déc": 12,
+    "janvier": 1,
+    "février": 2,
+    "avril": 4,
+    "juillet": 7,
+    "septembre": 9,
+    "octobre": 10,
+    "novembre": 11,
+    "décembre": 12,
+}
 
 
 def parse_date(raw: str) -> datetime | None:
@@ -628,3 +693,32 @@ def entry_problem(entry: FeedEntry) -> str | None:
     if len(entry.text) < MIN_BODY_CHARS:
         return "no_text"
     return None
+
+
+def to_item(
+    entry: FeedEntry,
+    *,
+    feed_id: int | None,
+    source: str | None,
+    language_hint: str | None = None,
+    full_text: FullText | None = None,
+) -> Item:
+    """The document an entry becomes: the article's text when fetched, else the feed's."""
+    from tasks.ingest import content_hash
+    from tasks.language import detect_language
+
+    body = full_text.text if full_text and full_text.text else entry.text
+    # Detection on the body decides; the declared language only fills in when the body is short.
+    language = detect_language(body) or entry.language or language_hint
+    return Item(
+        key=entry.key,
+        body=body,
+        title=entry.title,
+        url=(full_text.url if full_text and full_text.url else None) or entry.url,
+        language=language,
+        content_hash=content_hash(body),
+        source=source,
+        published_at=entry.published_at,
+        published_raw=entry.published_raw,
+        feed_id=feed_id,
+    )

@@ -28,16 +28,19 @@ Failures come back as a `FetchResult` with `error` and `error_kind` set:
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import logging
+import os
 import random
+import threading
 import time
 import zlib
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from importlib import metadata
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
@@ -82,8 +85,42 @@ class FetchSettings:
     user_agent: str = USER_AGENT
     allow_private: bool | None = None  # None: read NEWSFLOW_ALLOW_PRIVATE_HOSTS
 
+    @classmethod
+    def from_env(cls, prefix: str = "NEWSFLOW_FETCH_", **overrides: object) -> FetchSettings:
+        """Defaults, then `NEWSFLOW_FETCH_<FIELD>` variables (READ_TIMEOUT=5, …), then overrides."""
+        values: dict[str, object] = {}
+        for name, kind in ((f.name, type(getattr(cls(), f.name))) for f in fields(cls)):
+            raw = os.environ.get(prefix + name.upper())
+            if raw is not None and kind in (int, float):
+                values[name] = kind(raw)
+        return cls(**(values | overrides))  # type: ignore[arg-type]
+
 
 DEFAULT_SETTINGS = FetchSettings()
+
+
+class HostGate:
+    """Politeness: one request at a time per host, and at least `interval` seconds between them."""
+
+    def __init__(self, interval: float = 0.5) -> None:
+        self.interval = interval
+        self._lock = threading.Lock()
+        self._hosts: dict[str, tuple[threading.Lock, list[float]]] = {}
+
+    @contextlib.contextmanager
+    def slot(self, url: str) -> Iterator[None]:
+        """Hold the host of `url` for one request, waiting for its turn first."""
+        host = (urlsplit(url).hostname or "").lower()
+        with self._lock:
+            lock, last = self._hosts.setdefault(host, (threading.Lock(), [float("-inf")]))
+        with lock:
+            wait = last[0] + self.interval - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            try:
+                yield
+            finally:
+                last[0] = time.monotonic()
 
 
 @dataclass
@@ -94,6 +131,7 @@ class FetchResult:
     final_url: str | None = None
     status: int | None = None
     body: bytes = b""
+    size: int = 0  # decompressed body bytes (kept when a caller drops `body`)
     headers: dict[str, str] = field(default_factory=dict)
     etag_sent: str | None = None
     modified_sent: str | None = None
@@ -297,6 +335,7 @@ def _attempt(
             if not 200 <= status < 300:
                 raise _Failure("http", f"HTTP {status}", retry=False, status=status)
             result.body = _read_body(response, settings, deadline)
+            result.size = len(result.body)
             return
         finally:
             response.close()

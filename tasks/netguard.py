@@ -75,10 +75,11 @@ def address_problem(address: IPAddress, *, allow_private: bool) -> str | None:
 
 
 def check_url(
-    url: str, *, allow_private: bool | None = None, resolver: Resolver = system_resolver
+    url: str, *, allow_private: bool | None = None, resolver: Resolver | None = None
 ) -> None:
     """Raise UnsafeURL unless `url` is http(s) and every address its host resolves to is allowed."""
     allow = private_allowed() if allow_private is None else allow_private
+    resolver = resolver or system_resolver  # looked up per call, so tests can swap it
     try:
         parts = urlsplit(url)
         port = parts.port

@@ -67,9 +67,12 @@ def test_conditional_get_sends_validators_and_a_304_has_no_body(server, client):
     assert (first.etag, first.last_modified) == ('"v1"', LAST_MODIFIED)
 
     second = fetch(
-        client, server.url("/feed"), etag=first.etag, last_modified=first.last_modified,
+        client,
+        server.url("/feed"),
+        etag=first.etag,
+        last_modified=first.last_modified,
         settings=FAST,
-    )  # fmt: skip
+    )
     sent = server.requests_to("/feed")[-1].headers
     assert sent["if-none-match"] == '"v1"' and sent["if-modified-since"] == LAST_MODIFIED
     assert second.not_modified and not second.ok and second.body == b""

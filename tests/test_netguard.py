@@ -35,9 +35,16 @@ def test_link_local_metadata_and_non_unicast_are_refused_even_when_private_is_al
 
 @pytest.mark.parametrize(
     "url",
-    ["http://127.0.0.1:8000/feed", "http://[::1]/", "http://10.0.0.5/", "http://192.168.1.20/",
-     "http://172.16.3.4/", "http://100.64.0.1/", "http://localhost/"],
-)  # fmt: skip
+    [
+        "http://127.0.0.1:8000/feed",
+        "http://[::1]/",
+        "http://10.0.0.5/",
+        "http://192.168.1.20/",
+        "http://172.16.3.4/",
+        "http://100.64.0.1/",
+        "http://localhost/",
+    ],
+)
 def test_loopback_and_private_depend_on_the_switch(url):
     check_url(url, allow_private=True)
     with pytest.raises(UnsafeURL, match=ALLOW_PRIVATE_ENV):
@@ -45,9 +52,16 @@ def test_loopback_and_private_depend_on_the_switch(url):
 
 
 @pytest.mark.parametrize(
-    "url", ["ftp://example.org/feed", "file:///etc/passwd", "gopher://x/", "javascript:alert(1)",
-            "example.org/feed", "http:///nohost"],
-)  # fmt: skip
+    "url",
+    [
+        "ftp://example.org/feed",
+        "file:///etc/passwd",
+        "gopher://x/",
+        "javascript:alert(1)",
+        "example.org/feed",
+        "http:///nohost",
+    ],
+)
 def test_only_http_and_https_with_a_host(url):
     with pytest.raises(UnsafeURL):
         check_url(url, allow_private=True)
@@ -60,9 +74,10 @@ def test_a_public_name_is_judged_by_what_it_resolves_to():
     # One bad address among good ones is enough to refuse: the client may connect to any of them.
     with pytest.raises(UnsafeURL, match="link-local"):
         check_url(
-            "https://mixed.example/", allow_private=True,
+            "https://mixed.example/",
+            allow_private=True,
             resolver=resolving_to("93.184.216.34", "fe80::1"),
-        )  # fmt: skip
+        )
     with pytest.raises(UnsafeURL, match="loopback or private"):
         check_url("https://rebind.example/", allow_private=False, resolver=resolving_to("10.1.1.1"))
 

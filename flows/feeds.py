@@ -1,0 +1,266 @@
+"""The feeds step: fetch feeds concurrently (bounded, one request at a time per host) and write
+each feed's outcome through one writer. A feed that fails is recorded; it never fails the run."""
+
+from __future__ import annotations
+
+import logging
+import os
+import traceback
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+from sqlite_utils import Database
+
+from flows.settings import apply_defaults
+
+apply_defaults()
+
+from prefect import task  # noqa: E402
+
+from db import open_db  # noqa: E402
+from tasks import feed_store, feeds  # noqa: E402
+from tasks.fetch import (  # noqa: E402
+    PAGE_ACCEPT,
+    FetchResult,
+    FetchSettings,
+    HostGate,
+    fetch,
+    make_client,
+)
+from tasks.models import Reject  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FeedRunSettings:
+    """How the feeds step behaves; every field has an environment override via FetchSettings."""
+
+    fetch: FetchSettings = field(default_factory=FetchSettings.from_env)
+    # Article pages: fewer attempts, since the feed's own text is there to fall back on.
+    article_fetch: FetchSettings = field(
+        default_factory=lambda: FetchSettings.from_env(max_attempts=2, max_bytes=5 * 1024 * 1024)
+    )
+    workers: int = 4  # feeds fetched at once
+    host_interval: float = 0.5  # seconds between two requests to the same host
+    articles_per_feed: int = 30  # article pages fetched per feed and run; the rest wait
+    full_text: bool = True
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> FeedRunSettings:
+        """Defaults, then `NEWSFLOW_FEEDS_<FIELD>` variables (WORKERS=8, FULL_TEXT=0, …)."""
+        values: dict[str, object] = {}
+        for name in ("workers", "host_interval", "articles_per_feed", "full_text"):
+            raw = os.environ.get(f"NEWSFLOW_FEEDS_{name.upper()}")
+            if raw is not None:
+                kind = type(getattr(cls, name))
+                values[name] = (
+                    raw.strip().lower() in {"1", "true", "yes"} if kind is bool else kind(raw)
+                )
+        return cls(**(values | overrides))  # type: ignore[arg-type]
+
+
+def collect_feed(
+    client: httpx.Client,
+    state: feed_store.FeedState,
+    *,
+    settings: FeedRunSettings,
+    gate: HostGate,
+    now: datetime | None = None,
+) -> feed_store.FeedOutcome:
+    """Fetch one feed, parse it, fetch article pages for new or edited teasers; no database."""
+    outcome = feed_store.FeedOutcome(feed_id=state.id)
+    with gate.slot(state.url):
+        result = fetch(
+            client,
+            state.url,
+            etag=state.etag,
+            last_modified=state.last_modified,
+            settings=settings.fetch,
+        )
+    outcome.fetch = result
+    if not result.ok:  # a 304 stops here: no body, nothing to parse
+        return outcome
+    parsed = feeds.parse_feed(
+        result.body,
+        url=result.final_url or state.url,
+        headers=result.headers,
+        scope=state.url,
+        now=now,
+    )
+    result.body = b""  # parsed; the size stays in result.size
+    outcome.parsed = parsed
+    if not parsed.is_feed:
+        return outcome
+    source = state.name or parsed.title
+    budget = settings.articles_per_feed
+    for entry in parsed.entries:
+        known = state.known.get(entry.key)
+        retry = (
+            known is not None
+            and known.full_text == "failed"
+            and known.full_text_attempts < feed_store.FULL_TEXT_ATTEMPTS
+        )
+        if known is not None and known.entry_hash == entry.entry_hash and not retry:
+            outcome.unchanged.append(entry.key)
+            continue
+        record = feed_store.EntryRecord(
+            key=entry.key,
+            identity=entry.identity,
+            guid=entry.guid,
+            url=entry.url,
+            entry_hash=entry.entry_hash,
+            date_problem=entry.date_problem,
+            full_text="not_needed",
+        )
+        full_text = None
+        if settings.full_text and entry.is_teaser:
+            if not entry.url:
+                record.full_text = "no_link"
+            elif budget <= 0:
+                outcome.deferred += 1  # not recorded: the next run sees it as new
+                continue
+            else:
+                budget -= 1
+                page, full_text = _fetch_full_text(client, entry, settings=settings, gate=gate)
+                outcome.articles.append(page)
+                previous = known.full_text_attempts if retry and known else 0
+                if full_text.text:
+                    record.full_text = "ok"
+                else:
+                    record.full_text, record.full_text_error = "failed", full_text.problem
+                    record.full_text_attempts = previous + 1
+        item = feeds.to_item(
+            entry,
+            feed_id=state.id,
+            source=source,
+            language_hint=state.language,
+            full_text=full_text,
+        )
+        if len(item.body) < feeds.MIN_BODY_CHARS:
+            detail = f"{len(item.body)} characters of text"
+            if record.full_text_error:
+                detail += f"; article page: {record.full_text_error}"
+            outcome.rejects.append(Reject(entry.key, "no_text", kind="feed_item", detail=detail))
+        else:
+            outcome.items.append(item)
+        outcome.records.append(record)
+    return outcome
+
+
+def _fetch_full_text(
+    client: httpx.Client, entry: feeds.FeedEntry, *, settings: FeedRunSettings, gate: HostGate
+) -> tuple[FetchResult, feeds.FullText]:
+    assert entry.url is not None
+    with gate.slot(entry.url):
+        page = fetch(client, entry.url, accept=PAGE_ACCEPT, settings=settings.article_fetch)
+    if not page.ok:
+        return page, feeds.FullText(None, problem=f"page fetch failed: {page.error}")
+    try:
+        found = feeds.full_text_from_page(
+            entry, page.body, url=page.final_url or entry.url, headers=page.headers
+        )
+    except Exception as error:  # extraction of hostile HTML must not take the feed down
+        log.warning("extracting %s failed: %s", entry.url, error)
+        found = feeds.FullText(None, problem=f"extraction failed: {error}")
+    page.body = b""  # extracted; the size stays in page.size
+    return page, found
+
+
+def _collect_safely(
+    client: httpx.Client, state: feed_store.FeedState, settings: FeedRunSettings, gate: HostGate
+) -> feed_store.FeedOutcome:
+    try:
+        return collect_feed(client, state, settings=settings, gate=gate)
+    except Exception as error:  # one feed's bug or bad data never fails the run
+        log.exception("feed %s (%s) failed", state.id, state.url)
+        detail = "".join(traceback.format_exception_only(error)).strip()
+        return feed_store.FeedOutcome(feed_id=state.id, error=f"internal error: {detail}")
+
+
+def run_feeds(
+    db_path: str,
+    *,
+    feeds_file: str | None,
+    adhoc: list[str],
+    run_id: str,
+    settings: FeedRunSettings | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> dict[str, int]:
+    """Sync the feed list, fetch the due feeds concurrently, write each outcome; return counts."""
+    settings = settings or FeedRunSettings.from_env()
+    specs = feeds.load_feed_list(Path(feeds_file)) if feeds_file else []
+    counts: dict[str, int] = dict.fromkeys(COUNT_NAMES, 0)
+    db = open_db(db_path)
+    try:
+        ids, adhoc_ids = feed_store.sync_feeds(db, specs, adhoc)
+        states, waiting = feed_store.feed_states(db, ids, ignore_backoff=adhoc_ids)
+        counts["feeds_backed_off"] = len(waiting)
+        for feed_id, url, until in waiting:
+            log.info("feed %s (%s) is backed off until %s", feed_id, url, until)
+        if not states:
+            return counts
+        gate = HostGate(settings.host_interval)
+        with (
+            make_client(settings.fetch, transport=transport) as client,
+            ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="feed") as pool,
+        ):
+            futures = [pool.submit(_collect_safely, client, s, settings, gate) for s in states]
+            for future in as_completed(futures):
+                _write(db, future.result(), run_id=run_id, counts=counts)
+    finally:
+        db.close()
+    return counts
+
+
+COUNT_NAMES = (
+    "feeds_fetched",
+    "feeds_not_modified",
+    "feeds_failed",
+    "feeds_backed_off",
+    "feed_entries",
+    "feed_entries_unchanged",
+    "feed_entries_deferred",
+    "feed_rejects",
+    "article_pages",
+    "full_text_ok",
+    "full_text_failed",
+    "documents_new",
+    "documents_updated",
+    "documents_unchanged",
+    "exact_duplicates",
+)
+
+
+def _write(
+    db: Database, outcome: feed_store.FeedOutcome, *, run_id: str, counts: dict[str, int]
+) -> None:
+    try:
+        saved = feed_store.save_outcome(db, outcome, run_id=run_id, now=datetime.now(UTC))
+    except Exception:
+        log.exception("saving feed %s failed", outcome.feed_id)
+        counts["feeds_failed"] += 1
+        return
+    counts[f"feeds_{saved.status}"] += 1
+    counts["feed_entries"] += saved.items
+    counts["feed_entries_unchanged"] += saved.unchanged_entries
+    counts["feed_entries_deferred"] += saved.deferred
+    counts["feed_rejects"] += saved.rejects
+    counts["article_pages"] += saved.articles
+    counts["full_text_ok"] += saved.full_text_ok
+    counts["full_text_failed"] += saved.full_text_failed
+    counts["documents_new"] += saved.counts.new
+    counts["documents_updated"] += saved.counts.updated
+    counts["documents_unchanged"] += saved.counts.unchanged
+    counts["exact_duplicates"] += saved.counts.duplicates
+
+
+@task(name="ingest-feeds")
+def ingest_feeds(
+    db_path: str, feeds_file: str | None, adhoc: list[str], run_id: str
+) -> dict[str, int]:
+    """Fetch every due feed (listed and ad hoc) and store its new and edited entries."""
+    return run_feeds(db_path, feeds_file=feeds_file, adhoc=adhoc, run_id=run_id)
