@@ -13,6 +13,7 @@ apply_defaults()
 
 import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
+from rich.markup import escape  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from db import DEFAULT_DB_PATH, open_db  # noqa: E402
@@ -44,7 +45,7 @@ SentencesOption = Annotated[
 
 def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
     """Print a one-line error and return the exit to raise."""
-    errors.print(f"[red]error:[/red] {message}", highlight=False)
+    errors.print(f"[red]error:[/red] {escape(message)}", highlight=False)
     return typer.Exit(code)
 
 
@@ -87,7 +88,7 @@ def run(
         + ", ".join(f"{name.replace('_', ' ')} {value}" for name, value in sorted(counts.items()))
     )
     show_digest(open_db(db), since=None, limit=10)
-    console.print(f"\nDatabase: [bold]{db}[/bold]")
+    console.print(f"\nDatabase: [bold]{escape(str(db))}[/bold]")
 
 
 def show_digest(database, *, since: str | None, limit: int | None = None) -> None:  # type: ignore[no-untyped-def]
@@ -98,13 +99,14 @@ def show_digest(database, *, since: str | None, limit: int | None = None) -> Non
     for row in rows[:limit]:
         title = row["title"] or (row["lede"] or "").split(". ")[0][:100] + "…"
         meta = " · ".join(str(x) for x in (row["language"], row["source"], row["published_at"] and row["published_at"][:10]) if x)
-        console.print(f"\n[bold]{title}[/bold]  [dim]{meta}[/dim]", highlight=False)
+        # Titles, summaries and paths come from files and feeds: never let them act as markup.
+        console.print(f"\n[bold]{escape(title)}[/bold]  [dim]{escape(meta)}[/dim]", highlight=False)
         if row["summary"]:
             for line in row["summary"].splitlines():
-                console.print(f"  • {line}", highlight=False)
+                console.print(f"  • {escape(line)}", highlight=False)
         elif row["summary_status"]:
             console.print(f"  [dim]({row['summary_status'].replace('_', ' ')})[/dim]")
-        console.print(f"  [dim]{row['path'] or row['url']}[/dim]", highlight=False)
+        console.print(f"  [dim]{escape(row['path'] or row['url'] or '')}[/dim]", highlight=False)
 
 
 @app.command()
@@ -128,12 +130,13 @@ def search(
     except queries.BadQuery as error:
         raise fail(str(error)) from None
     if not rows:
-        console.print(f"No match for {query!r}.")
+        console.print(f"No match for {escape(repr(query))}.")
         raise typer.Exit(EXIT_FAILED)
     for row in rows:
         title = row["title"] or row["path"] or row["url"]
-        console.print(f"[bold]{row['id']}[/bold] {title} [dim]({row['language']})[/dim]", highlight=False)
-        console.print(f"    {row['snippet']}", highlight=False)
+        line = f"[bold]{row['id']}[/bold] {escape(title or '')} [dim]({row['language']})[/dim]"
+        console.print(line, highlight=False)
+        console.print(f"    {escape(row['snippet'] or '')}", highlight=False)
 
 
 @app.command()

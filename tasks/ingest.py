@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -35,6 +36,7 @@ MAX_BODY_CHARS = 100_000
 # Folders nested deeper than this below the seeds folder are refused, not walked.
 MAX_DEPTH = 32
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _BODY_KEYS = ("text", "content", "body", "article", "content_text", "description", "summary")
 _DATE_KEYS = ("published_at", "published", "date", "pubDate", "date_published", "updated")
 
@@ -325,9 +327,20 @@ def _read(entry: FileEntry, max_bytes: int) -> tuple[bytes, os.stat_result] | Re
 
 def finish_item(item: Item) -> Item:
     """Fill what every item needs before storage: language and content hash."""
+    # JSON escapes can carry lone surrogates ("\ud800"), which SQLite and hashing cannot encode.
+    for name in ("key", "title", "body", "path", "url", "captions", "language", "source",
+                 "published_raw"):  # fmt: skip
+        value = getattr(item, name)
+        if isinstance(value, str):
+            setattr(item, name, _scrub(value))
     item.language = item.language or detect_language(item.body)
     item.content_hash = content_hash(item.body)
     return item
+
+
+def _scrub(text: str) -> str:
+    """The text with each lone surrogate replaced by U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def _text_items(entry: FileEntry, text: str) -> tuple[list[Item], list[Reject]]:
