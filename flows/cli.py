@@ -170,6 +170,61 @@ def summarize(
         typer.echo(sentence)
 
 
+@app.command("eval")
+def evaluate(
+    dataset: Annotated[
+        Path, typer.Option("--dataset", help="Folder with article/<topic>/ and summary/<topic>/.")
+    ],
+    sentences: Annotated[
+        int, typer.Option("--sentences", "-n", min=1, help="Summary length in sentences.")
+    ] = 3,
+    split: Annotated[
+        str, typer.Option("--split", help="all, or the tune or test half (alternate files).")
+    ] = "all",
+    methods: Annotated[
+        list[str] | None,
+        typer.Option("--method", "-m", help="Only these methods (repeatable); 'lead' too."),
+    ] = None,
+    language: Annotated[
+        str, typer.Option("--language", "-l", help="ISO 639-1 code of the dataset.")
+    ] = "en",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON rows.")] = False,
+    db: DbOption = DEFAULT_DB_PATH,  # accepted for uniformity; evaluation stores nothing
+) -> None:
+    """Score every summariser and the lead baseline against reference summaries (ROUGE F1)."""
+    from tasks import evaluate as evaluation
+
+    known = (*summarizer.METHODS, evaluation.LEAD)
+    for method in methods or []:
+        if method not in known:
+            raise fail(f"--method: unknown method {method!r}; choose from {', '.join(known)}")
+    if split not in evaluation.SPLITS:
+        raise fail(f"--split: choose one of {', '.join(evaluation.SPLITS)}")
+    if not summarizer.is_supported(language):
+        raise fail(f"--language: cannot summarise language {language!r}")
+    try:
+        pairs = evaluation.load_pairs(dataset, split=split, language=language)
+    except evaluation.DatasetError as error:
+        raise fail(f"--dataset: {error}") from None
+    with console.status(f"Summarising {len(pairs)} articles with every method…"):
+        rows = evaluation.evaluate(
+            pairs, methods=methods or None, sentences=sentences, language=language
+        )
+    rows.sort(key=lambda row: row.rouge1, reverse=True)
+    if as_json:
+        typer.echo(json.dumps([row.as_dict() for row in rows], indent=2))
+        return
+    title = f"{dataset} · split {split} · {sentences} sentences · F1"
+    table = Table("method", "ROUGE-1", "ROUGE-2", "ROUGE-Lsum", "sent. P", "sent. R", "docs",
+                  title=escape(title))  # fmt: skip
+    for row in rows:
+        name = f"{row.method} (default)" if row.default else row.method
+        scores = (row.rouge1, row.rouge2, row.rougeLsum)
+        table.add_row(name, *(f"{value:.4f}" for value in scores), f"{row.sentence_precision:.3f}",
+                      f"{row.sentence_recall:.3f}", str(row.docs))  # fmt: skip
+    console.print(table)
+
+
 @app.command()
 def runs(
     db: DbOption = DEFAULT_DB_PATH,

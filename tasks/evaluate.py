@@ -52,8 +52,8 @@ class Row:
     rouge1: float
     rouge2: float
     rougeLsum: float  # noqa: N815 - the name rouge-score and the JSON output use
-    precision: float  # share of chosen sentences that are in the reference
-    recall: float  # share of reference sentences that were chosen
+    sentence_precision: float  # share of chosen sentences that are in the reference
+    sentence_recall: float  # share of reference sentences that were chosen
     docs: int
     default: bool = False
 
