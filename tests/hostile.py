@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import json
 import os
 import random
 import shutil
@@ -164,9 +165,9 @@ def make_hostile_folder(base: Path, *, big_bytes: int = 60 * 1024 * 1024) -> Hos
 
     # Symlinks: leaving the folder, dangling, looping; inside links are read once as their own file.
     secret = outside / "secret.txt"
-    secret.write_bytes(ARTICLE.replace("Café", "Secret").encode())
+    secret.write_bytes(ARTICLE.replace("Café", "Exfiltrated").encode())
     (outside / "dir").mkdir()
-    (outside / "dir" / "leak.txt").write_bytes(ARTICLE.replace("Café", "Leak").encode())
+    (outside / "dir" / "leak.txt").write_bytes(ARTICLE.replace("Café", "Leakedfile").encode())
     links = {
         "link-outside.txt": (secret, "symlink_outside"),
         "link-passwd.txt": (Path("/etc/passwd"), "symlink_outside"),
@@ -268,6 +269,20 @@ def snapshot(db_path: Path) -> Snapshot:
         )  # fmt: skip
     finally:
         conn.close()
+
+
+FIGURES = ROOT / "test-output" / "reliability.json"
+
+
+def record_figures(name: str, **figures: object) -> None:
+    """Keep a test's measurements in test-output/reliability.json (git-ignored) for the README."""
+    FIGURES.parent.mkdir(exist_ok=True)
+    try:
+        known = json.loads(FIGURES.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        known = {}
+    known[name] = figures
+    FIGURES.write_text(json.dumps(known, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def remove_tree(path: Path) -> None:
