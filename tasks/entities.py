@@ -1,0 +1,146 @@
+"""Signals that survive translation: names, numbers, dates, and gazetteer countries/organisations.
+
+An English report and its German translation share few words but the same people ("Ung Rachana"),
+the same figures ("£300m" / "300 Mio. £"), the same dates ("25 December 2025" / "25. Dezember
+2025") and the same countries once the gazetteer maps "Cambodia" and "Kambodscha" to one id.
+Each signal is a string key with a kind prefix: `name:`, `num:`, `year:`, `date:`, `md:`,
+`country:`, `org:`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from functools import lru_cache
+
+from tasks import gazetteer
+from tasks.dates import MONTHS
+from tasks.gazetteer import fold
+from tasks.sentences import split_sentences
+
+_CAPITALISED = re.compile(r"(?<![\w’'])([A-ZÀ-ÖØ-Þ][\w’'\-]*\w|[A-ZÀ-ÖØ-Þ])", re.UNICODE)
+_POSSESSIVE = re.compile(r"[’']s$")
+# A figure with its separators ("1,300.5", "1.300,5", "800 000"); the language decides which
+# separator is the decimal point. Units may follow ("£300m", "12cm"); letters may not precede.
+_NUMBER = re.compile(r"(?<![\w.,])\d+(?:[.,’'\u00a0\u202f]\d+)*(?!\d)")
+_MONTH_NAME = r"([A-Za-zäÄ]{3,9})\.?"
+_DAY_MONTH = re.compile(rf"\b(\d{{1,2}})\.?\s+{_MONTH_NAME}(?:,?\s+(\d{{4}}))?")
+_MONTH_DAY = re.compile(rf"\b{_MONTH_NAME}\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(\d{{4}}))?")
+_ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+
+WEEKDAYS = {
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+    "montag", "dienstag", "mittwoch", "donnerstag", "freitag", "samstag", "sonnabend", "sonntag",
+}  # fmt: skip
+
+# How much one shared signal of each kind says about "same event" (a shared exact date says a lot,
+# a shared country little: every report on the topic names it).
+KIND_WEIGHTS = {
+    "date": 3.0,
+    "md": 2.0,
+    "name": 1.0,
+    "num": 1.0,
+    "org": 0.5,
+    "year": 0.3,
+    "country": 0.3,
+}
+
+
+@lru_cache(maxsize=1)
+def _stop_words() -> frozenset[str]:
+    """English and German stop words, folded: sentence-initial capitals, not names."""
+    from sumy.utils import get_stop_words
+
+    words: set[str] = set()
+    for name in ("english", "german"):
+        words |= {fold(word) for word in get_stop_words(name)}
+    return frozenset(words | set(MONTHS) | WEEKDAYS | {"mr", "mrs", "ms", "dr", "herr", "frau"})
+
+
+def names(text: str, language: str | None = None) -> Counter[str]:
+    """Capitalised words inside sentences, folded: people, places, companies (and German nouns)."""
+    stop = _stop_words()
+    found: Counter[str] = Counter()
+    for sentence in split_sentences(text, language or "en"):
+        for match in _CAPITALISED.finditer(sentence):
+            if match.start() == 0 or sentence[: match.start()].strip() in {"", "„", '"', "“", "‘"}:
+                continue  # a sentence's first word is capitalised whatever it is
+            word = _POSSESSIVE.sub("", match.group(1))
+            folded = fold(word)
+            if len(folded) < 3 or folded in stop or gazetteer.is_known(word):
+                continue
+            for part in folded.split("-"):
+                if len(part) >= 3 and part not in stop and not gazetteer.is_known(part):
+                    found[part] += 1
+    return found
+
+
+def _number_value(raw: str, language: str | None) -> str | None:
+    """'1,300' → '1300', '21.5' → '21.5' in English; '1.300' → '1300', '21,5' → '21.5' in German."""
+    decimal = "," if language == "de" else "."
+    parts = re.split(r"([.,’'\u00a0\u202f])", raw)
+    digits, separators = parts[::2], parts[1::2]
+    fraction = ""
+    if separators and separators[-1] == decimal and len(digits[-1]) != 3:
+        fraction = "." + digits.pop()
+        separators.pop()
+    elif separators and separators[-1] == decimal and len(separators) == 1 and decimal == ".":
+        fraction = "." + digits.pop()  # English "2.500" is two and a half
+        separators.pop()
+    if any(len(group) != 3 for group in digits[1:]):
+        return None  # not a number we can read with confidence ("1.2.3", a version)
+    try:
+        value = float("".join(digits) + fraction)
+    except ValueError:
+        return None
+    return f"{value:g}" if value < 1e15 else None
+
+
+def numbers(text: str, language: str | None = None) -> Counter[str]:
+    """Figures (`num:300`, `num:21.5`) and years (`year:2025`); single digits say nothing."""
+    found: Counter[str] = Counter()
+    for match in _NUMBER.finditer(text):
+        value = _number_value(match.group(0), language)
+        if value is None:
+            continue
+        number = float(value)
+        if number.is_integer() and 1900 <= number <= 2100:
+            found[f"year:{int(number)}"] += 1
+        elif number >= 10 or not number.is_integer():
+            found[f"num:{value}"] += 1
+    return found
+
+
+def dates(text: str) -> Counter[str]:
+    """Calendar dates in English or German: `date:2025-12-25` when the year is given, `md:12-25`."""
+    found: Counter[str] = Counter()
+
+    def add(day: int, month: int | None, year: str | None) -> None:
+        if month is None or not 1 <= day <= 31:
+            return
+        found[f"md:{month:02d}-{day:02d}"] += 1
+        if year:
+            found[f"date:{year}-{month:02d}-{day:02d}"] += 1
+
+    for match in _DAY_MONTH.finditer(text):
+        add(int(match.group(1)), MONTHS.get(match.group(2).lower()), match.group(3))
+    for match in _MONTH_DAY.finditer(text):
+        add(int(match.group(2)), MONTHS.get(match.group(1).lower()), match.group(3))
+    for match in _ISO_DATE.finditer(text):
+        add(int(match.group(3)), int(match.group(2)), match.group(1))
+    return found
+
+
+def signals(text: str, language: str | None = None) -> Counter[str]:
+    """Every language-independent signal of a text, as `kind:value` keys with counts."""
+    found: Counter[str] = Counter()
+    found.update({f"name:{k}": v for k, v in names(text, language).items()})
+    found.update(numbers(text, language))
+    found.update(dates(text))
+    found.update(gazetteer.find(text))
+    return found
+
+
+def kind(key: str) -> str:
+    """The kind of a signal key: name, num, year, date, md, country or org."""
+    return key.split(":", 1)[0]

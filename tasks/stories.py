@@ -1,0 +1,594 @@
+"""Stories: reports of the same event grouped within a time window, across outlets and languages.
+
+Near-duplicates (`tasks/neardup.py`) are copies of one text; a story is looser: different reports
+of one event. Two canonical reports link when
+
+* they are in the same language and their TF-IDF cosine over stemmed content words (Snowball
+  stemmers, no data download) is high, backed by the language-independent signals unless it is
+  very high; or
+* they are in different languages and those signals agree strongly — the same names, figures,
+  dates, and the same countries and organisations once the bilingual gazetteer has mapped
+  "Cambodia" and "Kambodscha" to one id (`tasks/entities.py`, `tasks/gazetteer.py`).
+
+A report joins the story it links to best, and only when it links to at least half of that
+story's reports in the window: a story cannot grow by chaining one follow-up to the next.
+Duplicates share their canonical's story. Every assignment is a `dedup_decisions` row with
+method `story`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+from sqlite_utils import Database
+
+from tasks import entities, shingles
+from tasks.gazetteer import fold
+from tasks.neardup import outlet_name, parse_time
+from tasks.sentences import PUNKT_LANGUAGES
+from tasks.store import now, write_transaction
+
+log = logging.getLogger(__name__)
+
+DEFAULT_WINDOW_DAYS = 7
+# Same language: cosine at least TEXT_MIN and signals at least SIGNALS_SUPPORT, or cosine alone
+# at least TEXT_STRONG. Different languages: signals at least SIGNALS_CROSS with MIN_SHARED
+# specific signals (names, figures, dates) in common. Calibrated with `python -m benchmarks.dedup`.
+TEXT_MIN = 0.5
+TEXT_STRONG = 0.7
+SIGNALS_SUPPORT = 0.4
+SIGNALS_CROSS = 0.45
+MIN_SHARED = 3
+SPECIFIC_KINDS = ("name", "num", "date", "md")
+FEATURES_SETTINGS = "stories-v1"
+CHUNK = 200  # pending reports compared per matrix product
+
+
+# --- features -------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=16)
+def stop_stems(language: str | None) -> frozenset[str]:
+    """Stop words of the language (and English), folded and stemmed like the terms they filter."""
+    from sumy.utils import get_stop_words
+
+    words: set[str] = set()
+    for name in {PUNKT_LANGUAGES.get(language or "", "english"), "english"}:
+        try:
+            words |= {fold(word) for word in get_stop_words(name)}
+        except LookupError:
+            continue
+    return frozenset(shingles.tokens(" ".join(sorted(words)), language)) | frozenset(words)
+
+
+def terms(title: str | None, body: str, language: str | None) -> Counter[str]:
+    """Stemmed content words, keyed by language; the headline counts twice."""
+    stop = stop_stems(language)
+    prefix = f"{language or 'xx'}:"
+    text = f"{title}\n{title}\n{body}" if title else body
+    return Counter(
+        prefix + word
+        for word in shingles.tokens(text, language)
+        if len(word) >= 3 and not word.isdigit() and word not in stop
+    )
+
+
+@dataclass
+class Report:
+    """A canonical document as story grouping sees it."""
+
+    id: int
+    language: str | None
+    when: datetime
+    story_id: int | None
+    title: str | None
+    terms: dict[str, float]
+    signals: list[str]
+
+
+def _features(db: Database, ids: list[int]) -> dict[int, Report]:
+    """Reports for the ids, from the features cache or computed once from title and body."""
+    reports: dict[int, Report] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        rows = db.execute(
+            f"""
+            SELECT d.id, d.language, coalesce(d.event_at, d.published_at, d.created_at),
+                   d.story_id, d.title, d.content_hash, f.content_hash, f.settings, f.terms,
+                   f.signals
+            FROM documents d LEFT JOIN story_features f ON f.document_id = d.id
+            WHERE d.id IN ({marks})
+            """,
+            chunk,
+        ).fetchall()
+        for row in rows:
+            (doc_id, language, when, story_id, title, digest,
+             cached_digest, settings, cached_terms, cached_signals) = row  # fmt: skip
+            if cached_digest == digest and settings == FEATURES_SETTINGS:
+                found_terms = json.loads(cached_terms)
+                found_signals = json.loads(cached_signals)
+            else:
+                body = db.execute("SELECT body FROM documents WHERE id = ?", [doc_id]).fetchone()[0]
+                found_terms = dict(terms(title, body, language))
+                found_signals = sorted(entities.signals(f"{title or ''}\n{body}", language))
+                db.conn.execute(
+                    "INSERT INTO story_features (document_id, content_hash, settings, terms,"
+                    " signals) VALUES (?, ?, ?, ?, ?) ON CONFLICT (document_id) DO UPDATE SET"
+                    " content_hash = excluded.content_hash, settings = excluded.settings,"
+                    " terms = excluded.terms, signals = excluded.signals",
+                    [doc_id, digest, FEATURES_SETTINGS, json.dumps(found_terms),
+                     json.dumps(found_signals)],
+                )  # fmt: skip
+            reports[doc_id] = Report(
+                doc_id, language, parse_time(when), story_id, title, found_terms, found_signals
+            )
+    return reports
+
+
+# --- similarity -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Link:
+    """How two reports compare, and whether that makes them one story."""
+
+    linked: bool
+    score: float
+    text: float
+    signals: float
+    shared: tuple[str, ...]
+    same_language: bool
+
+    @property
+    def threshold(self) -> float:
+        return TEXT_MIN if self.same_language else SIGNALS_CROSS
+
+    def explain(self) -> str:
+        """A one-line reason a person can check."""
+        shared = ", ".join(self.shared[:8]) or "none"
+        if self.same_language:
+            return (
+                f"text cosine {self.text:.2f} (link at ≥ {TEXT_MIN} with signals ≥"
+                f" {SIGNALS_SUPPORT}, or ≥ {TEXT_STRONG} alone); signals {self.signals:.2f};"
+                f" shared: {shared}"
+            )
+        return (
+            f"other language: signals {self.signals:.2f} (link at ≥ {SIGNALS_CROSS} with ≥"
+            f" {MIN_SHARED} names, figures or dates in common); shared: {shared}"
+        )
+
+
+class Comparer:
+    """TF-IDF and signal similarity of some reports against a set of reports, as matrices."""
+
+    def __init__(self, reports: list[Report]) -> None:
+        self.reports = reports
+        self.index = {report.id: i for i, report in enumerate(reports)}
+        n = len(reports)
+        self.terms = _normalised(_matrix([r.terms for r in reports], sublinear=True, n=n))
+        signal_rows = [dict.fromkeys(r.signals, 1.0) for r in reports]
+        binary, vocabulary = _matrix_with_vocabulary(signal_rows)
+        df = np.asarray(binary.sum(axis=0)).ravel()
+        kinds = [entities.kind(key) for key in vocabulary]
+        weights = np.array([entities.KIND_WEIGHTS.get(k, 0.5) for k in kinds]) * (
+            np.log((1 + n) / (1 + df)) + 1
+        )
+        self.vocabulary = vocabulary
+        self.signals = binary
+        self.weights = weights
+        self.totals = binary @ weights
+        self.specific = binary[:, np.array([k in SPECIFIC_KINDS for k in kinds], dtype=bool)]
+
+    def compare(self, ids: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(text cosine, signal overlap, shared specific signals) of `ids` against all reports."""
+        rows = [self.index[i] for i in ids]
+        text = (self.terms[rows] @ self.terms.T).toarray()
+        shared = (self.signals[rows].multiply(self.weights) @ self.signals.T).toarray()
+        smaller = np.minimum(self.totals[rows][:, None], self.totals[None, :])
+        signals = np.divide(shared, smaller, out=np.zeros_like(shared), where=smaller > 0)
+        specific = (self.specific[rows] @ self.specific.T).toarray()
+        return text, signals, specific
+
+    def link(self, a: int, b: int, text: float, signals: float, specific: float) -> Link:
+        """Apply the linking rule to one pair."""
+        first, second = self.reports[self.index[a]], self.reports[self.index[b]]
+        same = first.language is not None and first.language == second.language
+        if same:
+            linked = text >= TEXT_STRONG or (text >= TEXT_MIN and signals >= SIGNALS_SUPPORT)
+            score = text
+        else:
+            linked = signals >= SIGNALS_CROSS and specific >= MIN_SHARED
+            score = signals
+        return Link(linked, float(score), float(text), float(signals),
+                    self.shared(first, second), same)  # fmt: skip
+
+    def shared(self, a: Report, b: Report) -> tuple[str, ...]:
+        """The most telling signals two reports share (for the decision's reason)."""
+        common = set(a.signals) & set(b.signals)
+        order = {kind: i for i, kind in enumerate(("date", "md", "name", "num", "org", "country"))}
+        return tuple(sorted(common, key=lambda k: (order.get(entities.kind(k), 9), k)))
+
+
+def _matrix_with_vocabulary(rows: list[dict[str, float]]) -> tuple[sparse.csr_matrix, list[str]]:
+    vocabulary: dict[str, int] = {}
+    indptr, indices, values = [0], [], []
+    for row in rows:
+        for key, value in row.items():
+            indices.append(vocabulary.setdefault(key, len(vocabulary)))
+            values.append(value)
+        indptr.append(len(indices))
+    shape = (len(rows), max(1, len(vocabulary)))
+    matrix = sparse.csr_matrix((values, indices, indptr), shape=shape, dtype=np.float64)
+    return matrix, list(vocabulary)
+
+
+def _matrix(rows: list[dict[str, float]], *, sublinear: bool, n: int) -> sparse.csr_matrix:
+    counts, _ = _matrix_with_vocabulary(rows)
+    if sublinear:
+        counts.data = 1 + np.log(counts.data)
+    df = np.asarray((counts > 0).sum(axis=0)).ravel()
+    return sparse.csr_matrix(counts.multiply(np.log((1 + n) / (1 + df)) + 1))
+
+
+def _normalised(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+    return sparse.csr_matrix(sparse.diags(1 / np.maximum(norms, 1e-12)) @ matrix)
+
+
+# --- assignment -----------------------------------------------------------------------------------
+
+
+@dataclass
+class StoryResult:
+    """What a story pass did."""
+
+    assigned: int = 0  # canonical reports given a story
+    joined: int = 0  # of which joined an existing story
+    created: int = 0  # stories opened
+    removed: int = 0  # stories left empty and deleted
+    touched: set[int] = field(default_factory=set)
+
+    def counts(self) -> dict[str, int]:
+        """The counts a run records."""
+        return {"stories_new": self.created, "stories_joined": self.joined}
+
+
+def assign_stories(
+    db: Database,
+    *,
+    run_id: str | None = None,
+    window_days: int = DEFAULT_WINDOW_DAYS,
+    dirty: Iterable[int] = (),
+) -> StoryResult:
+    """Give every canonical report without a story one; refresh the stories that changed."""
+    result = StoryResult(touched=set(dirty))
+    window = timedelta(days=window_days)
+    while True:
+        pending = [
+            row[0]
+            for row in db.execute(
+                "SELECT id FROM documents WHERE story_id IS NULL AND duplicate_of IS NULL"
+                " AND coalesce(summary_status, '') != 'boilerplate'"
+                " ORDER BY coalesce(event_at, published_at, created_at), id LIMIT ?",
+                [CHUNK],
+            ).fetchall()
+        ]
+        if not pending:
+            break
+        with write_transaction(db):
+            _assign_chunk(db, pending, window, run_id, result)
+    with write_transaction(db):
+        _propagate_to_copies(db, result)
+        refresh_stories(db, result.touched, result)
+    log.info(
+        "stories: %d reports assigned (%d joined, %d new stories)",
+        result.assigned, result.joined, result.created,
+    )  # fmt: skip
+    return result
+
+
+def _assign_chunk(
+    db: Database, pending: list[int], window: timedelta, run_id: str | None, result: StoryResult
+) -> None:
+    reports = _features(db, pending)
+    start = min(r.when for r in reports.values()) - window
+    end = max(r.when for r in reports.values()) + window
+    neighbours = [
+        row[0]
+        for row in db.execute(
+            "SELECT id FROM documents WHERE event_at BETWEEN ? AND ? AND story_id IS NOT NULL"
+            " AND duplicate_of IS NULL AND coalesce(summary_status, '') != 'boilerplate'",
+            [_iso(start), _iso(end)],
+        ).fetchall()
+    ]
+    reports |= _features(db, [i for i in neighbours if i not in reports])
+    comparer = Comparer(list(reports.values()))
+    text, signals, specific = comparer.compare(pending)
+    columns = [r.id for r in comparer.reports]
+    stamp = now()
+    for row, doc_id in enumerate(pending):
+        report = reports[doc_id]
+        members: dict[int, list[int]] = {}
+        for column, other_id in enumerate(columns):
+            other = reports[other_id]
+            if other_id == doc_id or other.story_id is None:
+                continue
+            if abs(other.when - report.when) > window:
+                continue
+            members.setdefault(other.story_id, []).append(column)
+        best: tuple[float, float, int, int, Link] | None = None
+        closest: tuple[float, int, Link] | None = None
+        for story_id, story_columns in members.items():
+            links = [
+                (comparer.link(doc_id, columns[c], text[row, c], signals[row, c], specific[row, c]),
+                 columns[c])
+                for c in story_columns
+            ]  # fmt: skip
+            linked = [(link, other) for link, other in links if link.linked]
+            top_link, top_other = max(links, key=lambda pair: pair[0].score)
+            if closest is None or top_link.score > closest[0]:
+                closest = (top_link.score, top_other, top_link)
+            # Majority link: most of the story's reports must agree, not one follow-up.
+            if not linked or len(linked) * 2 < len(links):
+                continue
+            strongest, partner = max(linked, key=lambda pair: pair[0].score)
+            key = (len(linked) / len(links), strongest.score, story_id, partner, strongest)
+            if best is None or key[:2] > best[:2]:
+                best = key
+        if best is not None:
+            _, _, story_id, partner, link = best
+            decision, canonical, reason = "same_story", partner, f"joins story #{story_id}: "
+            reason += link.explain()
+            score, threshold = link.score, link.threshold
+            result.joined += 1
+        else:
+            story_id = int(
+                db.table("stories")
+                .insert({"created_at": stamp, "updated_at": stamp, "document_count": 1})
+                .last_pk
+            )
+            result.created += 1
+            if closest is None:
+                decision, canonical, score, threshold = "distinct", None, None, None
+                reason = f"opens story #{story_id}: no other report in the window"
+            else:
+                score, canonical, link = closest
+                decision, threshold = "distinct", link.threshold
+                reason = f"opens story #{story_id}: closest report #{canonical} does not link"
+                reason += f" ({link.explain()})"
+        report.story_id = story_id
+        result.assigned += 1
+        result.touched.add(story_id)
+        db.conn.execute("UPDATE documents SET story_id = ? WHERE id = ?", [story_id, doc_id])
+        db.conn.execute(
+            "INSERT INTO dedup_decisions (document_id, canonical_id, method, score, threshold,"
+            " decision, reason, run_id, decided_at) VALUES (?, ?, 'story', ?, ?, ?, ?, ?, ?)",
+            [doc_id, canonical, None if score is None else round(score, 4), threshold, decision,
+             reason, run_id, stamp],
+        )  # fmt: skip
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _propagate_to_copies(db: Database, result: StoryResult) -> None:
+    """Copies share their canonical's story (only copies whose story differs are touched)."""
+    rows = db.execute(
+        "SELECT d.id, d.story_id, c.story_id FROM documents d JOIN documents c"
+        " ON c.id = d.duplicate_of WHERE d.story_id IS NOT c.story_id"
+        " AND d.duplicate_of IN (SELECT id FROM documents WHERE story_id IN"
+        f" ({','.join('?' * len(result.touched))}))"
+        if result.touched
+        else "SELECT NULL, NULL, NULL WHERE 0",
+        list(result.touched),
+    ).fetchall()
+    rows += db.execute(
+        "SELECT d.id, d.story_id, c.story_id FROM documents d JOIN documents c"
+        " ON c.id = d.duplicate_of WHERE d.story_id IS NULL AND c.story_id IS NOT NULL"
+    ).fetchall()
+    for doc_id, old, new in rows:
+        if old is not None:
+            result.touched.add(old)
+        if new is not None:
+            result.touched.add(new)
+        db.conn.execute("UPDATE documents SET story_id = ? WHERE id = ?", [new, doc_id])
+
+
+def refresh_stories(
+    db: Database, story_ids: Iterable[int], result: StoryResult | None = None
+) -> None:
+    """Recompute each story's title, dates, languages, outlets and count; drop empty stories."""
+    stamp = now()
+    for story_id in sorted(set(story_ids)):
+        cursor = db.execute(
+            "SELECT d.id, d.title, d.language, d.word_count, d.duplicate_of, d.source, d.url,"
+            " f.name, coalesce(d.event_at, d.published_at, d.created_at) AS at, d.body"
+            " FROM documents d LEFT JOIN feeds f ON f.id = d.feed_id WHERE d.story_id = ?"
+            " ORDER BY at, d.id",
+            [story_id],
+        )
+        members = cursor.fetchall()
+        if not members:
+            db.conn.execute("DELETE FROM stories WHERE id = ?", [story_id])
+            if result is not None:
+                result.removed += 1
+            continue
+        canonical = [m for m in members if m[4] is None] or members
+        languages = Counter(m[2] for m in canonical if m[2])
+        primary = primary_language(languages)
+        lead = min(
+            (m for m in canonical if m[2] == primary or primary is None),
+            key=lambda m: (-(m[3] or 0), m[8], m[0]),
+            default=canonical[0],
+        )
+        title = lead[1] or _first_sentence(lead[9])
+        outlets = list(dict.fromkeys(o for m in members if (o := outlet_name(m[5], m[7], m[6]))))
+        db.conn.execute(
+            "UPDATE stories SET title = ?, first_published_at = ?, last_published_at = ?,"
+            " document_count = ?, languages = ?, sources = ?, updated_at = ? WHERE id = ?",
+            [title, members[0][8], members[-1][8], len(members), json.dumps(sorted(languages)),
+             json.dumps(outlets), stamp, story_id],
+        )  # fmt: skip
+
+
+def primary_language(languages: Counter[str | None]) -> str | None:
+    """The story's main language: the most reports, English on a tie, then alphabetical."""
+    counted = [(count, lang == "en", lang) for lang, count in languages.items() if lang]
+    if not counted:
+        return None
+    return max(counted, key=lambda c: (c[0], c[1], [-ord(ch) for ch in c[2]]))[2]
+
+
+def _first_sentence(body: str) -> str:
+    first = body.strip().split("\n", 1)[0]
+    cut = first.find(". ")
+    first = first[: cut + 1] if 0 < cut < 120 else first
+    return first if len(first) <= 120 else first[:119].rstrip() + "…"
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+
+def _rows(db: Database, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    cursor = db.execute(sql, params)
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def digest_entries(db: Database, *, since: str | None = None) -> list[dict[str, Any]]:
+    """The digest: one entry per story (with its reports and outlets), then documents without one.
+
+    Each entry has `kind` (story | document), `title`, `summary` lines as (text, document id,
+    outlet), `sources` (document id, title, outlet, location, copies' outlets) and dates. `since`
+    keeps entries with a report created or changed since then. Boilerplate-only documents are left
+    out (they are flagged, not news).
+    """
+    where = "d.duplicate_of IS NULL AND coalesce(d.summary_status, '') != 'boilerplate'"
+    params: list[Any] = []
+    if since:
+        where += " AND (d.created_at >= ? OR d.updated_at >= ?)"
+        params += [since, since]
+    documents = _rows(
+        db,
+        f"""
+        SELECT d.id, d.story_id, d.title, d.language, d.source, d.url, d.path, d.published_at,
+               d.created_at, d.summary_status, d.outlets, f.name AS feed_name,
+               substr(d.body, 1, 200) AS lede,
+               (SELECT s.text FROM summaries s WHERE s.document_id = d.id
+                ORDER BY s.created_at DESC, s.id DESC LIMIT 1) AS summary
+        FROM documents d LEFT JOIN feeds f ON f.id = d.feed_id
+        WHERE {where}
+        ORDER BY coalesce(d.published_at, d.created_at) DESC, d.id
+        """,
+        params,
+    )
+    story_ids = sorted({d["story_id"] for d in documents if d["story_id"] is not None})
+    stories = {
+        s["id"]: s
+        for s in _rows(
+            db, f"SELECT * FROM stories WHERE id IN ({','.join('?' * len(story_ids))})", story_ids
+        )
+    } if story_ids else {}  # fmt: skip
+    members: dict[int, list[dict[str, Any]]] = {}
+    if story_ids:
+        for row in _rows(
+            db,
+            f"""
+            SELECT d.id, d.story_id, d.title, d.language, d.source, d.url, d.path,
+                   d.published_at, d.created_at, d.summary_status, d.outlets,
+                   f.name AS feed_name, substr(d.body, 1, 200) AS lede,
+                   (SELECT s.text FROM summaries s WHERE s.document_id = d.id
+                    ORDER BY s.created_at DESC, s.id DESC LIMIT 1) AS summary
+            FROM documents d LEFT JOIN feeds f ON f.id = d.feed_id
+            WHERE d.story_id IN ({",".join("?" * len(story_ids))}) AND d.duplicate_of IS NULL
+            ORDER BY coalesce(d.event_at, d.published_at, d.created_at), d.id
+            """,
+            story_ids,
+        ):
+            members.setdefault(row["story_id"], []).append(row)
+    entries: list[dict[str, Any]] = []
+    seen_stories: set[int] = set()
+    for document in documents:
+        story_id = document["story_id"]
+        if story_id is not None and story_id in stories:
+            if story_id in seen_stories:
+                continue
+            seen_stories.add(story_id)
+            entries.append(_story_entry(stories[story_id], members.get(story_id, [document])))
+        else:
+            entries.append(_document_entry(document))
+    return entries
+
+
+def _source(row: dict[str, Any]) -> dict[str, Any]:
+    outlet = outlet_name(row.get("source"), row.get("feed_name"), row.get("url"))
+    copies = [o for o in json.loads(row.get("outlets") or "[]") if o != outlet]
+    return {
+        "document_id": row["id"],
+        "title": row.get("title") or _first_sentence(row.get("lede") or ""),
+        "outlet": outlet,
+        "location": row.get("url") or row.get("path"),
+        "language": row.get("language"),
+        "published_at": row.get("published_at"),
+        "copies": copies,
+    }
+
+
+def _document_entry(row: dict[str, Any]) -> dict[str, Any]:
+    source = _source(row)
+    lines = [
+        (line, row["id"], source["outlet"]) for line in (row.get("summary") or "").splitlines()
+    ]
+    return {
+        "kind": "document",
+        "id": row["id"],
+        "title": source["title"],
+        "languages": [row["language"]] if row.get("language") else [],
+        "published_at": row.get("published_at"),
+        "summary": [line for line in lines if line[0].strip()],
+        "status": None if row.get("summary") else row.get("summary_status"),
+        "sources": [source],
+    }
+
+
+def _story_entry(story: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    sources = [_source(row) for row in rows]
+    outlet_of = {s["document_id"]: s["outlet"] for s in sources}
+    lines: list[tuple[str, int, str | None]] = []
+    if story.get("summary"):
+        behind = json.loads(story.get("summary_sources") or "[]")
+        for index, line in enumerate(story["summary"].splitlines()):
+            document_id = int(behind[index]) if index < len(behind) else rows[0]["id"]
+            lines.append((line, document_id, outlet_of.get(document_id)))
+    else:
+        # One report (or no story summary yet): its own summary stands in.
+        lead = next((row for row in rows if row.get("summary")), rows[0])
+        lines = [(line, lead["id"], outlet_of.get(lead["id"]))
+                 for line in (lead.get("summary") or "").splitlines() if line.strip()]  # fmt: skip
+    return {
+        "kind": "story",
+        "id": story["id"],
+        "title": story.get("title") or sources[0]["title"],
+        "languages": json.loads(story.get("languages") or "[]"),
+        "published_at": story.get("first_published_at"),
+        "last_published_at": story.get("last_published_at"),
+        "outlets": json.loads(story.get("sources") or "[]"),
+        "document_count": story.get("document_count"),
+        "summary": lines,
+        "status": None,
+        "sources": sources,
+    }
+
+
+__all__ = ["DEFAULT_WINDOW_DAYS", "Comparer", "StoryResult", "assign_stories", "digest_entries"]

@@ -1,0 +1,137 @@
+"""Story summaries: extractive, over a story's reports, redundancy removed, every line credited.
+
+Sentences come from the canonical reports of the story's main language. Each sentence scores by
+how close it is to the story's centre (every report weighs the same, however long) with a bonus
+for the lead, where news puts what matters; Maximal Marginal Relevance then picks sentences one at
+a time, penalising similarity to those already picked, so three outlets' versions of the same lede
+yield one line, not three. Lines are stored in `stories.summary` (one per line, in report and
+sentence order) and the document behind each line in `stories.summary_sources`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+from sqlite_utils import Database
+
+from tasks.sentences import split_sentences, words
+from tasks.store import now, write_transaction
+from tasks.stories import _matrix, _normalised, primary_language, terms
+
+log = logging.getLogger(__name__)
+
+SETTINGS = "mmr-v1"
+SENTENCES = 4
+LAMBDA = 0.7  # relevance against redundancy
+LEAD_BONUS = 0.2
+REDUNDANT = 0.75  # a sentence this close to a chosen one is never added
+MIN_WORDS, MAX_WORDS = 6, 60
+
+
+@dataclass(frozen=True)
+class Line:
+    """One summary sentence and where it came from."""
+
+    text: str
+    document_id: int
+    position: int  # index among the report's sentences
+
+
+def summarise(reports: list[dict[str, object]], *, sentences: int = SENTENCES) -> list[Line]:
+    """Pick `sentences` lines from the reports (dicts with id, body, language, title)."""
+    language = primary_language(Counter(str(r["language"]) for r in reports if r.get("language")))
+    chosen_reports = [r for r in reports if r.get("language") == language] or reports
+    candidates: list[Line] = []
+    for report in chosen_reports:
+        lang = str(report.get("language") or "en")
+        for position, sentence in enumerate(split_sentences(str(report["body"]), lang)):
+            if MIN_WORDS <= len(words(sentence)) <= MAX_WORDS:
+                candidates.append(Line(sentence, int(report["id"]), position))  # type: ignore[call-overload]
+    if not candidates:
+        return []
+    lang = language or "en"
+    vectors = _normalised(
+        _matrix([dict(terms(None, c.text, lang)) for c in candidates], sublinear=True,
+                n=len(candidates))
+    )  # fmt: skip
+    # The centre: the mean of each report's own mean sentence vector, so reports count equally.
+    by_report: dict[int, list[int]] = {}
+    for index, line in enumerate(candidates):
+        by_report.setdefault(line.document_id, []).append(index)
+    centre = np.zeros(vectors.shape[1])
+    for indexes in by_report.values():
+        centre += np.asarray(vectors[indexes].mean(axis=0)).ravel()
+    centre /= max(np.linalg.norm(centre), 1e-12)
+    relevance = vectors @ centre
+    lead = np.array([1.0 / (1 + line.position) for line in candidates])
+    score = (1 - LEAD_BONUS) * relevance + LEAD_BONUS * lead
+    similarity = (
+        (vectors @ vectors.T).toarray() if sparse.issparse(vectors) else vectors @ vectors.T
+    )
+    picked: list[int] = []
+    while len(picked) < min(sentences, len(candidates)):
+        redundancy = similarity[:, picked].max(axis=1) if picked else np.zeros(len(candidates))
+        marginal = LAMBDA * score - (1 - LAMBDA) * redundancy
+        marginal[picked] = -np.inf
+        marginal[redundancy >= REDUNDANT] = -np.inf
+        best = int(np.argmax(marginal))
+        if not np.isfinite(marginal[best]):
+            break
+        picked.append(best)
+    order = {report_id: i for i, report_id in enumerate(by_report)}
+    return sorted(
+        (candidates[i] for i in picked), key=lambda line: (order[line.document_id], line.position)
+    )
+
+
+def _input_key(rows: list[tuple[int, str]]) -> str:
+    digest = hashlib.sha256(f"{SETTINGS}:{SENTENCES}:{sorted(rows)}".encode()).hexdigest()
+    return digest[:32]
+
+
+def update_summaries(db: Database, story_ids: Iterable[int] | None = None) -> int:
+    """Summarise stories whose reports changed (or that never had one); returns how many."""
+    wanted = set(story_ids or ())
+    wanted |= {row[0] for row in db.execute("SELECT id FROM stories WHERE summary_input IS NULL")}
+    written = 0
+    stamp = now()
+    with write_transaction(db):
+        for story_id in sorted(wanted):
+            story = db.execute(
+                "SELECT summary_input FROM stories WHERE id = ?", [story_id]
+            ).fetchone()
+            if story is None:
+                continue
+            cursor = db.execute(
+                "SELECT id, body, language, title, content_hash FROM documents"
+                " WHERE story_id = ? AND duplicate_of IS NULL"
+                " ORDER BY coalesce(event_at, published_at, created_at), id",
+                [story_id],
+            )
+            names = [c[0] for c in cursor.description]
+            reports = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+            key = _input_key([(int(r["id"]), str(r["content_hash"])) for r in reports])
+            if story[0] == key:
+                continue
+            if len(reports) < 2:
+                # One report: its own summary stands in (the digest falls back to it).
+                summary, sources = None, None
+            else:
+                lines = summarise(reports)
+                summary = "\n".join(line.text for line in lines) or None
+                sources = json.dumps([line.document_id for line in lines]) if lines else None
+                written += 1
+            db.conn.execute(
+                "UPDATE stories SET summary = ?, summary_sources = ?, summary_input = ?,"
+                " updated_at = ? WHERE id = ?",
+                [summary, sources, key, stamp, story_id],
+            )
+    log.info("story summaries: %d written", written)
+    return written
