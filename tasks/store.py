@@ -382,7 +382,8 @@ def documents_to_summarise(
         SELECT d.id, d.body, d.language, d.content_hash, d.title
         FROM documents d
         WHERE d.duplicate_of IS NULL
-          AND coalesce(d.summary_status, '') NOT IN ('unsupported_language', 'too_short', 'boilerplate')
+          AND coalesce(d.summary_status, '')
+              NOT IN ('unsupported_language', 'too_short', 'boilerplate')
           AND NOT EXISTS (
             SELECT 1 FROM summaries s
             WHERE s.document_id = d.id AND s.method = ? AND s.length = ?
