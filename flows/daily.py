@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -11,12 +12,14 @@ from flows.settings import apply_defaults
 apply_defaults()
 
 from prefect import flow, get_run_logger, task  # noqa: E402
+from prefect.cache_policies import NO_CACHE  # noqa: E402
 
 from db import open_db  # noqa: E402
 from flows.artifacts import publish_artifacts  # noqa: E402
 from flows.feeds import ingest_feeds  # noqa: E402
 from flows.runinfo import current_run  # noqa: E402
-from tasks import ingest, runslots, store, summarize  # noqa: E402
+from flows.scaleout import Workers  # noqa: E402
+from tasks import batches, ingest, runslots, store, summarize  # noqa: E402
 
 FILE_BATCH = 200  # files read and written per task run / transaction
 FILE_BATCH_BYTES = 64 * 1024 * 1024  # and at most this many bytes of files, to bound memory
@@ -46,17 +49,11 @@ def scan_seeds(db_path: str, seeds_dir: str, run_id: str) -> dict[str, Any]:
     }
 
 
-@task(name="ingest-files")
-def ingest_files(db_path: str, seeds_dir: str, paths: list[str], run_id: str) -> dict[str, int]:
-    """Read a batch of files and upsert their items in one transaction."""
+@task(name="ingest-files", cache_policy=NO_CACHE)
+def ingest_files(db_path: str, parsed: batches.ParsedFiles, run_id: str) -> dict[str, int]:
+    """Upsert a batch of parsed files (read and cleaned by a worker) in one transaction."""
     db = open_db(db_path)
-    root = Path(seeds_dir).resolve()
-    items, rejects = [], []
-    for path in paths:
-        # A file may have changed or gone since the scan: load_path refuses it, never raises.
-        found, refused = ingest.load_path(root, Path(path))
-        items.extend(found)
-        rejects.extend(refused)
+    items, rejects = parsed.items, parsed.rejects
     # One transaction for the batch: a kill leaves all of it or none of it.
     with store.write_transaction(db):
         counts = store.save_items(db, items, run_id=run_id)
@@ -71,30 +68,37 @@ def ingest_files(db_path: str, seeds_dir: str, paths: list[str], run_id: str) ->
     }
 
 
-@task(name="summarise-batch")
+@task(name="summarise-batch", cache_policy=NO_CACHE)
 def summarise_batch(
-    db_path: str, document_ids: list[int], method: str, length: str, run_id: str
-) -> dict[str, int]:
-    """Summarise a batch of canonical documents and store the results in one transaction."""
+    documents: list[dict[str, object]], method: str, length: str
+) -> batches.Summaries:
+    """Summarise a batch of documents (compute only): the task a Dask cluster runs."""
+    return batches.summarise(documents, method, length)
+
+
+@task(name="store-summaries", cache_policy=NO_CACHE)
+def store_summaries(db_path: str, summaries: batches.Summaries, run_id: str) -> dict[str, int]:
+    """Store a batch of summaries and the documents' summary status in one transaction."""
     db = open_db(db_path)
-    placeholders = ",".join("?" * len(document_ids))
-    cursor = db.execute(
-        f"SELECT id, body, language, content_hash FROM documents WHERE id IN ({placeholders})",
-        document_ids,
-    )
-    names = [c[0] for c in cursor.description]
-    documents = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-    results, statuses = summarize.summarise_documents(
-        documents, method=method, length=summarize.parse_length(length)
-    )
-    rows = [
-        store.SummaryRow(document_id, method, length, summarize.SETTINGS_VERSION, digest,
-                         summary.text, summary.indexes)
-        for document_id, digest, summary in results
-    ]
-    store.save_summaries(db, rows, statuses=statuses, run_id=run_id)
-    unsupported = sum(1 for s in statuses.values() if s == "unsupported_language")
-    return {"summaries": len(rows), "unsupported_language": unsupported}
+    store.save_summaries(db, summaries.rows, statuses=summaries.statuses, run_id=run_id)
+    unsupported = sum(1 for s in summaries.statuses.values() if s == "unsupported_language")
+    return {"summaries": len(summaries.rows), "unsupported_language": unsupported}
+
+
+def _summaries(
+    workers: Workers, db_path: str, ids: list[int], method: str, length: str
+) -> Iterator[batches.Summaries]:
+    """Summaries of the documents, batch by batch, computed wherever the workers run them."""
+    db = open_db(db_path)
+    chunks = [ids[start:start + SUMMARY_BATCH] for start in range(0, len(ids), SUMMARY_BATCH)]
+    if workers.settings.dask_address:
+        yield from workers.map_dask(summarise_batch, (
+            {"documents": store.documents_for_summary(db, chunk), "method": method,
+             "length": length} for chunk in chunks))
+    else:
+        yield from workers.map(batches.summarise, (
+            (store.documents_for_summary(db, chunk), method, length) for chunk in chunks),
+            items=len(ids))
 
 
 def _publish(db_path: str, run_id: str) -> None:
@@ -154,12 +158,16 @@ def daily(
         _publish(db_path, run_id)
         return {"run_id": run_id, "counts": {}, "db_path": db_path, "status": "skipped"}
     counts: dict[str, int] = {}
+    workers = Workers()  # where CPU-heavy batches run (worker processes, Dask): flows/scaleout.py
     try:
         if Path(seeds_dir).is_dir():
             scanned = scan_seeds(db_path, seeds_dir, run_id)
             counts |= {k: v for k, v in scanned.items() if k not in ("changed", "batches")}
-            for batch in scanned["batches"]:
-                _add(counts, ingest_files(db_path, seeds_dir, batch, run_id))
+            # Workers read and clean files while this process writes the batches before them.
+            parsed = workers.map(batches.parse_files, (
+                (seeds_dir, batch) for batch in scanned["batches"]), items=len(scanned["changed"]))
+            for batch in parsed:
+                _add(counts, ingest_files(db_path, batch, run_id))
         else:
             logger.warning("seeds folder %s does not exist; no files ingested", seeds_dir)
 
@@ -170,16 +178,17 @@ def daily(
         if feeds or Path(feed_list).is_file():
             _add(counts, ingest_feeds(db_path, feed_list, list(feeds or []), run_id))
 
-        pending = store.documents_to_summarise(
+        ids = store.ids_to_summarise(
             db, method=method, length=length, settings_version=summarize.SETTINGS_VERSION
         )
-        ids = [int(d["id"]) for d in pending]  # type: ignore[call-overload]
-        for start in range(0, len(ids), SUMMARY_BATCH):
-            _add(counts, summarise_batch(db_path, ids[start:start + SUMMARY_BATCH], method, length, run_id))
+        for summaries in _summaries(workers, db_path, ids, method, length):
+            _add(counts, store_summaries(db_path, summaries, run_id))
     except BaseException as error:
         store.finish_run(db, run_id, status="failed", counts=counts,
                          error="".join(traceback.format_exception_only(error)).strip())
         raise
+    finally:
+        workers.close()
     store.finish_run(db, run_id, status="completed", counts=counts)
     _publish(db_path, run_id)
     return {"run_id": run_id, "counts": counts, "db_path": db_path}

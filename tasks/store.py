@@ -374,12 +374,7 @@ class SummaryRow:
     sentence_indexes: list[int]
 
 
-def documents_to_summarise(
-    db: Database, *, method: str, length: str, settings_version: str, limit: int | None = None
-) -> list[dict[str, object]]:
-    """Canonical documents with no current summary for this method, length and settings version."""
-    sql = """
-        SELECT d.id, d.body, d.language, d.content_hash, d.title
+_PENDING = """
         FROM documents d
         WHERE d.duplicate_of IS NULL
           AND coalesce(d.summary_status, '')
@@ -389,10 +384,35 @@ def documents_to_summarise(
             WHERE s.document_id = d.id AND s.method = ? AND s.length = ?
               AND s.settings_version = ? AND s.content_hash = d.content_hash)
         ORDER BY d.id
-    """
+"""
+
+
+def documents_to_summarise(
+    db: Database, *, method: str, length: str, settings_version: str, limit: int | None = None
+) -> list[dict[str, object]]:
+    """Canonical documents with no current summary for this method, length and settings version."""
+    sql = "SELECT d.id, d.body, d.language, d.content_hash, d.title" + _PENDING
     if limit:
         sql += f" LIMIT {int(limit)}"
     cursor = db.execute(sql, [method, length, settings_version])
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def ids_to_summarise(db: Database, *, method: str, length: str, settings_version: str) -> list[int]:
+    """The ids of documents_to_summarise, without their text: the flow reads bodies per batch."""
+    sql = "SELECT d.id" + _PENDING
+    return [row[0] for row in db.execute(sql, [method, length, settings_version]).fetchall()]
+
+
+def documents_for_summary(db: Database, ids: list[int]) -> list[dict[str, object]]:
+    """What summarising needs of each document (id, body, language, content_hash), in id order."""
+    placeholders = ",".join("?" * len(ids))
+    cursor = db.execute(
+        "SELECT id, body, language, content_hash FROM documents"
+        f" WHERE id IN ({placeholders}) ORDER BY id",
+        ids,
+    )
     names = [column[0] for column in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 

@@ -1,0 +1,556 @@
+"""The benchmark (`make bench`): the pipeline end to end against a bare sumy LexRank loop.
+
+In one run, over the same files:
+
+(a) anchor: a single-process loop of sumy's `LexRankSummarizer` (read, clean, the project's
+    sentence splitter, summarise; no storage, no orchestration);
+(b) cold: `newsflow run` (the real CLI, as a subprocess) on an empty database;
+(c) warm: the same command again over unchanged input;
+(d) incremental: 1% new documents added, the command again;
+(e) peak memory: resident set size of each run's whole process tree, sampled.
+
+It prints the ratios (throughput b vs a, c/b, per-document cost of d vs b), checks that every
+summary stored by (b) chose the sentences the anchor chose, and writes benchmarks/out/results.json
+and records them under the run's label in benchmarks/latest.json (committed).
+
+    python -m benchmarks.run                      # 5,000 generated documents (make bench)
+    python -m benchmarks.run --n 300              # a quick look while developing
+    python -m benchmarks.run --corpus DIR         # a corpus the harness did not generate
+
+By default the runs talk to one long-lived `prefect server start` on a loopback port
+(PREFECT_API_URL), which is how scheduled runs are meant to be served. A run without
+PREFECT_API_URL starts a temporary Prefect server itself: that cost is measured too (warm run,
+temporary server) and reported beside the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+from benchmarks import corpus as corpus_generator
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "benchmarks" / "out"
+LATEST = ROOT / "benchmarks" / "latest.json"
+
+TARGETS = {
+    "cold_throughput_multiple": (">=", 2.0),
+    "warm_over_cold": ("<=", 0.15),
+    "incremental_per_doc_over_cold": ("<=", 1.5),
+    "peak_rss_mb": ("<=", 1536.0),
+}
+
+
+@dataclass
+class Measured:
+    """One timed command: wall and CPU seconds, peak memory of its process tree."""
+
+    seconds: float
+    cpu_seconds: float
+    peak_rss_mb: float
+    peak_process_rss_mb: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "seconds": round(self.seconds, 3),
+            "cpu_seconds": round(self.cpu_seconds, 3),
+            "peak_rss_mb": round(self.peak_rss_mb, 1),
+            "peak_process_rss_mb": round(self.peak_process_rss_mb, 1),
+        } | self.extra
+
+
+# --- corpus ---------------------------------------------------------------------------------------
+
+
+def prepare_corpus(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    """Fill work/docs (the run's input) and work/extra (the 1% added later); describe them."""
+    if work.exists():
+        shutil.rmtree(work)
+    if args.corpus:
+        return copy_corpus(Path(args.corpus), work)
+    extra = max(1, math.ceil(args.n / 100))
+    manifest = corpus_generator.generate(
+        work, args.n, extra=extra, near_duplicates=args.near_duplicates, seed=args.seed
+    )
+    documents = manifest["documents"]
+    assert isinstance(documents, list)
+    languages: dict[str, int] = {}
+    for entry in documents:
+        languages[entry["language"]] = languages.get(entry["language"], 0) + 1
+    sentences = [entry["sentences"] for entry in documents]
+    return {
+        "kind": "generated",
+        "n": len(documents),
+        "extra": extra,
+        "near_duplicates": args.near_duplicates,
+        "languages": languages,
+        "sentences_mean": round(sum(sentences) / len(sentences), 1),
+        "seed": args.seed,
+    }
+
+
+def copy_corpus(source: Path, work: Path) -> dict[str, Any]:
+    """Copy an existing folder of articles; every hundredth file is held back for run (d)."""
+    from tasks.ingest import SUFFIXES
+
+    files = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
+    if len(files) < 2:
+        raise SystemExit(f"--corpus {source}: fewer than two article files")
+    held = set(files[99::100]) or {files[-1]}
+    for path in files:
+        target = work / ("extra" if path in held else "docs") / path.relative_to(source)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+    return {"kind": "folder", "source": str(source), "n": len(files) - len(held),
+            "extra": len(held)}  # fmt: skip
+
+
+def article_files(folder: Path) -> list[Path]:
+    from tasks.ingest import scan_folder
+
+    entries, _rejects = scan_folder(folder)
+    return [entry.path for entry in entries]
+
+
+# --- (a) the anchor -------------------------------------------------------------------------------
+
+
+def run_anchor(docs: Path) -> tuple[Measured, dict[str, list[int]]]:
+    """Bare sumy LexRank over every file; returns the timing and the chosen sentence positions."""
+    import numpy as np
+    from sumy.nlp.stemmers import Stemmer
+    from sumy.summarizers.lex_rank import LexRankSummarizer
+    from sumy.utils import get_stop_words
+
+    from tasks.clean import clean_article
+    from tasks.language import detect_language
+    from tasks.sentences import split_paragraphs
+    from tasks.summarize import build_document, is_supported, language_name
+    from tasks.textio import decode_bytes
+
+    paths = article_files(docs)
+    # Untimed: the language of each file, which the loop needs to pick splitter and stemmer.
+    languages = {}
+    for path in paths:
+        body = clean_article(decode_bytes(path.read_bytes())).body
+        languages[path] = detect_language(body)
+    summarizers: dict[str, LexRankSummarizer] = {}
+    for code in {c for c in languages.values() if c and is_supported(c)}:
+        summarizer = LexRankSummarizer(Stemmer(language_name(code)))
+        summarizer.stop_words = get_stop_words(language_name(code))
+        summarizers[code] = summarizer
+
+    chosen: dict[str, list[int]] = {}
+    lexrank_seconds = 0.0
+    cpu_before = resource.getrusage(resource.RUSAGE_SELF)
+    start = time.perf_counter()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for path in paths:
+            code = languages[path]
+            if code not in summarizers:
+                continue
+            body = clean_article(decode_bytes(path.read_bytes())).body
+            paragraphs = split_paragraphs(body, code)
+            document = build_document(paragraphs, code)
+            if not document.sentences:
+                continue
+            count = min(3, len(document.sentences))
+            began = time.perf_counter()
+            picked = summarizers[code](document, count)
+            lexrank_seconds += time.perf_counter() - began
+            positions = {id(s): i for i, s in enumerate(document.sentences)}
+            chosen[path.relative_to(docs).as_posix()] = sorted(positions[id(s)] for s in picked)
+    seconds = time.perf_counter() - start
+    cpu_after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
+    rss = cpu_after.ru_maxrss / 1024
+    measured = Measured(seconds, cpu, rss, rss, {
+        "documents": len(chosen), "lexrank_seconds": round(lexrank_seconds, 3),
+        "docs_per_second": round(len(chosen) / seconds, 1),
+    })  # fmt: skip
+    return measured, chosen
+
+
+# --- (b–d) the CLI as a subprocess ---------------------------------------------------------------
+
+
+class TreeSampler(threading.Thread):
+    """Samples the resident memory of a process and all its descendants."""
+
+    def __init__(self, pid: int, interval: float = 0.05) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.interval = pid, interval
+        self.peak_total = 0
+        self.peak_single = 0
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        try:
+            root = psutil.Process(self.pid)
+        except psutil.NoSuchProcess:
+            return
+        while not self.stopped.is_set():
+            total = 0
+            try:
+                processes = [root, *root.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                return
+            for process in processes:
+                try:
+                    rss = process.memory_info().rss
+                except (psutil.NoSuchProcess, psutil.AccessDenied):
+                    continue
+                total += rss
+                self.peak_single = max(self.peak_single, rss)
+            self.peak_total = max(self.peak_total, total)
+            self.stopped.wait(self.interval)
+
+
+def newsflow_command() -> list[str]:
+    script = Path(sys.executable).parent / "newsflow"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "flows.cli"]
+
+
+def run_cli(name: str, args: list[str], env: dict[str, str], logs: Path) -> Measured:
+    """Run `newsflow …` to completion; fail loudly if it fails."""
+    logs.mkdir(parents=True, exist_ok=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with (logs / f"{name}.out").open("wb") as out, (logs / f"{name}.err").open("wb") as err:
+        start = time.perf_counter()
+        process = subprocess.Popen([*newsflow_command(), *args], env=env, stdout=out, stderr=err)
+        sampler = TreeSampler(process.pid)
+        sampler.start()
+        code = process.wait()
+        seconds = time.perf_counter() - start
+        sampler.stopped.set()
+        sampler.join()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if code != 0:
+        tail = (logs / f"{name}.err").read_text(errors="replace")[-3000:]
+        raise SystemExit(f"newsflow {' '.join(args)} failed with exit code {code}:\n{tail}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    # ru_maxrss of children is the largest single descendant: a floor under the sampled peak.
+    single = max(sampler.peak_single, after.ru_maxrss * 1024 if after.ru_maxrss else 0)
+    return Measured(seconds, cpu, max(sampler.peak_total, single) / 2**20, single / 2**20)
+
+
+def last_run_counts(db_path: Path) -> dict[str, Any]:
+    import sqlite3
+
+    with sqlite3.connect(db_path) as conn:
+        row = conn.execute(
+            "SELECT status, counts FROM runs ORDER BY started_at DESC, rowid DESC LIMIT 1"
+        ).fetchone()
+    conn.close()
+    return {"status": row[0], "counts": json.loads(row[1] or "{}")} if row else {}
+
+
+def compare_selections(db_path: Path, anchor: dict[str, list[int]], method: str) -> dict[str, Any]:
+    """Do the stored summaries choose the anchor's sentences? (They must: same LexRank.)"""
+    import sqlite3
+
+    with sqlite3.connect(db_path) as conn:
+        stored = dict(
+            conn.execute(
+                "SELECT d.path, s.sentence_indexes FROM summaries s"
+                " JOIN documents d ON d.id = s.document_id WHERE s.method = ? AND s.length = '3'",
+                [method],
+            ).fetchall()
+        )
+    conn.close()
+    compared = [path for path in anchor if path in stored]
+    different = [path for path in compared if json.loads(stored[path]) != anchor[path]]
+    return {
+        "anchor_documents": len(anchor),
+        "stored_summaries": len(stored),
+        "compared": len(compared),
+        "identical": len(compared) - len(different),
+        "different": different[:20],
+    }
+
+
+# --- the long-lived Prefect server ----------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def prefect_server(env: dict[str, str], logs: Path, timeout: float = 180) -> Iterator[str]:
+    """`prefect server start` on a free loopback port; yields its API URL, stops it after."""
+    port = free_port()
+    prefect = Path(sys.executable).parent / "prefect"
+    logs.mkdir(parents=True, exist_ok=True)
+    with (logs / "prefect-server.log").open("wb") as log:
+        server = subprocess.Popen(
+            [str(prefect), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            env=env | {"PREFECT_UI_ENABLED": "false"},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        url = f"http://127.0.0.1:{port}/api"
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                if server.poll() is not None:
+                    raise SystemExit(f"prefect server exited early; see {logs}/prefect-server.log")
+                try:
+                    if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"prefect server did not answer within {timeout:.0f} s")
+                time.sleep(0.5)
+            yield url
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+
+# --- the whole benchmark --------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cpus": os.cpu_count(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+    }
+
+
+def check(name: str, value: float) -> dict[str, Any]:
+    op, target = TARGETS[name]
+    ok = value >= target if op == ">=" else value <= target
+    return {"value": round(value, 3), "target": f"{op} {target}", "ok": ok}
+
+
+def benchmark(args: argparse.Namespace) -> dict[str, Any]:
+    """Run (a)–(e) and return the results."""
+    out = Path(args.out)
+    label = args.label or (
+        f"folder-{Path(args.corpus).name}" if args.corpus else f"generated-{args.n}"
+    )
+    work = out / "work"
+    logs = out / "logs"
+    if logs.exists():
+        shutil.rmtree(logs)
+    docs, extra, db_path = work / "docs", work / "extra", work / "bench.db"
+    results: dict[str, Any] = {
+        "label": label,
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": "python -m benchmarks.run " + " ".join(sys.argv[1:]),
+        "machine": machine(),
+        "method": args.method,
+    }
+    say(f"corpus → {work}")
+    results["corpus"] = prepare_corpus(args, work)
+    say(f"  {results['corpus']}")
+
+    say("(a) anchor: bare sumy LexRank loop …")
+    anchor, chosen = run_anchor(docs)
+    results["anchor"] = anchor.as_dict()
+    say(f"  {anchor.seconds:.1f} s for {len(chosen)} documents")
+
+    prefect_home = out / "prefect-home"
+    if prefect_home.exists():
+        shutil.rmtree(prefect_home)
+    env = dict(os.environ) | {
+        "PREFECT_HOME": str(prefect_home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+    }
+    env.pop("PREFECT_API_URL", None)
+    run_args = ["run", "--seeds", str(docs), "--db", str(db_path), "--method", args.method]
+
+    with prefect_server(env, logs) as api_url:
+        results["prefect"] = f"long-lived `prefect server start` at {api_url} (PREFECT_API_URL)"
+        api_env = env | {"PREFECT_API_URL": api_url}
+        for name in ("cold", "warm"):
+            say(f"({'b' if name == 'cold' else 'c'}) {name}: newsflow run …")
+            measured = run_cli(name, run_args, api_env, logs)
+            measured.extra |= last_run_counts(db_path)
+            results[name] = measured.as_dict()
+            say(f"  {measured.seconds:.1f} s, peak RSS {measured.peak_rss_mb:.0f} MB")
+            if name == "cold":
+                results["selection_check"] = compare_selections(db_path, chosen, args.method)
+                say(f"  selection check: {results['selection_check']['identical']} of "
+                    f"{results['selection_check']['compared']} identical to sumy")  # fmt: skip
+
+        added = 0
+        for path in sorted(extra.rglob("*")):
+            if path.is_file():
+                target = docs / path.relative_to(extra)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, target)
+                added += 1
+        say(f"(d) incremental: {added} new documents, newsflow run …")
+        incremental = run_cli("incremental", run_args, api_env, logs)
+        incremental.extra |= {"added": added} | last_run_counts(db_path)
+        results["incremental"] = incremental.as_dict()
+        say(f"  {incremental.seconds:.1f} s")
+
+    if not args.no_temporary_server:
+        say("(c') warm, temporary Prefect server (no PREFECT_API_URL) …")
+        measured = run_cli("warm-temporary-server", run_args, env, logs)
+        measured.extra |= last_run_counts(db_path)
+        results["warm_temporary_server"] = measured.as_dict()
+        say(f"  {measured.seconds:.1f} s")
+
+    cold, warm, inc = results["cold"], results["warm"], results["incremental"]
+    n = results["corpus"]["n"]
+    cold_per_doc = cold["seconds"] / n
+    marginal = max(0.0, inc["seconds"] - warm["seconds"]) / max(1, added)
+    results["ratios"] = {
+        "cold_throughput_multiple": anchor.seconds / cold["seconds"],
+        "warm_over_cold": warm["seconds"] / cold["seconds"],
+        # The 1% run pays a run's fixed cost (what the warm run measures) plus its documents;
+        # the per-document figure is the part beyond that fixed cost.
+        "incremental_per_doc_over_cold": marginal / cold_per_doc,
+        "incremental_raw_per_doc_over_cold": inc["seconds"] / max(1, added) / cold_per_doc,
+        "cold_cpu_over_anchor_cpu": cold["cpu_seconds"] / max(1e-9, anchor.cpu_seconds),
+    }
+    if "warm_temporary_server" in results:
+        results["ratios"]["warm_temporary_server_over_cold"] = (
+            results["warm_temporary_server"]["seconds"] / cold["seconds"]
+        )
+    peak = max(results[k]["peak_rss_mb"] for k in ("cold", "warm", "incremental"))
+    results["targets"] = {
+        name: check(name, results["ratios"][name])
+        for name in ("cold_throughput_multiple", "warm_over_cold", "incremental_per_doc_over_cold")
+    } | {"peak_rss_mb": check("peak_rss_mb", peak)}
+    results["machine"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    results["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    return results
+
+
+def report(results: dict[str, Any]) -> str:
+    """The figures as a short text table."""
+    a, b, c, d = (results[k] for k in ("anchor", "cold", "warm", "incremental"))
+    n = results["corpus"]["n"]
+    lines = [
+        f"newsflow benchmark — {results['label']}, {n} documents, method {results['method']}",
+        f"machine: {results['machine']['cpus']} CPUs, load "
+        f"{results['machine']['load_average']} → {results['machine']['load_average_after']}",
+        f"prefect: {results['prefect']}",
+        "",
+        f"{'run':<34}{'wall s':>9}{'CPU s':>9}{'docs/s':>9}{'peak RSS MB':>13}",
+        f"{'(a) anchor: bare sumy LexRank':<34}{a['seconds']:>9.2f}{a['cpu_seconds']:>9.2f}"
+        f"{a['documents'] / a['seconds']:>9.0f}{a['peak_rss_mb']:>13.0f}",
+        f"{'(b) cold: newsflow run, empty db':<34}{b['seconds']:>9.2f}{b['cpu_seconds']:>9.2f}"
+        f"{n / b['seconds']:>9.0f}{b['peak_rss_mb']:>13.0f}",
+        f"{'(c) warm: unchanged input':<34}{c['seconds']:>9.2f}{c['cpu_seconds']:>9.2f}"
+        f"{'':>9}{c['peak_rss_mb']:>13.0f}",
+        f"{'(d) incremental: +' + str(d['added']) + ' documents':<34}{d['seconds']:>9.2f}"
+        f"{d['cpu_seconds']:>9.2f}{'':>9}{d['peak_rss_mb']:>13.0f}",
+    ]
+    if "warm_temporary_server" in results:
+        t = results["warm_temporary_server"]
+        name = "(c') warm, temporary server"
+        lines.append(
+            f"{name:<34}{t['seconds']:>9.2f}{t['cpu_seconds']:>9.2f}"
+            f"{'':>9}{t['peak_rss_mb']:>13.0f}"
+        )
+    lines.append("")
+    labels = {
+        "cold_throughput_multiple": "cold throughput vs anchor (a/b)",
+        "warm_over_cold": "warm / cold (c/b)",
+        "incremental_per_doc_over_cold": "1% per-doc cost vs cold per-doc",
+        "peak_rss_mb": "peak RSS, MB",
+    }
+    for name, verdict in results["targets"].items():
+        mark = "ok " if verdict["ok"] else "MISS"
+        lines.append(
+            f"  [{mark}] {labels[name]:<36}{verdict['value']:>10.3f}  ({verdict['target']})"
+        )
+    ratios = results["ratios"]
+    lines.append(
+        f"  (1% run incl. its fixed cost: {ratios['incremental_raw_per_doc_over_cold']:.1f}× cold "
+        f"per-doc; CPU b/a {ratios['cold_cpu_over_anchor_cpu']:.2f})"
+    )
+    selection = results["selection_check"]
+    lines.append(
+        f"  selection: {selection['identical']}/{selection['compared']} stored summaries choose "
+        f"the anchor's sentences"
+    )
+    return "\n".join(lines)
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)  # noqa: T201 (progress of a CLI)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line of `make bench`."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=5000, help="generated documents (default 5000)")
+    parser.add_argument("--corpus", help="use this folder of articles instead of generating one")
+    parser.add_argument(
+        "--near-duplicates",
+        type=float,
+        default=0.0,
+        help="share of generated documents that are labelled near-duplicates",
+    )
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--method", default="lexrank")
+    parser.add_argument("--label", help="name of this configuration in the results")
+    parser.add_argument("--out", default=str(OUT))
+    parser.add_argument(
+        "--no-temporary-server",
+        action="store_true",
+        help="skip the extra warm run that starts its own temporary Prefect server",
+    )
+    parser.add_argument(
+        "--no-save-latest",
+        action="store_true",
+        help=f"do not record the figures in {LATEST.relative_to(ROOT)}",
+    )
+    args = parser.parse_args(argv)  # fmt: skip
+
+    results = benchmark(args)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    if not args.no_save_latest:
+        latest = json.loads(LATEST.read_text(encoding="utf-8")) if LATEST.exists() else {}
+        latest[results["label"]] = results
+        LATEST.write_text(json.dumps(latest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    print(report(results))  # noqa: T201 (the benchmark's output)
+    print(f"\nwritten: {out / 'results.json'}")  # noqa: T201
+    return 0 if all(v["ok"] for v in results["targets"].values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

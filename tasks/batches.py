@@ -1,0 +1,75 @@
+"""The CPU-heavy halves of ingest and summarisation, as batches that can run in any process.
+
+Plain data in, plain data out, no database: the flow runs these in a worker process (or on a Dask
+worker) and writes what they return in the main process, the one writer.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tasks import ingest, summarize
+from tasks.models import Item, Reject
+from tasks.store import SummaryRow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ParsedFiles:
+    """A batch of files read and cleaned: the items to store and the files refused."""
+
+    items: list[Item] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+
+
+@dataclass
+class Summaries:
+    """A batch of summaries to store, and the summary status of every document in the batch."""
+
+    rows: list[SummaryRow] = field(default_factory=list)
+    statuses: dict[int, str] = field(default_factory=dict)
+
+
+def parse_files(seeds_dir: str, paths: list[str]) -> ParsedFiles:
+    """Read, decode, clean, language-tag and hash a batch of files found by a scan."""
+    root = Path(seeds_dir).resolve()
+    parsed = ParsedFiles()
+    for path in paths:
+        # A file may have changed or gone since the scan: load_path refuses it, never raises.
+        found, refused = ingest.load_path(root, Path(path))
+        parsed.items.extend(found)
+        parsed.rejects.extend(refused)
+    return parsed
+
+
+def summarise(documents: list[dict[str, object]], method: str, length: str) -> Summaries:
+    """Summaries of stored documents (id, body, language, content_hash) for one method/length."""
+    results, statuses = summarize.summarise_documents(
+        documents, method=method, length=summarize.parse_length(length)
+    )
+    rows = [
+        SummaryRow(
+            document_id,
+            method,
+            length,
+            summarize.SETTINGS_VERSION,
+            digest,
+            summary.text,
+            summary.indexes,
+        )  # fmt: skip
+        for document_id, digest, summary in results
+    ]
+    return Summaries(rows, statuses)
+
+
+def warm_up() -> int:
+    """Load what a worker needs before its first batch (language model, stemmers); its pid."""
+    import os
+
+    from tasks.language import detect_language
+
+    detect_language("A sentence long enough for the language identifier to load its model.")
+    return os.getpid()
