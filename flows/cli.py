@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -49,6 +50,20 @@ def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
     return typer.Exit(code)
 
 
+class Terminated(SystemExit):
+    """SIGTERM arrived: leave like an interrupted program (exit 143), cleaning up on the way."""
+
+
+def exit_on_sigterm() -> None:
+    """Make SIGTERM (kill, systemd or docker stop) a normal exit: the flow records the run as
+    failed, and at exit Prefect stops its temporary server instead of leaving it orphaned."""
+
+    def terminate(signum: int, _frame: object) -> None:
+        raise Terminated(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminate)
+
+
 def check_length(value: str) -> str:
     try:
         summarizer.parse_length(value)
@@ -75,11 +90,15 @@ def run(
     check_length(sentences)
     if not seeds.is_dir():
         raise fail(f"--seeds: {seeds} is not a folder")
+    exit_on_sigterm()
     from flows.daily import daily
 
     with console.status("Running the daily flow…"):
         try:
             result = daily(seeds_dir=str(seeds), method=method, sentences=sentences, db_path=str(db))
+        except Terminated:
+            errors.print("[red]error:[/red] terminated; the run is recorded as failed")
+            raise
         except Exception as error:  # the run is recorded as failed in `runs`
             raise fail(f"run failed: {error}", EXIT_FAILED) from None
     counts = result["counts"]
