@@ -24,9 +24,9 @@ SPLITS = ("all", "tune", "test")
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeLsum")
 
 # The BBC references run sentences together ("…stability.Mr Brown…"): a sentence end followed
-# directly by a capital (or an opening quote and a capital) gets its space back. The character
-# before the stop must be lower case, a digit or a closer, so initialisms like "U.S." stay whole.
-_GLUED = re.compile(r"""(?<=[a-z0-9%)\]'"’”][.!?])(?=['"‘“]?[A-Z])|(?<=[.!?]['"’”])(?=[A-Z])""")
+# directly by a capital, maybe behind a quote, gets its space back. The character before the stop
+# must be lower case, a digit or a closer, so initialisms like "U.S." stay whole.
+_GLUED = re.compile(r"""(?<=[a-z0-9%)\]'"’”])([.!?])(["'“”‘’]?)(?=[A-Z])""")
 _SPACE = re.compile(r"\s+")
 
 
@@ -72,7 +72,18 @@ def split_for(position: int) -> str:
 
 def fix_reference(text: str) -> str:
     """Restore the space the BBC references drop after a full stop."""
-    return _GLUED.sub(" ", text.strip())
+    text = text.strip()
+
+    def space(match: re.Match[str]) -> str:
+        stop, quote = match.groups()
+        # A quote between two sentences closes the first or opens the second: curly ones say which;
+        # a straight one closes when an odd number of them came before it.
+        closes = quote in "”’" or (quote == '"' and text.count('"', 0, match.start(2)) % 2 == 1)
+        if quote and not closes and quote != "'":
+            return f"{stop} {quote}"
+        return f"{stop}{quote} "
+
+    return _GLUED.sub(space, text)
 
 
 def load_pairs(root: Path, *, split: str = "all", language: str = "en") -> list[Pair]:
