@@ -25,6 +25,8 @@ from tasks.store import now, write_transaction
 log = logging.getLogger(__name__)
 
 FORMATS = ("md", "html", "json")
+# What happened to an entry, strongest first: a story shows its strongest document's mark.
+MARKS = ("new", "updated", "summarised")
 
 
 class BadWindow(ValueError):
@@ -382,8 +384,8 @@ def _story_entries(
             for line in summary["text"].splitlines() if summary else []:
                 if line.strip():
                     sentences.append(Sentence(line, outlet_by_doc[lead["id"]], lead["id"]))
-        row_marks = [marks.get(row["id"]) for row in rows]
-        mark = "new" if "new" in row_marks else ("updated" if "updated" in row_marks else None)
+        row_marks = {marks.get(row["id"]) for row in rows}
+        mark = next((m for m in MARKS if m in row_marks), None)
         entries.append(
             Entry(
                 kind="story",

@@ -100,7 +100,7 @@ def _link(source: Source) -> str:
 
 def _entry(entry: Entry) -> str:
     badge = f'<span class="badge {esc(entry.mark)}">{esc(entry.mark)}</span>' if entry.mark else ""
-    meta = [f"story · {len(entry.sources)} reports"] if entry.kind == "story" else []
+    meta = [f"story of {len(entry.sources)} reports"] if len(entry.sources) > 1 else []
     meta += [", ".join(entry.languages)] if entry.languages else []
     meta += [(entry.published_at or "")[:10]] if entry.published_at else []
     cite = len({source.outlet for source in entry.sources}) > 1

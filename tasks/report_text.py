@@ -64,7 +64,7 @@ def to_markdown(digest: Digest) -> str:
         meta = " · ".join(
             x
             for x in (
-                "story of " + str(len(entry.sources)) if entry.kind == "story" else None,
+                f"story of {len(entry.sources)} reports" if len(entry.sources) > 1 else None,
                 ", ".join(entry.languages) or None,
                 (entry.published_at or "")[:10] or None,
             )
