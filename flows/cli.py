@@ -84,18 +84,32 @@ def run(
     seeds: Annotated[Path, typer.Option("--seeds", help="Folder of article files.")] = Path("seeds"),
     method: MethodOption = summarizer.DEFAULT_METHOD,
     sentences: SentencesOption = str(summarizer.DEFAULT_SENTENCES),
+    feed: Annotated[
+        list[str] | None,
+        typer.Option("--feed", help="A feed URL (RSS, Atom, RDF, JSON Feed) to fetch; repeatable."),
+    ] = None,
+    feeds_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--feeds-file",
+            help="Feed list to use instead of <seeds>/feeds.toml (TOML, or one URL per line).",
+        ),
+    ] = None,
 ) -> None:
-    """Run the daily flow once: ingest, deduplicate, summarise, store."""
+    """Run the daily flow once: ingest files and feeds, deduplicate, summarise, store."""
     check_method(method)
     check_length(sentences)
     if not seeds.is_dir():
         raise fail(f"--seeds: {seeds} is not a folder")
+    check_feeds(feed or [], feeds_file)
     exit_on_sigterm()
     from flows.daily import daily
 
     with console.status("Running the daily flow…"):
         try:
-            result = daily(seeds_dir=str(seeds), method=method, sentences=sentences, db_path=str(db))
+            result = daily(seeds_dir=str(seeds), feeds=feed or None,
+                           feeds_file=str(feeds_file) if feeds_file else None,
+                           method=method, sentences=sentences, db_path=str(db))
         except Terminated:
             errors.print("[red]error:[/red] terminated; the run is recorded as failed")
             raise
@@ -108,6 +122,22 @@ def run(
     )
     show_digest(open_db(db), since=None, limit=10)
     console.print(f"\nDatabase: [bold]{escape(str(db))}[/bold]")
+
+
+def check_feeds(urls: list[str], feeds_file: Path | None) -> None:
+    """Refuse feed URLs that are not http(s) and feed lists that do not parse, before running."""
+    from tasks.feeds import FeedListError, load_feed_list
+
+    for url in urls:
+        if not url.lower().startswith(("http://", "https://")) or len(url) < 11:
+            raise fail(f"--feed: {url!r} is not an http(s) URL")
+    if feeds_file is not None:
+        if not feeds_file.is_file():
+            raise fail(f"--feeds-file: {feeds_file} is not a file")
+        try:
+            load_feed_list(feeds_file)
+        except FeedListError as error:
+            raise fail(f"--feeds-file: {error}") from None
 
 
 def show_digest(database, *, since: str | None, limit: int | None = None) -> None:  # type: ignore[no-untyped-def]

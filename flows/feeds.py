@@ -201,8 +201,6 @@ def run_feeds(
         counts["feeds_backed_off"] = len(waiting)
         for feed_id, url, until in waiting:
             log.info("feed %s (%s) is backed off until %s", feed_id, url, until)
-        if not states:
-            return counts
         gate = HostGate(settings.host_interval)
         with (
             make_client(settings.fetch, transport=transport) as client,
@@ -213,7 +211,7 @@ def run_feeds(
                 _write(db, future.result(), run_id=run_id, counts=counts)
     finally:
         db.close()
-    return counts
+    return {name: value for name, value in counts.items() if value}  # the run shows what happened
 
 
 COUNT_NAMES = (
