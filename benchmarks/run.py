@@ -203,6 +203,7 @@ class TreeSampler(threading.Thread):
         self.pid, self.interval = pid, interval
         self.peak_total = 0
         self.peak_single = 0
+        self.cpu: dict[int, float] = {}  # last CPU seconds seen per process of the tree
         self.stopped = threading.Event()
 
     def run(self) -> None:
@@ -219,8 +220,10 @@ class TreeSampler(threading.Thread):
             for process in processes:
                 try:
                     rss = process.memory_info().rss
+                    times = process.cpu_times()
                 except (psutil.NoSuchProcess, psutil.AccessDenied):
                     continue
+                self.cpu[process.pid] = times.user + times.system
                 total += rss
                 self.peak_single = max(self.peak_single, rss)
             self.peak_total = max(self.peak_total, total)
@@ -249,21 +252,61 @@ def run_cli(name: str, args: list[str], env: dict[str, str], logs: Path) -> Meas
     if code != 0:
         tail = (logs / f"{name}.err").read_text(errors="replace")[-3000:]
         raise SystemExit(f"newsflow {' '.join(args)} failed with exit code {code}:\n{tail}")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    # Reaped children count in RUSAGE_CHILDREN; workers reaped by a fork server do not, so the
+    # sampled per-process CPU is the floor for those.
+    reaped = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    cpu = max(reaped, sum(sampler.cpu.values()))
     # ru_maxrss of children is the largest single descendant: a floor under the sampled peak.
     single = max(sampler.peak_single, after.ru_maxrss * 1024 if after.ru_maxrss else 0)
     return Measured(seconds, cpu, max(sampler.peak_total, single) / 2**20, single / 2**20)
 
 
-def last_run_counts(db_path: Path) -> dict[str, Any]:
+def last_run(db_path: Path, api_url: str | None) -> dict[str, Any]:
+    """The run's status and counts (runs table) and, from the Prefect API, where its time went."""
     import sqlite3
 
     with sqlite3.connect(db_path) as conn:
         row = conn.execute(
-            "SELECT status, counts FROM runs ORDER BY started_at DESC, rowid DESC LIMIT 1"
+            "SELECT status, counts, flow_run_id FROM runs ORDER BY started_at DESC, rowid DESC"
+            " LIMIT 1"
         ).fetchone()
     conn.close()
-    return {"status": row[0], "counts": json.loads(row[1] or "{}")} if row else {}
+    if not row:
+        return {}
+    found: dict[str, Any] = {"status": row[0], "counts": json.loads(row[1] or "{}")}
+    if api_url and row[2]:
+        try:
+            found |= phases(api_url, row[2])
+        except httpx.HTTPError as error:  # the figures stand without the breakdown
+            found["phases_error"] = str(error)
+    return found
+
+
+def phases(api_url: str, flow_run_id: str) -> dict[str, Any]:
+    """Seconds and task runs per task name, and the flow run's own duration."""
+    with httpx.Client(base_url=api_url, timeout=30) as client:
+        flow_run = client.get(f"/flow_runs/{flow_run_id}").raise_for_status().json()
+        runs: list[dict[str, Any]] = []
+        while True:
+            page = client.post(
+                "/task_runs/filter",
+                json={"flow_runs": {"id": {"any_": [flow_run_id]}}, "limit": 200,
+                      "offset": len(runs)},
+            ).raise_for_status().json()  # fmt: skip
+            runs += page
+            if len(page) < 200:
+                break
+    by_task: dict[str, dict[str, float]] = {}
+    for run in runs:
+        name = run["name"].rsplit("-", 1)[0]  # "ingest-files-3fa" → "ingest-files"
+        entry = by_task.setdefault(name, {"runs": 0, "seconds": 0.0})
+        entry["runs"] += 1
+        entry["seconds"] = round(entry["seconds"] + (run.get("total_run_time") or 0.0), 3)
+    return {
+        "flow_run_seconds": round(flow_run.get("total_run_time") or 0.0, 3),
+        "task_runs": len(runs),
+        "phases": dict(sorted(by_task.items(), key=lambda kv: -kv[1]["seconds"])),
+    }
 
 
 def compare_selections(db_path: Path, anchor: dict[str, list[int]], method: str) -> dict[str, Any]:
@@ -401,7 +444,7 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         for name in ("cold", "warm"):
             say(f"({'b' if name == 'cold' else 'c'}) {name}: newsflow run …")
             measured = run_cli(name, run_args, api_env, logs)
-            measured.extra |= last_run_counts(db_path)
+            measured.extra |= last_run(db_path, api_url)
             results[name] = measured.as_dict()
             say(f"  {measured.seconds:.1f} s, peak RSS {measured.peak_rss_mb:.0f} MB")
             if name == "cold":
@@ -418,14 +461,14 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
                 added += 1
         say(f"(d) incremental: {added} new documents, newsflow run …")
         incremental = run_cli("incremental", run_args, api_env, logs)
-        incremental.extra |= {"added": added} | last_run_counts(db_path)
+        incremental.extra |= {"added": added} | last_run(db_path, api_url)
         results["incremental"] = incremental.as_dict()
         say(f"  {incremental.seconds:.1f} s")
 
     if not args.no_temporary_server:
         say("(c') warm, temporary Prefect server (no PREFECT_API_URL) …")
         measured = run_cli("warm-temporary-server", run_args, env, logs)
-        measured.extra |= last_run_counts(db_path)
+        measured.extra |= last_run(db_path, None)
         results["warm_temporary_server"] = measured.as_dict()
         say(f"  {measured.seconds:.1f} s")
 
@@ -483,6 +526,14 @@ def report(results: dict[str, Any]) -> str:
             f"{name:<34}{t['seconds']:>9.2f}{t['cpu_seconds']:>9.2f}"
             f"{'':>9}{t['peak_rss_mb']:>13.0f}"
         )
+    lines.append("")
+    for key, title in (("cold", "(b)"), ("warm", "(c)"), ("incremental", "(d)")):
+        run = results[key]
+        if "phases" in run:
+            parts = ", ".join(
+                f"{name} {p['seconds']:.1f}s/{p['runs']}" for name, p in run["phases"].items()
+            )
+            lines.append(f"{title} flow run {run['flow_run_seconds']:.1f} s; tasks: {parts}")
     lines.append("")
     labels = {
         "cold_throughput_multiple": "cold throughput vs anchor (a/b)",
