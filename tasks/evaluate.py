@@ -181,7 +181,10 @@ def evaluate(
         results = [_score_star(job) for job in jobs]
     rows = []
     for method in methods:
-        columns = list(zip(*(result[method] for result in results), strict=True))
-        means = [sum(column) / len(column) for column in columns]
-        rows.append(Row(method, *means, docs=len(results), default=method == DEFAULT_METHOD))
+        columns = zip(*(result[method] for result in results), strict=True)
+        rouge1, rouge2, rouge_lsum, precision, recall = (sum(c) / len(results) for c in columns)
+        rows.append(
+            Row(method, rouge1, rouge2, rouge_lsum, precision, recall, docs=len(results),
+                default=method == DEFAULT_METHOD)
+        )  # fmt: skip
     return rows

@@ -63,7 +63,8 @@ def function_words(language: str, stop_words: Iterable[str]) -> frozenset[str]:
 def _count_matrix(rows: Sequence[Sequence[str]]) -> sparse.csr_matrix:
     """Sentences × vocabulary term counts."""
     vocabulary: dict[str, int] = {}
-    indptr, indices = [0], []
+    indptr: list[int] = [0]
+    indices: list[int] = []
     for row in rows:
         indices.extend(vocabulary.setdefault(term, len(vocabulary)) for term in row)
         indptr.append(len(indices))
