@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -147,7 +148,7 @@ def feed_states(
     ids: list[int],
     *,
     now: datetime | None = None,
-    ignore_backoff: set[int] = frozenset(),
+    ignore_backoff: Set[int] = frozenset(),
 ) -> tuple[list[FeedState], list[tuple[int, str, str]]]:
     """States of the feeds due now, and (id, url, until) of those still backed off."""
     now = now or datetime.now(UTC)
@@ -174,7 +175,8 @@ def feed_states(
                 [feed_id, since],
             ).fetchall()
         }
-        due.append(FeedState(*row[:7], known=known))
+        feed_id, url, name, language, etag, last_modified, error_count = row[:7]
+        due.append(FeedState(feed_id, url, name, language, etag, last_modified, error_count, known))
     return due, waiting
 
 
@@ -408,6 +410,19 @@ def _update_feed(db: Database, outcome: FeedOutcome, *, failure: str | None, now
     changes: dict[str, object] = {"last_fetched_at": _iso(now)}
     if fetch is not None and fetch.final_url:
         changes["final_url"] = fetch.final_url
+        twin = db.execute(
+            "SELECT id, url FROM feeds WHERE id != ? AND (final_url = ? OR url = ?) LIMIT 1",
+            [outcome.feed_id, fetch.final_url, fetch.final_url],
+        ).fetchone()
+        if twin and fetch.redirects:
+            # Same entries, same keys: no duplicate documents, but the list has a redundant feed.
+            log.warning(
+                "feed %s redirects to %s, the same feed as feed %s (%s)",
+                outcome.feed_id,
+                fetch.final_url,
+                twin[0],
+                twin[1],
+            )
     if failure:
         row = db.execute("SELECT error_count FROM feeds WHERE id = ?", [outcome.feed_id]).fetchone()
         error_count = int(row[0]) + 1

@@ -16,6 +16,7 @@ import re
 import time
 import tomllib
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -620,7 +621,7 @@ def _to_utc(stamp: datetime) -> datetime:
 
 
 def _pick_date(
-    candidates: list[tuple[object, object]], *, now: datetime
+    candidates: Sequence[tuple[object, object]], *, now: datetime
 ) -> tuple[str | None, str | None, str | None]:
     """(published_at, published_raw, problem) from the first readable candidate date."""
     first_raw: str | None = None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import itertools
+import threading
 import time
 import zlib
 from collections.abc import Iterator
@@ -13,6 +15,7 @@ import pytest
 
 from tasks.fetch import (
     FetchSettings,
+    HostGate,
     Inflater,
     backoff_delay,
     fetch,
@@ -276,3 +279,26 @@ def test_inflater_handles_raw_deflate_multi_member_gzip_and_the_cap():
         gunzip_capped(gzip.compress(text), 100)
     with pytest.raises(ValueError, match="not supported"):
         Inflater("br", 100)
+
+
+def test_the_host_gate_serialises_requests_per_host_and_spaces_them():
+    gate = HostGate(interval=0.1)
+    spans: dict[str, list[tuple[float, float]]] = {"a": [], "b": []}
+
+    def hit(host: str) -> None:
+        with gate.slot(f"http://{host}.example/x"):
+            start = time.monotonic()
+            time.sleep(0.02)
+            spans[host].append((start, time.monotonic()))
+
+    threads = [threading.Thread(target=hit, args=(h,)) for h in "aaabbb"]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for host in "ab":
+        ordered = sorted(spans[host])
+        gaps = [later[0] - earlier[1] for earlier, later in itertools.pairwise(ordered)]
+        assert len(ordered) == 3 and all(gap >= 0.09 for gap in gaps)  # one at a time, spaced
+    # Different hosts do not wait for each other.
+    assert min(s for s, _ in spans["b"]) < max(e for _, e in spans["a"])
