@@ -480,3 +480,20 @@ def m011_story_features(db: Database) -> None:
         )
         """
     )
+
+
+@migrations()
+def m012_dedup_requeue_released(db: Database) -> None:
+    """Copies released by someone else (the store re-homes exact copies of a changed row) are
+    decided again by near-dup detection: they may still be near-duplicates of the new text."""
+    db.execute(
+        """
+        CREATE TRIGGER documents_dedup_queue_released
+        AFTER UPDATE OF duplicate_of ON documents
+        WHEN OLD.duplicate_of IS NOT NULL AND NEW.duplicate_of IS NULL
+        BEGIN
+            INSERT OR IGNORE INTO dedup_queue (document_id, queued_at)
+            VALUES (NEW.id, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'));
+        END
+        """
+    )

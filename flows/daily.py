@@ -108,6 +108,25 @@ def _publish(db_path: str, run_id: str) -> None:
         get_run_logger().warning("could not publish the run's artifacts: %s", error)
 
 
+@task(name="near-duplicates")
+def near_duplicates(db_path: str, run_id: str) -> dict[str, Any]:
+    """Decide new and changed documents against the stored window: copies, boilerplate, outlets."""
+    from tasks import neardup
+
+    result = neardup.deduplicate(open_db(db_path), run_id=run_id)
+    return {"counts": result.counts(), "touched_stories": sorted(result.touched_stories)}
+
+
+@task(name="stories")
+def group_stories(db_path: str, run_id: str, touched_stories: list[int]) -> dict[str, int]:
+    """Give new reports a story (same event, any outlet or language) and summarise changed ones."""
+    from tasks import stories, story_summary
+
+    db = open_db(db_path)
+    result = stories.assign_stories(db, run_id=run_id, dirty=touched_stories)
+    return result.counts() | {"story_summaries": story_summary.update_summaries(db, result.touched)}
+
+
 def _add(total: dict[str, int], part: dict[str, int]) -> None:
     for name, value in part.items():
         total[name] = total.get(name, 0) + value
@@ -177,6 +196,12 @@ def daily(
             raise FileNotFoundError(f"feed list {feeds_file} does not exist")
         if feeds or Path(feed_list).is_file():
             _add(counts, ingest_feeds(db_path, feed_list, list(feeds or []), run_id))
+
+        # Near-duplicates and stories over everything stored so far, before summarising, so
+        # copies are never summarised again.
+        decided = near_duplicates(db_path, run_id)
+        _add(counts, decided["counts"])
+        _add(counts, group_stories(db_path, run_id, decided["touched_stories"]))
 
         ids = store.ids_to_summarise(
             db, method=method, length=length, settings_version=summarize.SETTINGS_VERSION

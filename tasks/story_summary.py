@@ -21,6 +21,8 @@ import numpy as np
 from scipy import sparse
 from sqlite_utils import Database
 
+from tasks import entities
+from tasks.gazetteer import fold
 from tasks.sentences import split_sentences, words
 from tasks.store import now, write_transaction
 from tasks.stories import _matrix, _normalised, primary_language, terms
@@ -29,9 +31,9 @@ log = logging.getLogger(__name__)
 
 SETTINGS = "mmr-v1"
 SENTENCES = 4
-LAMBDA = 0.7  # relevance against redundancy
+LAMBDA = 0.6  # relevance against redundancy
 LEAD_BONUS = 0.2
-REDUNDANT = 0.75  # a sentence this close to a chosen one is never added
+REDUNDANT = 0.5  # a sentence this close to a chosen one is never added
 MIN_WORDS, MAX_WORDS = 6, 60
 
 
@@ -49,18 +51,26 @@ def summarise(reports: list[dict[str, object]], *, sentences: int = SENTENCES) -
     language = primary_language(Counter(str(r["language"]) for r in reports if r.get("language")))
     chosen_reports = [r for r in reports if r.get("language") == language] or reports
     candidates: list[Line] = []
+    seen: set[str] = set()
     for report in chosen_reports:
         lang = str(report.get("language") or "en")
         for position, sentence in enumerate(split_sentences(str(report["body"]), lang)):
-            if MIN_WORDS <= len(words(sentence)) <= MAX_WORDS:
-                candidates.append(Line(sentence, int(report["id"]), position))  # type: ignore[call-overload]
+            # A sentence several outlets carry word for word is credited to the first report.
+            key = " ".join(fold(sentence).split())
+            if key in seen or not MIN_WORDS <= len(words(sentence)) <= MAX_WORDS:
+                continue
+            seen.add(key)
+            candidates.append(Line(sentence, int(report["id"]), position))  # type: ignore[call-overload]
     if not candidates:
         return []
     lang = language or "en"
-    vectors = _normalised(
-        _matrix([dict(terms(None, c.text, lang)) for c in candidates], sublinear=True,
-                n=len(candidates))
-    )  # fmt: skip
+    # Words and the signals (names, figures, dates): two ledes that say "24 March" and "Sony"
+    # in different words are still the same line.
+    features = [
+        dict(terms(None, c.text, lang)) | {k: 2.0 for k in entities.signals(c.text, lang)}
+        for c in candidates
+    ]
+    vectors = _normalised(_matrix(features, sublinear=True, n=len(candidates)))
     # The centre: the mean of each report's own mean sentence vector, so reports count equally.
     by_report: dict[int, list[int]] = {}
     for index, line in enumerate(candidates):

@@ -1,0 +1,301 @@
+"""Near-duplicates: edited copies found, distinct articles kept, every decision explained."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+from sqlite_utils import Database
+
+from db import open_db
+from tasks import ingest, neardup, shingles, store
+from tasks.models import Item
+
+BBC = "bbc-news-summary/article"
+
+
+def _article(corpus: Path, name: str) -> tuple[str, str]:
+    title, body = (corpus / BBC / name).read_text(encoding="utf-8").split("\n", 1)
+    return title.strip(), "\n\n".join(p.strip() for p in body.split("\n") if p.strip())
+
+
+def _item(key: str, body: str, **fields: object) -> Item:
+    return ingest.finish_item(Item(key=key, body=body, **fields))  # type: ignore[arg-type]
+
+
+def _save(db: Database, *items: Item) -> None:
+    store.save_items(db, list(items), run_id="test")
+
+
+def _row(db: Database, key: str) -> dict[str, object]:
+    cursor = db.execute("SELECT * FROM documents WHERE key = ?", [key])
+    names = [c[0] for c in cursor.description]
+    return dict(zip(names, cursor.fetchone(), strict=True))
+
+
+def _edits(body: str, rng: random.Random) -> dict[str, str]:
+    """A reader's everyday near-duplicates of one article."""
+    sentences = body.replace("\n\n", " ").split(". ")
+    words = body.split(" ")
+    for i in rng.sample(range(len(words)), k=len(words) // 20):
+        words[i] = rng.choice(["market", "report", "company", "season", "minister"])
+    dropped = [s for i, s in enumerate(sentences) if i == 0 or i % 5]
+    shuffled = sentences[1:]
+    rng.shuffle(shuffled)
+    return {
+        "boilerplate": body + "\n\nSign up for our newsletter.\n\nReporting by the news desk.",
+        "dropped": ". ".join(dropped),
+        "reordered": ". ".join([sentences[0], *shuffled]),
+        "words": " ".join(words),
+        "truncated": body[: body.rfind(" ", 0, int(len(body) * 0.8))] + " […]",
+    }
+
+
+def test_edited_copies_of_real_articles_are_duplicates_of_their_originals(
+    corpus: Path, db_path: Path
+) -> None:
+    db = open_db(db_path)
+    rng = random.Random(7)
+    names = ["business/021.txt", "politics/037.txt", "tech/025.txt", "sport/023.txt",
+             "sport/048.txt"]  # fmt: skip
+    for name in names:
+        title, body = _article(corpus, name)
+        _save(db, _item(name, body, title=title))
+        copies = _edits(body, rng)
+        copies["headline"] = body
+        _save(db, *(_item(f"{name}#{edit}", text, title="Another headline" if edit == "headline"
+                          else title) for edit, text in copies.items()))  # fmt: skip
+    result = neardup.deduplicate(db, run_id="test")
+
+    for name in names:
+        original = _row(db, name)
+        # The longest text is canonical, so a copy with boilerplate added may hold that role.
+        root = original["duplicate_of"] or original["id"]
+        copies = db.execute(
+            "SELECT key, coalesce(duplicate_of, id) FROM documents WHERE key LIKE ?", [f"{name}#%"]
+        ).fetchall()
+        assert {k: r for k, r in copies} == {k: root for k, _ in copies}, name
+    # Same saga, different reports (sport 023 and 048): never merged with each other.
+    assert (_row(db, "sport/023.txt")["duplicate_of"] or _row(db, "sport/023.txt")["id"]) != (
+        _row(db, "sport/048.txt")["duplicate_of"] or _row(db, "sport/048.txt")["id"]
+    )
+    assert result.checked == 35
+
+
+def test_distinct_articles_on_one_topic_stay_canonical(corpus: Path, db_path: Path) -> None:
+    db = open_db(db_path)
+    names = [f"sport/0{n}.txt" for n in (23, 33, 48, 50, 51, 54)]  # six reports on one saga
+    _save(db, *(_item(name, _article(corpus, name)[1], title=_article(corpus, name)[0])
+                for name in names))  # fmt: skip
+    neardup.deduplicate(db, run_id="test")
+    assert (
+        db.execute("SELECT count(*) FROM documents WHERE duplicate_of IS NULL").fetchone()[0] == 6
+    )
+
+
+def test_canonical_is_the_longest_text_then_the_earliest(db_path: Path, corpus: Path) -> None:
+    _, body = _article(corpus, "business/021.txt")
+    short = body[: int(len(body) * 0.85)]
+    db = open_db(db_path)
+    _save(
+        db,
+        _item("late-long", body, published_at="2005-02-03T00:00:00Z"),
+        _item("early-short", short, published_at="2005-02-01T00:00:00Z"),
+        _item("early-long", body + " ", published_at="2005-02-02T00:00:00Z"),
+    )
+    neardup.deduplicate(db, run_id="test")
+    # 'early-long' has the same normalised body as 'late-long': the earlier of the two wins.
+    canonical = _row(db, "early-long")
+    assert canonical["duplicate_of"] is None
+    assert _row(db, "late-long")["duplicate_of"] == canonical["id"]
+    assert _row(db, "early-short")["duplicate_of"] == canonical["id"]
+    reason = db.execute(
+        "SELECT reason FROM dedup_decisions WHERE document_id = ? AND decision = 'duplicate'"
+        " ORDER BY id DESC",
+        [_row(db, "early-short")["id"]],
+    ).fetchone()[0]
+    assert "longer body" in reason
+
+
+def test_every_decision_is_logged_with_pair_method_score_threshold_and_why(
+    db_path: Path, corpus: Path
+) -> None:
+    _, body = _article(corpus, "tech/025.txt")
+    db = open_db(db_path)
+    _save(
+        db,
+        _item("a", body, url="https://a.example/psp"),
+        _item("b", body),  # exact copy
+        _item("c", body.replace("Sony", "Sonny").replace("console", "device")),  # edited
+        _item("d", body + "\n\nMore.", url="https://a.example/psp"),  # same URL, another key
+        _item("e", _article(corpus, "tech/045.txt")[1]),  # another PSP story
+    )
+    neardup.deduplicate(db, run_id="run-1")
+    cursor = db.execute(
+        "SELECT d.key, x.method, x.score, x.threshold, x.decision, x.reason, x.canonical_id"
+        " FROM dedup_decisions x JOIN documents d ON d.id = x.document_id ORDER BY x.id"
+    )
+    rows = cursor.fetchall()
+    latest = {key: (method, score, threshold, decision, reason, canonical)
+              for key, method, score, threshold, decision, reason, canonical in rows}  # fmt: skip
+    canonical_id = _row(db, "d")["id"]  # the longest text
+    assert latest["a"][0] == "url" and latest["a"][3] == "duplicate"
+    assert latest["b"][0] == "minhash" and latest["b"][5] == canonical_id
+    method, score, threshold, decision, reason, kept = latest["c"]
+    assert (method, decision, kept, threshold) == ("minhash", "duplicate", canonical_id, 0.5)
+    assert 0.5 <= score < 1 and "Jaccard" in reason and "kept" in reason
+    assert latest["d"][3] == "kept"
+    assert latest["e"][3] == "distinct"
+    assert json.loads(str(_row(db, "d")["outlets"])) == ["a.example"]
+
+
+def test_boilerplate_under_different_headlines_is_flagged_not_a_duplicate(db_path: Path) -> None:
+    notice = (
+        "This article is available to subscribers only. Log in with your account or start a"
+        " free trial to continue reading our award-winning journalism today."
+    )
+    db = open_db(db_path)
+    _save(
+        db,
+        _item("x", notice, title="Floods close roads across the north", url="https://p.example/1"),
+        _item("y", notice, title="Central bank holds rates at 4%", url="https://p.example/2"),
+        _item("z", notice, title="Central bank holds rates at 4%", url="https://q.example/9"),
+    )
+    result = neardup.deduplicate(db, run_id="test")
+    rows = {key: _row(db, key) for key in "xyz"}
+    assert {r["summary_status"] for r in rows.values()} == {"boilerplate"}
+    assert {r["duplicate_of"] for r in rows.values()} == {None}
+    assert result.boilerplate == 3
+    rejects = db.execute("SELECT location, reason FROM rejects ORDER BY location").fetchall()
+    assert [r[1] for r in rejects] == ["boilerplate_only"] * 3
+    pending = (
+        store.ids_to_summarise(db, method="lexrank", length="3", settings_version="1")
+        if hasattr(store, "ids_to_summarise")
+        else [  # fmt: skip
+            d["id"]
+            for d in store.documents_to_summarise(
+                db, method="lexrank", length="3", settings_version="1"
+            )
+        ]
+    )
+    assert pending == []
+
+
+def test_a_short_wire_brief_under_two_headlines_is_still_a_duplicate(db_path: Path) -> None:
+    brief = (
+        "Cambodia and Japan agreed on Monday to deepen defence ties and to hold talks on demining"
+        " in Phnom Penh next year, officials said."
+    )
+    db = open_db(db_path)
+    _save(
+        db,
+        _item("one", brief, title="Cambodia and Japan deepen defence ties"),
+        _item("two", brief, title="Japan, Cambodia agree on demining talks"),
+    )
+    neardup.deduplicate(db, run_id="test")
+    assert _row(db, "two")["duplicate_of"] == _row(db, "one")["id"]
+
+
+def test_each_run_decides_only_new_and_changed_documents(db_path: Path, corpus: Path) -> None:
+    db = open_db(db_path)
+    _save(db, *(_item(f"d{i}", _article(corpus, f"politics/0{i}.txt")[1]) for i in range(21, 31)))
+    first = neardup.deduplicate(db, run_id="1")
+    again = neardup.deduplicate(db, run_id="2")
+    assert (first.checked, first.signatures) == (10, 10)
+    assert (again.checked, again.signatures) == (0, 0)
+
+    _, body = _article(corpus, "politics/021.txt")
+    _save(db, _item("copy", body + "\n\nShare this article on Facebook"))
+    third = neardup.deduplicate(db, run_id="3")
+    assert (third.checked, third.signatures) == (1, 1)
+    # The copy is longer (its furniture survives cleaning), so it becomes the canonical.
+    assert _row(db, "d21")["duplicate_of"] == _row(db, "copy")["id"]
+
+
+def test_a_changed_document_is_decided_again_and_its_copies_released(
+    db_path: Path, corpus: Path
+) -> None:
+    _, body = _article(corpus, "business/021.txt")
+    db = open_db(db_path)
+    _save(db, _item("orig", body), _item("copy", body[: int(len(body) * 0.9)]))
+    neardup.deduplicate(db, run_id="1")
+    assert _row(db, "copy")["duplicate_of"] == _row(db, "orig")["id"]
+
+    _save(db, _item("orig", _article(corpus, "entertainment/021.txt")[1]))  # a new version
+    result = neardup.deduplicate(db, run_id="2")
+    assert result.signatures == 1
+    assert _row(db, "copy")["duplicate_of"] is None
+    assert _row(db, "copy")["summary_status"] is None  # to be summarised now
+    # The store released the copy when the text changed; dedup decided it again and logged it.
+    assert result.checked == 2
+    latest = db.execute(
+        "SELECT decision FROM dedup_decisions WHERE document_id = ? ORDER BY id DESC",
+        [_row(db, "copy")["id"]],
+    ).fetchone()
+    assert latest == ("distinct",)
+
+
+def test_near_duplicates_are_looked_for_only_within_the_window(db_path: Path, corpus: Path) -> None:
+    _, body = _article(corpus, "tech/025.txt")
+    _, other = _article(corpus, "tech/026.txt")
+    db = open_db(db_path)
+    _save(
+        db,
+        _item("jan", body, published_at="2005-01-01T00:00:00Z"),
+        _item("apr", body + " Extra line.", published_at="2005-04-01T00:00:00Z"),
+        _item("feb", other, published_at="2005-02-01T00:00:00Z"),
+        _item("jul-exact", other, published_at="2005-07-01T00:00:00Z"),
+    )
+    neardup.deduplicate(db, run_id="test")
+    assert _row(db, "apr")["duplicate_of"] is None  # 90 days apart: outside 30 days
+    assert _row(db, "jul-exact")["duplicate_of"] == _row(db, "feb")["id"]  # identical: any date
+
+
+def test_candidate_look_up_searches_the_band_index_and_never_scans(db_path: Path) -> None:
+    db = open_db(db_path)
+    values = neardup.signature("some words to hash for a signature", "en")
+    keys = neardup.bucket_keys(values, *neardup.lsh_params(0.5))
+    plan = " | ".join(neardup.candidate_query_plan(db, keys))
+    assert "SEARCH b USING PRIMARY KEY (band=? AND bucket=?)" in plan
+    assert "SCAN b" not in plan and "SCAN lsh_bands" not in plan
+
+
+def test_recompute_at_another_threshold_uses_stored_signatures_only(
+    db_path: Path, corpus: Path
+) -> None:
+    _, body = _article(corpus, "sport/030.txt")
+    sentences = body.split(". ")
+    db = open_db(db_path)
+    _save(db, _item("full", body), _item("half", ". ".join(sentences[: len(sentences) * 2 // 3])))
+    neardup.deduplicate(db, run_id="1")
+    assert _row(db, "half")["duplicate_of"] == _row(db, "full")["id"]
+
+    strict = neardup.deduplicate(db, run_id="2", threshold=0.9, recompute=True)
+    assert strict.signatures == 0 and strict.rebanded == 2
+    assert _row(db, "half")["duplicate_of"] is None
+    assert neardup.load_settings(db).threshold == 0.9
+    latest = db.execute(
+        "SELECT threshold, decision FROM dedup_decisions WHERE document_id = ? ORDER BY id DESC",
+        [_row(db, "half")["id"]],
+    ).fetchone()
+    assert latest == (0.9, "distinct")
+
+
+@pytest.mark.parametrize("threshold", [0.3, 0.5, 0.7, 0.9])
+def test_lsh_banding_finds_pairs_at_the_threshold(threshold: float) -> None:
+    bands, rows = neardup.lsh_params(threshold)
+    assert bands * rows <= neardup.NUM_PERM
+    assert 1 - (1 - threshold**rows) ** bands >= neardup.CANDIDATE_RECALL
+
+
+def test_shingles_fold_case_diacritics_numbers_and_inflection() -> None:
+    a = shingles.shingles("Die Außenminister trafen sich am 1.300. Tag", "de")
+    b = shingles.shingles("die aussenministern trafen sich am 1300. tag", "de")
+    assert shingles.jaccard(a, b) == 1.0
+
+
+def test_bad_threshold_is_refused(db_path: Path) -> None:
+    with pytest.raises(neardup.DedupError, match="threshold"):
+        neardup.deduplicate(open_db(db_path), threshold=1.5)

@@ -1,0 +1,217 @@
+"""Stories: the same event across outlets and languages together, different events apart."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlite_utils import Database
+
+from db import open_db
+from tasks import entities, gazetteer, ingest, neardup, store, stories, story_summary
+from tasks.models import Item
+
+ROOT = Path(__file__).resolve().parent.parent
+TRANSLATIONS = ROOT / "benchmarks" / "dedup" / "translations"
+SEED_000 = "000_4c18ba39d7aebdfb"  # German: senior officials' talks, Phnom Penh, 25 December 2025
+SEED_001 = "001_8d6a566c8fb300cb"  # English: foreign ministers, 17 December 2023
+
+
+def _ingest(db: Database, folder: Path) -> None:
+    entries, _ = ingest.scan_folder(folder)
+    items = [item for entry in entries for item in ingest.load_file(entry)[0]]
+    store.save_items(db, items, run_id="test")
+
+
+def _decide(db: Database) -> stories.StoryResult:
+    result = neardup.deduplicate(db, run_id="test")
+    grouped = stories.assign_stories(db, run_id="test", dirty=result.touched_stories)
+    story_summary.update_summaries(db, grouped.touched)
+    return grouped
+
+
+def _story_of(db: Database, path: str) -> int:
+    return db.execute("SELECT story_id FROM documents WHERE path = ?", [path]).fetchone()[0]
+
+
+@pytest.mark.slow
+def test_five_seeds_stay_five_documents_in_five_stories_through_the_daily_flow(
+    prefect_harness: None, seeds_copy: Path, db_path: Path
+) -> None:
+    from flows.daily import daily
+
+    result = daily(seeds_dir=str(seeds_copy), db_path=str(db_path), trigger="test")
+
+    db = open_db(db_path)
+    rows = db.execute("SELECT id, duplicate_of, story_id, summary_status FROM documents").fetchall()
+    assert len(rows) == 5
+    assert all(duplicate_of is None for _, duplicate_of, _, _ in rows)
+    assert len({story for _, _, story, _ in rows}) == 5
+    assert None not in {story for _, _, story, _ in rows}
+    assert db.execute("SELECT count(*) FROM stories").fetchone()[0] == 5
+    assert result["counts"]["stories_new"] == 5
+    assert result["counts"]["near_duplicates"] == 0
+    # Every report got its own summary (a one-report story shows its document's summary).
+    assert {status for *_, status in rows} == {"ok"}
+
+
+def test_english_report_and_its_german_translation_share_a_story(
+    seeds_copy: Path, db_path: Path
+) -> None:
+    shutil.copy(TRANSLATIONS / f"seed-{SEED_001}.de.txt", seeds_copy / "001-de.txt")
+    shutil.copy(TRANSLATIONS / f"seed-{SEED_000}.en.txt", seeds_copy / "000-en.txt")
+    db = open_db(db_path)
+    _ingest(db, seeds_copy)
+    _decide(db)
+
+    assert _story_of(db, "001-de.txt") == _story_of(db, f"{SEED_001}.txt")
+    assert _story_of(db, "000-en.txt") == _story_of(db, f"{SEED_000}.txt")
+    # Same topic (Cambodia–Japan), different events, different languages: still apart.
+    assert _story_of(db, f"{SEED_000}.txt") != _story_of(db, f"{SEED_001}.txt")
+    assert db.execute("SELECT count(*) FROM stories").fetchone()[0] == 5
+    reason = db.execute(
+        "SELECT reason FROM dedup_decisions WHERE method = 'story' AND decision = 'same_story'"
+        " AND document_id IN (SELECT id FROM documents WHERE path IN ('001-de.txt', ?))",
+        [f"{SEED_001}.txt"],
+    ).fetchone()[0]
+    assert "other language" in reason and "name:kamikawa" in reason
+
+
+def _feed(db: Database, name: str) -> int:
+    return int(
+        db.table("feeds").insert({"url": f"https://{name}.example/rss", "name": name,
+                                  "created_at": store.now()}).last_pk
+    )  # fmt: skip
+
+
+def test_a_wire_story_carried_by_several_feeds_is_one_story_listing_every_outlet(
+    corpus: Path, db_path: Path
+) -> None:
+    text = (corpus / "bbc-news-summary/article/business/021.txt").read_text(encoding="utf-8")
+    title, body = text.split("\n", 1)
+    db = open_db(db_path)
+    items = []
+    for number, outlet in enumerate(("wire-herald", "daily-post", "evening-star")):
+        feed_id = _feed(db, outlet)
+        furniture = f"\n\nFollow {outlet} for more business news." if number else ""
+        items.append(
+            ingest.finish_item(
+                Item(key=f"https://{outlet}.example/{number}", url=f"https://{outlet}.example/{number}",
+                     title=title.strip(), body=body.strip() + furniture, feed_id=feed_id,
+                     published_at=f"2005-02-0{number + 1}T08:00:00Z")
+            )
+        )  # fmt: skip
+    store.save_items(db, items, run_id="test")
+    _decide(db)
+
+    rows = db.execute(
+        "SELECT id, duplicate_of, story_id, outlets FROM documents ORDER BY id"
+    ).fetchall()
+    assert len({story for _, _, story, _ in rows}) == 1
+    canonical = [row for row in rows if row[1] is None]
+    assert len(canonical) == 1
+    assert set(json.loads(canonical[0][3])) == {"wire-herald", "daily-post", "evening-star"}
+    story = db.execute("SELECT document_count, sources FROM stories").fetchone()
+    assert story[0] == 3
+    assert set(json.loads(story[1])) == {"wire-herald", "daily-post", "evening-star"}
+
+
+def test_different_events_on_one_topic_stay_apart(corpus: Path, db_path: Path) -> None:
+    folder = db_path.parent / "sport"
+    folder.mkdir()
+    # Two Greek sprinters' doping case (a hearing, a ruling) and two other athletics stories.
+    for number in ("023", "024", "029", "034"):
+        shutil.copy(
+            corpus / f"bbc-news-summary/article/sport/{number}.txt", folder / f"{number}.txt"
+        )
+    db = open_db(db_path)
+    _ingest(db, folder)
+    _decide(db)
+    assert db.execute("SELECT count(DISTINCT story_id) FROM documents").fetchone()[0] == 4
+
+
+def test_a_story_summary_takes_lines_from_several_reports_and_credits_each(
+    corpus: Path, db_path: Path
+) -> None:
+    text = (corpus / "bbc-news-summary/article/tech/025.txt").read_text(encoding="utf-8")
+    title, body = text.split("\n", 1)
+    paragraphs = [p for p in body.split("\n") if p.strip()]
+    # Another outlet's report of the same launch: its own lede and ending, one shared paragraph.
+    other = (
+        "Sony will launch its PlayStation Portable handheld console in the US on 24 March for"
+        " $250, the company said, with no European release date yet.\n\n"
+        + paragraphs[-1]
+        + "\n\nAnalysts expect the PSP to sell strongly in the US, where Sony has tens of"
+        " millions of PlayStation 2 owners who already know its games and its brand."
+    )
+    db = open_db(db_path)
+    store.save_items(
+        db,
+        [
+            ingest.finish_item(Item(key="https://a.example/psp", url="https://a.example/psp",
+                                    title=title, body=body, source="Tech Desk")),
+            ingest.finish_item(Item(key="https://b.example/psp", url="https://b.example/psp",
+                                    title="Sony sets US date for PSP", body=other,
+                                    source="Games Weekly")),
+        ],
+        run_id="test",
+    )  # fmt: skip
+    _decide(db)
+
+    assert (
+        db.execute("SELECT count(*) FROM documents WHERE duplicate_of IS NULL").fetchone()[0] == 2
+    )
+    row = db.execute("SELECT summary, summary_sources, document_count FROM stories").fetchall()
+    assert len(row) == 1
+    summary, sources, count = row[0]
+    lines = summary.splitlines()
+    behind = json.loads(sources)
+    assert count == 2 and len(lines) == len(behind) >= 3
+    ids = {r[0] for r in db.execute("SELECT id FROM documents").fetchall()}
+    assert set(behind) <= ids and len(set(behind)) == 2  # both reports contribute
+    # MMR: the two versions of the lede never both appear.
+    assert sum("24 March" in line for line in lines) <= 1
+    entry = stories.digest_entries(db)[0]
+    assert entry["kind"] == "story" and {o for _, _, o in entry["summary"]} <= {
+        "Tech Desk",
+        "Games Weekly",
+    }
+
+
+def test_gazetteer_maps_english_and_german_names_to_one_id() -> None:
+    english = gazetteer.find("The Cambodian minister met Japan's envoy and UN officials in the US.")
+    german = gazetteer.find("Der kambodschanische Minister traf Japans Gesandten und UN-Vertreter.")
+    assert {"country:KH", "country:JP", "org:UN"} <= set(english) & set(german)
+    assert "country:US" not in gazetteer.find("Let us polish the report.")
+
+
+def test_signals_read_figures_and_dates_the_way_each_language_writes_them() -> None:
+    english = entities.signals("Profits of £21.5m on 1,300 sales, on 25 December 2025.", "en")
+    german = entities.signals(
+        "Gewinn von 21,5 Mio. £ bei 1.300 Verkäufen am 25. Dezember 2025.", "de"
+    )
+    for key in ("num:21.5", "num:1300", "date:2025-12-25", "md:12-25"):
+        assert key in english and key in german
+
+
+def test_reports_outside_the_window_open_their_own_story(db_path: Path, corpus: Path) -> None:
+    text = (corpus / "bbc-news-summary/article/business/021.txt").read_text(encoding="utf-8")
+    title, body = text.split("\n", 1)
+    sentences = body.strip().split(". ")
+    db = open_db(db_path)
+    store.save_items(
+        db,
+        [
+            ingest.finish_item(Item(key=f"k{n}", title=title, body=". ".join(part),
+                                    published_at=stamp))
+            for n, (part, stamp) in enumerate(
+                [(sentences[::2], "2005-01-01T00:00:00Z"),
+                 (sentences[1::2], "2005-03-01T00:00:00Z")]
+            )
+        ],
+        run_id="test",
+    )  # fmt: skip
+    _decide(db)
+    assert db.execute("SELECT count(DISTINCT story_id) FROM documents").fetchone()[0] == 2
