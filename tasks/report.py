@@ -619,7 +619,12 @@ def run_digest(db: Database, run_id: str, *, limit: int | None = None) -> Digest
     )
     rejects = _rejects(db, "run_id = ?", [run_id])
     by_language, by_source, by_day = _tallies(documents)
-    notes = []
+    done = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(counts.items()) if v)
+    notes = [
+        f"{run[0]['trigger'] or 'manual'} run, {run[0]['status']};"
+        f" {parameters.get('method')} with {parameters.get('sentences')} sentences"
+        + (f"; {done}" if done else "")
+    ]
     if run[0]["status"] == "skipped":
         notes.append(f"Skipped: {run[0]['error'] or 'this scheduled slot was already done'}.")
     return Digest(
