@@ -87,7 +87,9 @@ def run(
     sentences: SentencesOption = str(summarizer.DEFAULT_SENTENCES),
     feed: Annotated[
         list[str] | None,
-        typer.Option("--feed", help="A feed URL (RSS, Atom, RDF, JSON Feed) to fetch; repeatable."),
+        typer.Option(
+            "--feed", metavar="<url>", help="A feed URL (RSS, Atom, RDF, JSON Feed); repeatable."
+        ),
     ] = None,
     feeds_file: Annotated[
         Path | None,
