@@ -19,6 +19,7 @@ from flows.settings import apply_defaults
 apply_defaults()
 
 from prefect import task  # noqa: E402
+from prefect.cache_policies import NO_CACHE  # noqa: E402
 
 from db import open_db  # noqa: E402
 from tasks import feed_store, feeds  # noqa: E402
@@ -256,7 +257,8 @@ def _write(
     counts["exact_duplicates"] += saved.counts.duplicates
 
 
-@task(name="ingest-feeds")
+# No Prefect retries or caching: retries happen per request inside, and a feed run is never reused.
+@task(name="ingest-feeds", cache_policy=NO_CACHE)
 def ingest_feeds(
     db_path: str, feeds_file: str | None, adhoc: list[str], run_id: str
 ) -> dict[str, int]:
