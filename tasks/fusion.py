@@ -20,6 +20,7 @@ near-duplicate of a chosen sentence (a lede repeated further down) is never chos
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 
@@ -35,6 +36,8 @@ BIAS = -5.32
 DAMPING = 0.85
 TOLERANCE = 1e-8
 MAX_ITERATIONS = 100
+# Up to this many sentence × word cells the count matrix is dense (8 MB of float64).
+DENSE_CELLS = 1_000_000
 # Two sentences this similar (cosine of word counts) say the same thing; keep only one.
 DUPLICATE_COSINE = 0.8
 
@@ -60,25 +63,29 @@ def function_words(language: str, stop_words: Iterable[str]) -> frozenset[str]:
     return frozenset(word.lower() for word in stop_words)
 
 
-def _count_matrix(rows: Sequence[Sequence[str]]) -> sparse.csr_matrix:
-    """Sentences × vocabulary term counts."""
+def shared_counts(rows: Sequence[Sequence[str]]) -> np.ndarray:
+    """Sentences × sentences: the dot products of their term-count vectors."""
     vocabulary: dict[str, int] = {}
     indptr: list[int] = [0]
     indices: list[int] = []
     for row in rows:
         indices.extend(vocabulary.setdefault(term, len(vocabulary)) for term in row)
         indptr.append(len(indices))
-    data = np.ones(len(indices), dtype=np.float64)
-    shape = (len(rows), max(1, len(vocabulary)))
-    matrix = sparse.csr_matrix((data, indices, indptr), shape=shape)
-    matrix.sum_duplicates()
-    return matrix
+    n, size = len(rows), max(1, len(vocabulary))
+    if n * size <= DENSE_CELLS:
+        # A news article's matrix is small; numpy on a dense one beats scipy's sparse overhead.
+        counts = np.zeros((n, size))
+        row_of = np.repeat(np.arange(n), np.diff(indptr))
+        np.add.at(counts, (row_of, np.asarray(indices, dtype=np.intp)), 1.0)
+        return counts @ counts.T  # type: ignore[no-any-return]
+    data = np.ones(len(indices))
+    matrix = sparse.csr_matrix((data, indices, indptr), shape=(n, size))
+    return (matrix @ matrix.T).toarray()  # type: ignore[no-any-return]
 
 
 def cosine_matrix(rows: Sequence[Sequence[str]]) -> np.ndarray:
     """Pairwise cosine similarity of the rows' term counts, zero on the diagonal."""
-    counts = _count_matrix(rows)
-    products = (counts @ counts.T).toarray()
+    products = shared_counts(rows)
     norms = np.sqrt(np.diag(products))
     with np.errstate(divide="ignore", invalid="ignore"):
         cosine = products / np.outer(norms, norms)
@@ -105,8 +112,7 @@ def pagerank(weights: np.ndarray, *, damping: float = DAMPING) -> np.ndarray:
 
 def reduction_weights(rows: Sequence[Sequence[str]]) -> np.ndarray:
     """sumy's Reduction rating: shared stems over the sum of log lengths, summed over sentences."""
-    counts = _count_matrix(rows)
-    shared = (counts @ counts.T).toarray()
+    shared = shared_counts(rows)
     logs = np.log(np.maximum([len(row) for row in rows], 1))
     norm = logs[:, None] + logs[None, :]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -155,7 +161,7 @@ def choose(
     probability: np.ndarray,
     count: int,
     *,
-    similarity: np.ndarray | None = None,
+    similarity: Callable[[int, int], float] | None = None,
 ) -> list[int]:
     """Indexes (in document order) of the `count` sentences with most expected reference words."""
     if count >= len(lengths):
@@ -163,10 +169,12 @@ def choose(
     return _top(np.argsort(-(lengths * probability), kind="stable"), count, similarity)
 
 
-def _top(order: np.ndarray, count: int, similarity: np.ndarray | None) -> list[int]:
+def _top(
+    order: np.ndarray, count: int, similarity: Callable[[int, int], float] | None
+) -> list[int]:
     picked: list[int] = []
     for index in order.tolist():
-        if similarity is not None and any(similarity[index, j] >= DUPLICATE_COSINE for j in picked):
+        if similarity is not None and any(similarity(index, j) >= DUPLICATE_COSINE for j in picked):
             continue
         picked.append(index)
         if len(picked) == count:
@@ -200,19 +208,31 @@ class FusionSummarizer:
         self._stop_words = frozenset(word.lower() for word in words)
         self._function_words = function_words(self._language, self._stop_words)
 
-    def rate(self, document: ObjectDocumentModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per sentence: relevance and length in words; pairwise similarity for duplicates."""
+    def rate(self, document: ObjectDocumentModel) -> tuple[np.ndarray, np.ndarray]:
+        """Per sentence: the probability of belonging in a summary, and the length in words."""
         words = [sentence.words for sentence in document.sentences]
         features, lengths = sentence_features(
             words, stem=self._stem, stop_words=self._stop_words, function_words=self._function_words
         )
-        lowered = [[w.lower() for w in sentence] for sentence in words]
-        return relevance(features), lengths, cosine_matrix(lowered)
+        return relevance(features), lengths
 
     def __call__(self, document: ObjectDocumentModel, sentences_count: int) -> tuple[Sentence, ...]:
         sentences = document.sentences
         if not sentences:
             return ()
-        probability, lengths, similarity = self.rate(document)
-        indexes = choose(lengths, probability, int(sentences_count), similarity=similarity)
+        probability, lengths = self.rate(document)
+        counts = [Counter(w.lower() for w in sentence.words) for sentence in sentences]
+        indexes = choose(
+            lengths,
+            probability,
+            int(sentences_count),
+            similarity=lambda i, j: cosine(counts[i], counts[j]),
+        )
         return tuple(sentences[i] for i in indexes)
+
+
+def cosine(first: Counter[str], second: Counter[str]) -> float:
+    """Cosine similarity of two term-count vectors."""
+    dot = sum(count * second[term] for term, count in first.items() if term in second)
+    norms = math.sqrt(sum(c * c for c in first.values()) * sum(c * c for c in second.values()))
+    return dot / norms if norms else 0.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -125,9 +126,10 @@ def test_choose_prefers_expected_reference_words_and_skips_near_duplicates():
     lengths = np.array([10.0, 30.0, 30.0, 5.0])
     probability = np.array([0.9, 0.5, 0.5, 0.99])
     assert fusion.choose(lengths, probability, 2) == [1, 2]
-    similarity = np.zeros((4, 4))
-    similarity[1, 2] = similarity[2, 1] = 0.95
-    assert fusion.choose(lengths, probability, 2, similarity=similarity) == [0, 1]
+    twins = {frozenset((1, 2))}
+    similar = lambda i, j: 0.95 if frozenset((i, j)) in twins else 0.0  # noqa: E731
+    assert fusion.choose(lengths, probability, 2, similarity=similar) == [0, 1]
+    assert fusion.cosine(Counter("aab"), Counter("ab")) == pytest.approx(3 / (5**0.5 * 2**0.5))
 
 
 def test_seed_summaries_leave_out_headline_and_caption():
