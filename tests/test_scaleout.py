@@ -1,0 +1,138 @@
+"""Where batches run changes nothing stored: in-process, a local process pool, a Dask cluster."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from benchmarks import corpus as corpus_generator
+from db import open_db
+from flows import daily as daily_module
+from flows import scaleout
+from flows.scaleout import ScaleSettings, Workers
+
+
+def test_settings_default_to_one_worker_per_cpu(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("NEWSFLOW_WORKERS", raising=False)
+    monkeypatch.delenv("NEWSFLOW_DASK_ADDRESS", raising=False)
+    assert ScaleSettings.from_env() == ScaleSettings(workers=os.cpu_count() or 1)
+
+
+def test_settings_read_workers_and_dask_address(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("NEWSFLOW_WORKERS", "3")
+    monkeypatch.setenv("NEWSFLOW_DASK_ADDRESS", "tcp://10.0.0.5:8786")
+    assert ScaleSettings.from_env() == ScaleSettings(3, "tcp://10.0.0.5:8786")
+    monkeypatch.setenv("NEWSFLOW_WORKERS", "0")
+    assert ScaleSettings.from_env().workers == 1
+
+
+def test_settings_refuse_a_worker_count_that_is_not_a_number(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("NEWSFLOW_WORKERS", "many")
+    with pytest.raises(ValueError, match="NEWSFLOW_WORKERS must be a whole number, got 'many'"):
+        ScaleSettings.from_env()
+
+
+def test_small_work_stays_in_process():
+    with Workers(ScaleSettings(workers=2)) as workers:
+        assert list(workers.map(pow, [(2, i) for i in range(5)], items=5)) == [1, 2, 4, 8, 16]
+        assert workers._pool is None
+
+
+def test_pool_returns_results_in_submission_order():
+    with Workers(ScaleSettings(workers=2)) as workers:
+        calls = [(3, i) for i in range(40)]  # more than the window of batches in flight
+        results = list(workers.map(pow, calls, items=scaleout.PARALLEL_MIN_ITEMS))
+        assert workers._pool is not None
+    assert results == [3**i for i in range(40)]
+    assert workers._pool is None
+
+
+# --- the flow under each runner -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def articles(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Forty generated articles (BBC sentences when the shared corpus is there, else the seeds)."""
+    folder = tmp_path_factory.mktemp("articles")
+    corpus_generator.generate(folder, 40, seed=11)
+    return folder / "docs"
+
+
+def stored(db_path: Path) -> dict[str, list[tuple]]:
+    """What a run leaves behind that must not depend on where batches ran."""
+    db = open_db(db_path)
+    return {
+        "documents": db.execute(
+            "SELECT id, key, content_hash, language, duplicate_of, summary_status"
+            " FROM documents ORDER BY id"
+        ).fetchall(),
+        "summaries": db.execute(
+            "SELECT document_id, method, length, text, sentence_indexes FROM summaries"
+            " ORDER BY document_id, method"
+        ).fetchall(),
+    }
+
+
+def run_flow(articles: Path, db_path: Path) -> dict:
+    return daily_module.daily(seeds_dir=str(articles), db_path=str(db_path), trigger="test")
+
+
+@pytest.fixture
+def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Several batches of each kind, and a pool even for forty documents.
+    monkeypatch.setattr(daily_module, "FILE_BATCH", 9)
+    monkeypatch.setattr(daily_module, "SUMMARY_BATCH", 7)
+    monkeypatch.setattr(scaleout, "PARALLEL_MIN_ITEMS", 1)
+
+
+@pytest.fixture(scope="module")
+def in_process(articles: Path, tmp_path_factory: pytest.TempPathFactory, prefect_harness: None):
+    """The reference: the same flow with every batch in the flow's own process."""
+    db_path = tmp_path_factory.mktemp("in-process") / "newsflow.db"
+    patch = pytest.MonkeyPatch()
+    patch.setenv("NEWSFLOW_WORKERS", "1")
+    patch.delenv("NEWSFLOW_DASK_ADDRESS", raising=False)
+    patch.setattr(daily_module, "FILE_BATCH", 9)
+    patch.setattr(daily_module, "SUMMARY_BATCH", 7)
+    try:
+        result = run_flow(articles, db_path)
+    finally:
+        patch.undo()
+    assert result["counts"]["summaries"] > 20
+    return stored(db_path)
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("small_batches")
+def test_local_process_pool_stores_what_in_process_stores(
+    articles: Path, db_path: Path, in_process: dict, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("NEWSFLOW_WORKERS", "2")
+    monkeypatch.delenv("NEWSFLOW_DASK_ADDRESS", raising=False)
+    run_flow(articles, db_path)
+    assert stored(db_path) == in_process
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("small_batches")
+def test_dask_cluster_stores_what_in_process_stores(
+    articles: Path, db_path: Path, in_process: dict, monkeypatch: pytest.MonkeyPatch
+):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        monkeypatch.setenv("NEWSFLOW_DASK_ADDRESS", cluster.scheduler_address)
+        monkeypatch.setenv("NEWSFLOW_WORKERS", "2")
+        with distributed.Client(cluster) as client:
+            run_flow(articles, db_path)
+            # The summarisation batches ran on the cluster's workers, as Prefect task runs.
+            ran = client.run_on_scheduler(
+                lambda dask_scheduler: sum(
+                    1 for key in dask_scheduler.task_prefixes if "summarise_batch" in key
+                )
+            )
+    assert ran >= 1
+    assert stored(db_path) == in_process
