@@ -121,7 +121,8 @@ def run(
     counts = result["counts"]
     console.print(
         "Run finished: "
-        + ", ".join(f"{name.replace('_', ' ')} {value}" for name, value in sorted(counts.items()))
+        + ", ".join(f"{name.replace('_', ' ')} {value}" for name, value in sorted(counts.items())),
+        soft_wrap=True,  # one line, whatever the terminal width: easy to grep in logs
     )
     show_digest(open_db(db), since=None, limit=10)
     console.print(f"\nDatabase: [bold]{escape(str(db))}[/bold]")
@@ -143,22 +144,56 @@ def check_feeds(urls: list[str], feeds_file: Path | None) -> None:
             raise fail(f"--feeds-file: {error}") from None
 
 
+DIGEST_COPIES = 20  # copies listed under a report in the digest; the rest are counted
+
+
 def show_digest(database, *, since: str | None, limit: int | None = None) -> None:  # type: ignore[no-untyped-def]
-    rows = queries.digest(database, since=since)
-    if not rows:
+    """One entry per story (its summary, each line's outlet, its reports), then lone documents."""
+    from tasks.stories import digest_entries
+
+    entries = digest_entries(database, since=since)
+    if not entries:
         console.print("Nothing new.")
         return
-    for row in rows[:limit]:
-        title = row["title"] or (row["lede"] or "").split(". ")[0][:100] + "…"
-        meta = " · ".join(str(x) for x in (row["language"], row["source"], row["published_at"] and row["published_at"][:10]) if x)
+    for entry in entries[:limit]:
+        sources = entry["sources"]
+        outlets = entry.get("outlets") or list(
+            dict.fromkeys(
+                o for s in sources for o in [s["named_outlet"], *(c["outlet"] for c in s["copies"])]
+                if o
+            )
+        )
+        when = (entry["published_at"] or "")[:10]
+        meta = [f"story · {len(sources)} report{'s' * (len(sources) != 1)}"
+                if entry["kind"] == "story" else "document",
+                ", ".join(entry["languages"]), when]  # fmt: skip
         # Titles, summaries and paths come from files and feeds: never let them act as markup.
-        console.print(f"\n[bold]{escape(title)}[/bold]  [dim]{escape(meta)}[/dim]", highlight=False)
-        if row["summary"]:
-            for line in row["summary"].splitlines():
-                console.print(f"  • {escape(line)}", highlight=False)
-        elif row["summary_status"]:
-            console.print(f"  [dim]({row['summary_status'].replace('_', ' ')})[/dim]")
-        console.print(f"  [dim]{escape(row['path'] or row['url'] or '')}[/dim]", highlight=False)
+        title, about = escape(entry["title"]), escape(" · ".join(m for m in meta if m))
+        console.print(f"\n[bold]{title}[/bold]  [dim]{about}[/dim]", highlight=False)
+        if outlets:
+            console.print(f"  [dim]Outlets: {escape(', '.join(outlets))}[/dim]", highlight=False)
+        several = len(sources) > 1
+        for line, document_id, outlet in entry["summary"]:
+            credit = f"  [dim]— {escape(outlet or 'unknown')}, #{document_id}[/dim]"
+            credit = credit if several else ""
+            console.print(f"  • {escape(line)}{credit}", highlight=False)
+        if not entry["summary"] and entry["status"]:
+            console.print(f"  [dim]({entry['status'].replace('_', ' ')})[/dim]")
+        for source in sources:
+            label = f"#{source['document_id']} {source['outlet']} · " if several else ""
+            console.print(
+                f"  [dim]{escape(label)}{escape(source['location'] or '')}[/dim]", highlight=False
+            )
+            for copy in source["copies"][:DIGEST_COPIES]:
+                where = f"{copy['outlet']} · " if copy["outlet"] else ""
+                console.print(
+                    f"    [dim]copy #{copy['document_id']} · {escape(where)}"
+                    f"{escape(copy['location'] or '')}[/dim]",
+                    highlight=False,
+                )
+            if len(source["copies"]) > DIGEST_COPIES:
+                more = len(source["copies"]) - DIGEST_COPIES
+                console.print(f"    [dim]… and {more} more copies[/dim]")
 
 
 @app.command()
@@ -166,8 +201,62 @@ def digest(
     db: DbOption = DEFAULT_DB_PATH,
     since: Annotated[str | None, typer.Option("--since", help="Only items added or changed since this date (YYYY-MM-DD).")] = None,
 ) -> None:
-    """Print the digest: one entry per document with its summary and source."""
+    """Print the digest: one entry per story (summary, outlets, reports), then lone documents."""
     show_digest(open_db(db), since=since)
+
+
+@app.command()
+def dedup(
+    db: DbOption = DEFAULT_DB_PATH,
+    threshold: Annotated[
+        float | None,
+        typer.Option("--threshold", min=0.05, max=1.0,
+                     help="Near-duplicate at or above this MinHash Jaccard estimate (kept for"
+                          " later runs) [default: the stored one, else 0.5]."),
+    ] = None,
+    window: Annotated[
+        int | None,
+        typer.Option("--window", min=1, help="Days around a document's date to compare it with"
+                     " (kept for later runs) [default: the stored one, else 30]."),
+    ] = None,
+) -> None:
+    """Decide near-duplicates again from stored signatures (no file read, no feed fetched)."""
+    from tasks import neardup, store, stories, story_summary
+
+    if not db.is_file():
+        raise fail(f"no database at {db}; run `newsflow run` first")
+    database = open_db(db)
+    run_id = store.start_run(
+        database, parameters={"command": "dedup", "threshold": threshold, "window_days": window}
+    )
+    try:
+        result = neardup.deduplicate(
+            database, run_id=run_id, threshold=threshold, window_days=window, recompute=True
+        )
+        grouped = stories.assign_stories(database, run_id=run_id, dirty=result.touched_stories)
+        summaries = story_summary.update_summaries(database, grouped.touched)
+    except Exception as error:
+        store.finish_run(database, run_id, status="failed", error=str(error))
+        raise fail(f"dedup failed: {error}", EXIT_FAILED) from None
+    counts = result.counts() | grouped.counts() | {"story_summaries": summaries}
+    store.finish_run(database, run_id, status="completed", counts=counts)
+    bands, rows = neardup.lsh_params(result.threshold)
+    totals = dict(database.execute(
+        "SELECT coalesce(summary_status, ''), count(*) FROM documents"
+        " WHERE duplicate_of IS NOT NULL OR summary_status = 'boilerplate' GROUP BY 1"
+    ).fetchall())  # fmt: skip
+    console.print(
+        f"Threshold {result.threshold:g} (MinHash {neardup.NUM_PERM} permutations, LSH {bands}"
+        f" bands × {rows} rows), window {neardup.load_settings(database).window_days} days:"
+        f" {result.checked} documents decided from stored signatures"
+        f" ({result.signatures} recomputed from text)."
+    )
+    console.print(
+        f"Duplicates now {totals.get('duplicate', 0)} ({result.duplicates} new,"
+        f" {result.released} released); boilerplate-only {totals.get('boilerplate', 0)};"
+        f" stories: {grouped.created} new, {grouped.joined} joined, {summaries} summarised."
+    )
+    console.print(f"Decisions: dedup_decisions rows with run_id {run_id}", highlight=False)
 
 
 @app.command()
