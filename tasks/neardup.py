@@ -274,12 +274,7 @@ class DedupResult:
 
     def counts(self) -> dict[str, int]:
         """The counts a run records."""
-        return {
-            "dedup_checked": self.checked,
-            "near_duplicates": self.duplicates,
-            "dedup_released": self.released,
-            "boilerplate_only": self.boilerplate,
-        }
+        return {"near_duplicates": self.duplicates, "boilerplate_only": self.boilerplate}
 
 
 def deduplicate(

@@ -470,7 +470,7 @@ def digest_entries(db: Database, *, since: str | None = None) -> list[dict[str, 
     """The digest: one entry per story (with its reports and outlets), then documents without one.
 
     Each entry has `kind` (story | document), `title`, `summary` lines as (text, document id,
-    outlet), `sources` (document id, title, outlet, location, copies' outlets) and dates. `since`
+    outlet), `sources` (document id, title, outlet, location, and its copies) and dates. `since`
     keeps entries with a report created or changed since then. Boilerplate-only documents are left
     out (they are flagged, not news).
     """
@@ -517,6 +517,11 @@ def digest_entries(db: Database, *, since: str | None = None) -> list[dict[str, 
             story_ids,
         ):
             members.setdefault(row["story_id"], []).append(row)
+    copies = _copies(
+        db, [d["id"] for d in documents] + [m["id"] for r in members.values() for m in r]
+    )
+    for row in documents + [m for rows in members.values() for m in rows]:
+        row["copy_rows"] = copies.get(row["id"], [])
     entries: list[dict[str, Any]] = []
     seen_stories: set[int] = set()
     for document in documents:
@@ -531,17 +536,37 @@ def digest_entries(db: Database, *, since: str | None = None) -> list[dict[str, 
     return entries
 
 
+def _copies(db: Database, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """The duplicates of each canonical document: id, outlet and where to find it."""
+    found: dict[int, list[dict[str, Any]]] = {}
+    ids = list(dict.fromkeys(ids))
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        for row in _rows(
+            db,
+            "SELECT d.id, d.duplicate_of, d.source, d.url, d.path, f.name AS feed_name"
+            " FROM documents d LEFT JOIN feeds f ON f.id = d.feed_id"
+            f" WHERE d.duplicate_of IN ({','.join('?' * len(chunk))}) ORDER BY d.id",
+            chunk,
+        ):
+            outlet = outlet_name(row["source"], row["feed_name"], row["url"])
+            found.setdefault(row["duplicate_of"], []).append(
+                {"document_id": row["id"], "outlet": outlet, "location": row["url"] or row["path"]}
+            )
+    return found
+
+
 def _source(row: dict[str, Any]) -> dict[str, Any]:
-    outlet = outlet_name(row.get("source"), row.get("feed_name"), row.get("url"))
-    copies = [o for o in json.loads(row.get("outlets") or "[]") if o != outlet]
+    named = outlet_name(row.get("source"), row.get("feed_name"), row.get("url"))
     return {
         "document_id": row["id"],
         "title": row.get("title") or _first_sentence(row.get("lede") or ""),
-        "outlet": outlet,
+        "outlet": named or ("local file" if row.get("path") else "unknown"),
+        "named_outlet": named,
         "location": row.get("url") or row.get("path"),
         "language": row.get("language"),
         "published_at": row.get("published_at"),
-        "copies": copies,
+        "copies": row.get("copy_rows", []),  # duplicates: document_id, outlet, location
     }
 
 

@@ -1,0 +1,93 @@
+"""`newsflow dedup` re-decides from stored signatures; `newsflow digest` shows stories."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from db import open_db
+from flows.cli import app
+from tasks import ingest, neardup, store, stories, story_summary
+
+ROOT = Path(__file__).resolve().parent.parent
+TRANSLATION = ROOT / "benchmarks/dedup/translations/seed-001_8d6a566c8fb300cb.de.txt"
+SEED = "001_8d6a566c8fb300cb.txt"
+runner = CliRunner()
+
+
+def _build(seeds_copy: Path, db_path: Path) -> None:
+    """Seeds, a shortened copy of seed 001 with a new headline, and its German translation."""
+    text = (seeds_copy / SEED).read_text(encoding="utf-8")
+    paragraphs = text.split("\n")
+    shortened = "\n".join(paragraphs[: int(len(paragraphs) * 0.6)])
+    (seeds_copy / "copy.txt").write_text(f"Cambodia and Japan to deepen ties\n\n{shortened}\n")
+    shutil.copy(TRANSLATION, seeds_copy / "translation.txt")
+    db = open_db(db_path)
+    entries, _ = ingest.scan_folder(seeds_copy)
+    store.save_items(db, [i for e in entries for i in ingest.load_file(e)[0]], run_id="test")
+    result = neardup.deduplicate(db, run_id="test")
+    grouped = stories.assign_stories(db, run_id="test", dirty=result.touched_stories)
+    story_summary.update_summaries(db, grouped.touched)
+    db.conn.close()
+
+
+def _duplicate_of(db_path: Path, path: str) -> int | None:
+    db = open_db(db_path)
+    try:
+        return db.execute("SELECT duplicate_of FROM documents WHERE path = ?", [path]).fetchone()[0]
+    finally:
+        db.conn.close()
+
+
+def test_dedup_recomputes_decisions_at_a_new_threshold_without_reading_files(
+    seeds_copy: Path, db_path: Path
+) -> None:
+    _build(seeds_copy, db_path)
+    assert _duplicate_of(db_path, "copy.txt") is not None
+    shutil.rmtree(seeds_copy)  # nothing is read again: the files may be gone
+
+    strict = runner.invoke(app, ["dedup", "--threshold", "0.95", "--db", str(db_path)])
+    assert strict.exit_code == 0, strict.output
+    assert "Threshold 0.95" in strict.output and "0 recomputed from text" in strict.output
+    assert _duplicate_of(db_path, "copy.txt") is None
+
+    db = open_db(db_path)
+    copy_id = db.execute("SELECT id FROM documents WHERE path = 'copy.txt'").fetchone()[0]
+    latest = db.execute(
+        "SELECT decision, threshold, score FROM dedup_decisions WHERE document_id = ?"
+        " AND method != 'story' ORDER BY id DESC",
+        [copy_id],
+    ).fetchone()
+    assert latest[:2] == ("distinct", 0.95)
+    run = db.execute("SELECT status, parameters FROM runs ORDER BY started_at DESC").fetchone()
+    assert run[0] == "completed" and '"command": "dedup"' in run[1]
+    db.conn.close()
+
+    again = runner.invoke(app, ["dedup", "--threshold", "0.5", "--db", str(db_path)])
+    assert again.exit_code == 0, again.output
+    assert _duplicate_of(db_path, "copy.txt") is not None
+    # The threshold is kept: a plain `dedup` (and the next daily run) uses it.
+    assert "Threshold 0.5 " in runner.invoke(app, ["dedup", "--db", str(db_path)]).output
+
+
+def test_dedup_refuses_a_threshold_out_of_range_and_a_missing_database(tmp_path: Path) -> None:
+    bad = runner.invoke(app, ["dedup", "--threshold", "1.5", "--db", str(tmp_path / "x.db")])
+    assert bad.exit_code == 2
+    missing = runner.invoke(app, ["dedup", "--db", str(tmp_path / "none.db")])
+    assert missing.exit_code == 2 and "no database" in missing.output
+
+
+def test_digest_shows_one_entry_per_story_with_its_sources(seeds_copy: Path, db_path: Path) -> None:
+    _build(seeds_copy, db_path)
+    result = runner.invoke(app, ["digest", "--db", str(db_path)])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    # Five stories: the English seed, its copy and its German translation are one entry.
+    assert out.count("story ·") == 5
+    assert "story · 2 reports · de, en" in out
+    assert "translation.txt" in out and SEED in out
+    assert "Outlets:" in out
+    # Lines of a two-report story credit their document.
+    assert "— " in out and "#" in out
