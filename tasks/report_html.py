@@ -26,7 +26,7 @@ STYLE = """
 body { margin: 0; background: var(--bg); color: var(--fg);
   font: 17px/1.55 system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", sans-serif; }
 main { max-width: 46rem; margin: 0 auto; padding: 1rem 1rem 3rem; }
-h1 { font-size: 1.6rem; line-height: 1.25; margin: .5rem 0 .25rem; }
+h1 { font-size: 1.45rem; line-height: 1.25; margin: .5rem 0 .25rem; }
 h2 { font-size: 1.15rem; line-height: 1.3; margin: 0 0 .35rem; }
 .meta { color: var(--muted); font-size: .9rem; margin: 0 0 .6rem; }
 .entry { background: var(--card); border: 1px solid var(--line); border-radius: 10px;
@@ -76,7 +76,7 @@ def chart(counts: dict[str, int], *, title: str) -> str:
     rows = []
     for index, (label, value) in enumerate(items):
         y = index * row_h
-        short = label if len(label) <= 24 else label[:23] + "…"
+        short = label if len(label) <= 20 else label[:19] + "…"
         length = max(2, round(bar_w * value / top))
         rows.append(
             f'<text x="0" y="{y + 15}"><title>{esc(label)}</title>{esc(short)}</text>'
