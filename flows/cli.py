@@ -112,7 +112,8 @@ def run(
         try:
             result = daily(seeds_dir=str(seeds), feeds=feed or None,
                            feeds_file=str(feeds_file) if feeds_file else None,
-                           method=method, sentences=sentences, db_path=str(db))
+                           method=method, sentences=summarizer.parse_length(sentences),
+                           db_path=str(db))
         except Terminated:
             errors.print("[red]error:[/red] terminated; the run is recorded as failed")
             raise
@@ -441,9 +442,10 @@ def serve(
         raise fail(str(error)) from None
     for deployment in deployments:
         schedule = deployment.schedules[0].schedule  # type: ignore[index]
+        cron, zone = getattr(schedule, "cron", "?"), getattr(schedule, "timezone", "?")
         console.print(
             f"Deployment [bold]newsflow-daily/{deployment.name}[/bold]: cron"
-            f" '{schedule.cron}' in {schedule.timezone}; database {parameters['db_path']};"
+            f" '{cron}' in {zone}; database {parameters['db_path']};"
             f" seeds {parameters['seeds_dir']}",
             highlight=False,
         )

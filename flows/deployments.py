@@ -117,7 +117,7 @@ def build_deployments(
         # Imported by module path: the package is installed, so runs work from any directory.
         entrypoint_type=EntrypointType.MODULE_PATH,
     )
-    return [deployment]
+    return [deployment]  # type: ignore[list-item]  # sync call: never a coroutine here
 
 
 def serve_deployments(deployments: list[RunnerDeployment], *, limit: int = 1) -> None:

@@ -30,6 +30,7 @@ def current_run(default_trigger: str) -> RunInfo:
     if not run.auto_scheduled:
         # Quick run, Custom run, `prefect deployment run` or the API: someone asked for it.
         return RunInfo(str(run.id), "ui", None)
-    name = f"{context.flow.name}/{deployment.name or run.deployment_id}"
+    flow_name = context.flow.name if context.flow else "newsflow-daily"
+    name = f"{flow_name}/{deployment.name or run.deployment_id}"
     scheduled = run.expected_start_time or run.start_time
     return RunInfo(str(run.id), "schedule", slot_key(name, scheduled) if scheduled else None)
