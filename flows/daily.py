@@ -24,6 +24,7 @@ from tasks import batches, ingest, runslots, store, summarize  # noqa: E402
 FILE_BATCH = 200  # files read and written per task run / transaction
 FILE_BATCH_BYTES = 64 * 1024 * 1024  # and at most this many bytes of files, to bound memory
 SUMMARY_BATCH = 100  # documents summarised per task run / transaction
+SUMMARY_WINDOW = 32  # summary batches in flight (~10 MB of text): workers run ahead of the writer
 
 # The summariser names as a Literal, so the Prefect UI renders `method` as a dropdown.
 Method = Literal[summarize.METHODS]  # type: ignore[valid-type]
@@ -88,17 +89,17 @@ def store_summaries(db_path: str, summaries: batches.Summaries, run_id: str) -> 
 def _summaries(
     workers: Workers, db_path: str, ids: list[int], method: str, length: str
 ) -> Iterator[batches.Summaries]:
-    """Summaries of the documents, batch by batch, computed wherever the workers run them."""
+    """Summaries of the documents, batch by batch, computed wherever the workers run them; the
+    first batches are under way when this returns."""
     db = open_db(db_path)
     chunks = [ids[start:start + SUMMARY_BATCH] for start in range(0, len(ids), SUMMARY_BATCH)]
     if workers.settings.dask_address:
-        yield from workers.map_dask(summarise_batch, (
+        return workers.map_dask(summarise_batch, (
             {"documents": store.documents_for_summary(db, chunk), "method": method,
-             "length": length} for chunk in chunks))
-    else:
-        yield from workers.map(batches.summarise, (
-            (store.documents_for_summary(db, chunk), method, length) for chunk in chunks),
-            items=len(ids))
+             "length": length} for chunk in chunks), window=SUMMARY_WINDOW)
+    return workers.map(batches.summarise, (
+        (store.documents_for_summary(db, chunk), method, length) for chunk in chunks),
+        items=len(ids), window=SUMMARY_WINDOW)
 
 
 def _publish(db_path: str, run_id: str) -> None:
@@ -201,12 +202,13 @@ def daily(
         # copies are never summarised again.
         decided = near_duplicates(db_path, run_id)
         _add(counts, decided["counts"])
-        _add(counts, group_stories(db_path, run_id, decided["touched_stories"]))
-
         ids = store.ids_to_summarise(
             db, method=method, length=length, settings_version=summarize.SETTINGS_VERSION
         )
-        for summaries in _summaries(workers, db_path, ids, method, length):
+        # Workers summarise while this process groups stories; the summaries are written after.
+        summarised = _summaries(workers, db_path, ids, method, length)
+        _add(counts, group_stories(db_path, run_id, decided["touched_stories"]))
+        for summaries in summarised:
             _add(counts, store_summaries(db_path, summaries, run_id))
     except BaseException as error:
         store.finish_run(db, run_id, status="failed", counts=counts,

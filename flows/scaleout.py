@@ -26,6 +26,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ class Workers:
     def __init__(self, settings: ScaleSettings | None = None) -> None:
         self.settings = settings or ScaleSettings.from_env()
         self._pool: ProcessPoolExecutor | None = None
+        self._dask: Any = None  # prefect_dask.DaskTaskRunner, entered on first use
 
     def __enter__(self) -> Workers:
         return self
@@ -76,14 +78,12 @@ class Workers:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
-
-    @property
-    def window(self) -> int:
-        """Batches in flight: enough to keep every worker busy while the writer catches up."""
-        return 2 * self.settings.workers
+        if self._dask is not None:
+            self._dask.__exit__(None, None, None)
+            self._dask = None
 
     def start(self, expected_items: int) -> bool:
-        """Start the local pool now (it warms up while the flow scans) if the work is big enough."""
+        """Start the local pool if the work is big enough to pay for it; True if there is one."""
         if self.settings.workers < 2 or expected_items < PARALLEL_MIN_ITEMS:
             return False
         if self._pool is None:
@@ -97,43 +97,59 @@ class Workers:
         return True
 
     def map(
-        self, function: Callable[..., R], calls: Iterable[tuple[Any, ...]], *, items: int
+        self,
+        function: Callable[..., R],
+        calls: Iterable[tuple[Any, ...]],
+        *,
+        items: int,
+        window: int | None = None,
     ) -> Iterator[R]:
-        """`function(*args)` for each args tuple, in order: in the pool when `items` (the total
-        work) is big enough, else in this process."""
+        """`function(*args)` for each args tuple, results in order.
+
+        With a pool (when `items`, the total work, is big enough) the first `window` batches
+        (default: two per worker) are submitted before this returns, so they run while the caller
+        does something else; without one, each call runs in this process as it is iterated.
+        """
         if not self.start(items):
-            for args in calls:
-                yield function(*args)
-            return
+            return (function(*args) for args in calls)
         assert self._pool is not None
-        yield from _ordered(self._pool.submit, function, calls, self.window)
+        return _ordered(self._pool.submit, function, calls, window or 2 * self.settings.workers)
 
-    def map_dask(self, task: Any, calls: Iterable[dict[str, Any]]) -> Iterator[Any]:
+    def map_dask(
+        self, task: Any, calls: Iterable[dict[str, Any]], *, window: int | None = None
+    ) -> Iterator[Any]:
         """Prefect task runs of `task` on the Dask cluster, one per parameters dict, in order."""
-        from prefect_dask import DaskTaskRunner
+        if self._dask is None:
+            from prefect_dask import DaskTaskRunner
 
-        log.info("running %s on the Dask cluster at %s", task.name, self.settings.dask_address)
-        with DaskTaskRunner(address=self.settings.dask_address) as runner:
+            log.info("running %s on the Dask cluster at %s", task.name, self.settings.dask_address)
+            self._dask = DaskTaskRunner(address=self.settings.dask_address).__enter__()
+        runner = self._dask
 
-            def submit(_function: object, parameters: dict[str, Any]) -> Any:
-                return runner.submit(task, parameters)
+        def submit(_task: object, parameters: dict[str, Any]) -> Any:
+            return runner.submit(task, parameters)
 
-            yield from _ordered(submit, task, ((p,) for p in calls), self.window)
+        calls = ((parameters,) for parameters in calls)
+        return _ordered(submit, task, calls, window or 2 * self.settings.workers)
 
 
 def _ordered(
     submit: Callable[..., Any], function: Any, calls: Iterable[tuple[Any, ...]], window: int
 ) -> Iterator[Any]:
+    """Submit the first `window` calls now; the iterator yields results in order, refilling."""
     pending: deque[Any] = deque()  # concurrent or Prefect futures
     remaining = iter(calls)
-    for args in remaining:
+    for args in islice(remaining, window):
         pending.append(submit(function, *args))
-        if len(pending) >= window:
-            break
+    return _drain(submit, function, pending, remaining)
+
+
+def _drain(
+    submit: Callable[..., Any], function: Any, pending: deque[Any], remaining: Iterator[Any]
+) -> Iterator[Any]:
     while pending:
         result = pending.popleft().result()
         # Refill before handing the result over, so the workers keep going while it is written.
-        for args in remaining:
+        for args in islice(remaining, 1):
             pending.append(submit(function, *args))
-            break
         yield result
