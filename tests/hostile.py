@@ -1,14 +1,21 @@
-"""Generated inputs for the reliability tests (hostile folder, edited corpus) and db snapshots."""
+"""Reliability test kit: generated inputs (hostile folder, edited corpus), real runs, snapshots."""
 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import json
 import os
 import random
 import shutil
+import signal
+import socket
 import sqlite3
 import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -233,6 +240,7 @@ class Snapshot:
     documents: frozenset[tuple[object, ...]]
     summaries: frozenset[tuple[object, ...]]
     rejects: frozenset[tuple[object, ...]]
+    stories: frozenset[tuple[frozenset[object], object]]  # (document keys, story summary)
     document_rows: int
     distinct_keys: int
     summary_rows: int
@@ -257,6 +265,7 @@ def snapshot(db_path: Path) -> Snapshot:
                 " FROM summaries s JOIN documents d ON d.id = s.document_id"
             ).fetchall()),
             rejects=frozenset(conn.execute("SELECT location, reason FROM rejects").fetchall()),
+            stories=_stories(conn),
             document_rows=one("SELECT count(*) FROM documents"),
             distinct_keys=one("SELECT count(DISTINCT key) FROM documents"),
             summary_rows=one("SELECT count(*) FROM summaries"),
@@ -285,6 +294,17 @@ def record_figures(name: str, **figures: object) -> None:
     FIGURES.write_text(json.dumps(known, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
+def _stories(conn: sqlite3.Connection) -> frozenset[tuple[frozenset[object], object]]:
+    """Each story as the set of its documents' keys, with its summary: ids differ between runs."""
+    members: dict[object, set[object]] = {}
+    for story_id, key in conn.execute(
+        "SELECT story_id, key FROM documents WHERE story_id IS NOT NULL"
+    ):
+        members.setdefault(story_id, set()).add(key)
+    summaries = dict(conn.execute("SELECT id, summary FROM stories").fetchall())
+    return frozenset((frozenset(keys), summaries.get(story)) for story, keys in members.items())
+
+
 def remove_tree(path: Path) -> None:
     """Delete a generated folder, including FIFOs, links and read-only entries."""
 
@@ -293,3 +313,132 @@ def remove_tree(path: Path) -> None:
         function(target)
 
     shutil.rmtree(path, onerror=retry)
+
+
+# --- real runs in subprocesses ----------------------------------------------------------------
+
+RUN_TIMEOUT = 300  # seconds for one run on a busy 2-core machine (~20 s when idle)
+
+
+class Run:
+    """A real `newsflow run` in its own process group, its output kept in files."""
+
+    def __init__(
+        self, seeds: Path, db: Path, log_dir: Path, name: str, env: dict[str, str] | None = None
+    ) -> None:
+        self.db = db
+        self.out = log_dir / f"{name}.out"
+        self.err = log_dir / f"{name}.err"
+        command = [sys.executable, "-m", "flows.cli", "run", "--seeds", str(seeds), "--db", str(db)]
+        with self.out.open("wb") as out, self.err.open("wb") as err:
+            self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=err,
+                                            start_new_session=True)  # fmt: skip
+        self.started = time.monotonic()
+
+    def wait(self, timeout: float = RUN_TIMEOUT) -> int:
+        """The exit code; the whole process group is killed if it takes longer than timeout."""
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill_group()
+            raise
+
+    def kill_group(self, sig: int = signal.SIGKILL) -> None:
+        """Signal the run and everything it started (Prefect's server, worker processes)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, sig)
+        self.process.wait(timeout=60)
+
+    def group_alive(self) -> bool:
+        try:
+            os.killpg(self.process.pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def stderr(self) -> str:
+        return self.err.read_text(errors="replace")[-3000:]
+
+
+def query(db: Path, sql: str) -> list[tuple[object, ...]]:
+    """Read from a database another process may be writing; [] before the table exists."""
+    if not db.exists():
+        return []
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+        try:
+            return conn.execute(sql).fetchall()
+        finally:
+            conn.close()
+    except sqlite3.OperationalError:  # no such table yet: the schema is being created
+        return []
+
+
+PROGRESS_TABLES = ("documents", "signatures", "stories", "summaries")
+
+
+def progress(db: Path) -> dict[str, int]:
+    """Committed rows per table: where a run has got to, seen from outside."""
+    counts = {}
+    for table in PROGRESS_TABLES:
+        rows = query(db, f"SELECT count(*) FROM {table}")
+        counts[table] = int(rows[0][0]) if rows else 0  # type: ignore[call-overload]
+    return counts
+
+
+def wait_for_status(run: Run, status: str, timeout: float = RUN_TIMEOUT) -> float:
+    """Poll until a `runs` row has `status`; the monotonic time it was first seen."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if query(run.db, f"SELECT 1 FROM runs WHERE status = '{status}'"):
+            return time.monotonic()
+        if run.process.poll() is not None:
+            raise AssertionError(
+                f"run ended ({run.process.returncode}) before '{status}'\n{run.stderr()}"
+            )
+        time.sleep(0.02)
+    raise AssertionError(f"no '{status}' run within {timeout} s")
+
+
+def prefect_env(home: Path, api_url: str | None = None) -> dict[str, str]:
+    """The environment for runs with their own Prefect home (not the user's ~/.prefect)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    env |= {"PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "DO_NOT_TRACK": "1"}  # fmt: skip
+    if api_url:
+        env["PREFECT_API_URL"] = api_url
+    return env
+
+
+@contextlib.contextmanager
+def prefect_server(home: Path, log: Path) -> Iterator[dict[str, str]]:
+    """One `prefect server start` on a free loopback port; yields the env runs should use."""
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    api = f"http://127.0.0.1:{port}/api"
+    command = [str(Path(sys.executable).parent / "prefect"), "server", "start",
+               "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+    with log.open("wb") as output:
+        server = subprocess.Popen(command, cwd=home.parent, env=prefect_env(home), stdout=output,
+                                  stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{api}/health", timeout=5).status_code == 200:
+                    break
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"prefect server did not start:\n{log.read_text()[-2000:]}")
+            time.sleep(0.5)
+        yield prefect_env(home, api)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
