@@ -497,3 +497,9 @@ def m012_dedup_requeue_released(db: Database) -> None:
         END
         """
     )
+
+
+@migrations()
+def m013_documents_created_index(db: Database) -> None:
+    """Undated documents are windowed by when they were stored: index that time."""
+    db.execute("CREATE INDEX idx_documents_created_at ON documents(created_at)")

@@ -171,7 +171,7 @@ def _is_empty(values: np.ndarray) -> bool:
 
 _DOC_COLUMNS = (
     "d.id, d.title, d.url, d.content_hash, d.language, d.source, d.path, d.duplicate_of, "
-    "d.summary_status, d.word_count, d.story_id, d.event_at, "
+    "d.summary_status, d.word_count, d.story_id, d.event_at, d.published_at, d.created_at, "
     "coalesce(d.published_at, d.created_at) AS natural_at, f.name AS feed_name"
 )
 
@@ -193,11 +193,20 @@ class Doc:
     story_id: int | None
     event_at: str | None  # as stored
     natural_at: str  # what event_at should be: the publication date, else when we stored it
+    published_at: str | None
+    created_at: str
     feed_name: str | None
 
     @property
     def when(self) -> datetime:
         return parse_time(self.natural_at)
+
+    def apart(self, other: Doc) -> timedelta:
+        """Time between two documents: publication dates, or when both were stored if either
+        has no date (an undated copy stored with its dated original is not a year away)."""
+        if self.published_at and other.published_at:
+            return abs(parse_time(self.published_at) - parse_time(other.published_at))
+        return abs(parse_time(self.created_at) - parse_time(other.created_at))
 
     @property
     def outlet(self) -> str | None:
@@ -250,6 +259,8 @@ def _load(db: Database, ids: Iterable[int]) -> dict[int, Doc]:
                 story_id=row["story_id"],
                 event_at=row["event_at"],
                 natural_at=row["natural_at"],
+                published_at=row["published_at"],
+                created_at=row["created_at"],
                 feed_name=row["feed_name"],
             )
     return found
@@ -563,7 +574,7 @@ class _Pass:
                 continue
             method, score = self._score(doc, other, how)
             # The window bounds near-duplicates; the same URL or body is the same at any date.
-            if score is None or (method == "minhash" and abs(other.when - doc.when) > self.window):
+            if score is None or (method == "minhash" and doc.apart(other) > self.window):
                 continue
             self.result.candidates += 1
             if score < self.settings.threshold:

@@ -93,6 +93,16 @@ class Report:
     title: str | None
     terms: dict[str, float]
     signals: list[str]
+    published: datetime | None = None  # earliest stated date of the report or its copies
+    created: datetime | None = None  # when the report (or its first copy) was stored
+
+    def apart(self, other: Report) -> timedelta:
+        """Publication dates apart, or storage times when either report has no date."""
+        if self.published and other.published:
+            return abs(self.published - other.published)
+        if self.created and other.created:
+            return abs(self.created - other.created)
+        return abs(self.when - other.when)
 
 
 def _features(db: Database, ids: list[int]) -> dict[int, Report]:
@@ -105,15 +115,19 @@ def _features(db: Database, ids: list[int]) -> dict[int, Report]:
             f"""
             SELECT d.id, d.language, coalesce(d.event_at, d.published_at, d.created_at),
                    d.story_id, d.title, d.content_hash, f.content_hash, f.settings, f.terms,
-                   f.signals
+                   f.signals,
+                   (SELECT min(m.published_at) FROM documents m
+                    WHERE m.id = d.id OR m.duplicate_of = d.id) AS published,
+                   (SELECT min(m.created_at) FROM documents m
+                    WHERE m.id = d.id OR m.duplicate_of = d.id) AS created
             FROM documents d LEFT JOIN story_features f ON f.document_id = d.id
             WHERE d.id IN ({marks})
             """,
             chunk,
         ).fetchall()
         for row in rows:
-            (doc_id, language, when, story_id, title, digest,
-             cached_digest, settings, cached_terms, cached_signals) = row  # fmt: skip
+            (doc_id, language, when, story_id, title, digest, cached_digest, settings,
+             cached_terms, cached_signals, published, created) = row  # fmt: skip
             if cached_digest == digest and settings == FEATURES_SETTINGS:
                 found_terms = json.loads(cached_terms)
                 found_signals = json.loads(cached_signals)
@@ -130,8 +144,9 @@ def _features(db: Database, ids: list[int]) -> dict[int, Report]:
                      json.dumps(found_signals)],
                 )  # fmt: skip
             reports[doc_id] = Report(
-                doc_id, language, parse_time(when), story_id, title, found_terms, found_signals
-            )
+                doc_id, language, parse_time(when), story_id, title, found_terms, found_signals,
+                parse_time(published) if published else None, parse_time(created),
+            )  # fmt: skip
     return reports
 
 
@@ -256,6 +271,7 @@ class StoryResult:
     joined: int = 0  # of which joined an existing story
     created: int = 0  # stories opened
     removed: int = 0  # stories left empty and deleted
+    merged: int = 0  # stories merged into another by a report linking both
     touched: set[int] = field(default_factory=set)
 
     def counts(self) -> dict[str, int]:
@@ -301,16 +317,22 @@ def _assign_chunk(
     db: Database, pending: list[int], window: timedelta, run_id: str | None, result: StoryResult
 ) -> None:
     reports = _features(db, pending)
-    start = min(r.when for r in reports.values()) - window
-    end = max(r.when for r in reports.values()) + window
+    dated = [r.when for r in reports.values()]
+    stored = [r.created or r.when for r in reports.values()]
+    # Indexed ranges: reports dated near these, or stored near them (for undated reports).
     neighbours = [
         row[0]
         for row in db.execute(
-            "SELECT id FROM documents WHERE event_at BETWEEN ? AND ? AND story_id IS NOT NULL"
-            " AND duplicate_of IS NULL AND coalesce(summary_status, '') != 'boilerplate'",
-            [_iso(start), _iso(end)],
+            # The unary + keeps SQLite on the two date indexes (not on "duplicate_of IS NULL",
+            # which matches most of the table).
+            "SELECT id FROM documents"
+            " WHERE (event_at BETWEEN ? AND ? OR created_at BETWEEN ? AND ?)"
+            " AND +story_id IS NOT NULL AND +duplicate_of IS NULL"
+            " AND coalesce(summary_status, '') != 'boilerplate'",
+            [_iso(min(dated) - window), _iso(max(dated) + window),
+             _iso(min(stored) - window), _iso(max(stored) + window)],
         ).fetchall()
-    ]
+    ]  # fmt: skip
     reports |= _features(db, [i for i in neighbours if i not in reports])
     comparer = Comparer(list(reports.values()))
     text, signals, specific = comparer.compare(pending)
@@ -323,10 +345,10 @@ def _assign_chunk(
             other = reports[other_id]
             if other_id == doc_id or other.story_id is None:
                 continue
-            if abs(other.when - report.when) > window:
+            if report.apart(other) > window:
                 continue
             members.setdefault(other.story_id, []).append(column)
-        best: tuple[float, float, int, int, Link] | None = None
+        eligible: list[tuple[float, float, int, int, Link]] = []
         closest: tuple[float, int, Link] | None = None
         for story_id, story_columns in members.items():
             links = [
@@ -342,15 +364,23 @@ def _assign_chunk(
             if not linked or len(linked) * 2 < len(links):
                 continue
             strongest, partner = max(linked, key=lambda pair: pair[0].score)
-            key = (len(linked) / len(links), strongest.score, story_id, partner, strongest)
-            if best is None or key[:2] > best[:2]:
-                best = key
-        if best is not None:
-            _, _, story_id, partner, link = best
+            eligible.append(
+                (len(linked) / len(links), strongest.score, story_id, partner, strongest)
+            )
+        eligible.sort(key=lambda e: (-e[0], -e[1], e[2]))
+        if eligible:
+            _, _, story_id, partner, link = eligible[0]
             decision, canonical, reason = "same_story", partner, f"joins story #{story_id}: "
             reason += link.explain()
             score, threshold = link.score, link.threshold
             result.joined += 1
+            # A report that links to several stories shows they are one: an English report
+            # filed before its original, a translation filed before either.
+            for _, _, other_story, other_partner, other_link in eligible[1:]:
+                _merge(db, reports, other_story, story_id, result)
+                _log(db, doc_id, other_partner, other_link.score, other_link.threshold,
+                     "same_story", f"merges story #{other_story} into #{story_id}:"
+                     f" {other_link.explain()}", run_id, stamp)  # fmt: skip
         else:
             story_id = int(
                 db.table("stories")
@@ -370,12 +400,38 @@ def _assign_chunk(
         result.assigned += 1
         result.touched.add(story_id)
         db.conn.execute("UPDATE documents SET story_id = ? WHERE id = ?", [story_id, doc_id])
-        db.conn.execute(
-            "INSERT INTO dedup_decisions (document_id, canonical_id, method, score, threshold,"
-            " decision, reason, run_id, decided_at) VALUES (?, ?, 'story', ?, ?, ?, ?, ?, ?)",
-            [doc_id, canonical, None if score is None else round(score, 4), threshold, decision,
-             reason, run_id, stamp],
-        )  # fmt: skip
+        _log(db, doc_id, canonical, score, threshold, decision, reason, run_id, stamp)
+
+
+def _log(
+    db: Database,
+    document_id: int,
+    other_id: int | None,
+    score: float | None,
+    threshold: float | None,
+    decision: str,
+    reason: str,
+    run_id: str | None,
+    stamp: str,
+) -> None:
+    db.conn.execute(
+        "INSERT INTO dedup_decisions (document_id, canonical_id, method, score, threshold,"
+        " decision, reason, run_id, decided_at) VALUES (?, ?, 'story', ?, ?, ?, ?, ?, ?)",
+        [document_id, other_id, None if score is None else round(score, 4), threshold, decision,
+         reason, run_id, stamp],
+    )  # fmt: skip
+
+
+def _merge(
+    db: Database, reports: dict[int, Report], source: int, target: int, result: StoryResult
+) -> None:
+    """Move every report (and copy) of story `source` into story `target`."""
+    db.conn.execute("UPDATE documents SET story_id = ? WHERE story_id = ?", [target, source])
+    for report in reports.values():
+        if report.story_id == source:
+            report.story_id = target
+    result.touched |= {source, target}
+    result.merged += 1
 
 
 def _iso(value: datetime) -> str:

@@ -299,3 +299,16 @@ def test_shingles_fold_case_diacritics_numbers_and_inflection() -> None:
 def test_bad_threshold_is_refused(db_path: Path) -> None:
     with pytest.raises(neardup.DedupError, match="threshold"):
         neardup.deduplicate(open_db(db_path), threshold=1.5)
+
+
+def test_a_lightly_edited_canonical_keeps_its_copies(db_path: Path, corpus: Path) -> None:
+    _, body = _article(corpus, "business/021.txt")
+    db = open_db(db_path)
+    _save(db, _item("orig", body), _item("copy", body[: int(len(body) * 0.9)]))
+    neardup.deduplicate(db, run_id="1")
+    # A corrected figure in the original: the store releases the copy, dedup takes it back.
+    _save(db, _item("orig", body.replace("£300m", "£310m")))
+    assert _row(db, "copy")["duplicate_of"] is None
+    neardup.deduplicate(db, run_id="2")
+    assert _row(db, "copy")["duplicate_of"] == _row(db, "orig")["id"]
+    assert _row(db, "copy")["summary_status"] == "duplicate"

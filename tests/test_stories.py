@@ -215,3 +215,75 @@ def test_reports_outside_the_window_open_their_own_story(db_path: Path, corpus: 
     )  # fmt: skip
     _decide(db)
     assert db.execute("SELECT count(DISTINCT story_id) FROM documents").fetchone()[0] == 2
+
+
+def _rss(channel: str, items: list[tuple[str, str, str]]) -> bytes:
+    from html import escape
+
+    entries = "".join(
+        f'<item><title>{escape(title)}</title><guid isPermaLink="false">{guid}</guid>'
+        f"<description>{escape(text)}</description>"
+        "<pubDate>Mon, 07 Feb 2005 09:00:00 GMT</pubDate></item>"
+        for guid, title, text in items
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>{escape(channel)}</title><link>/</link>{entries}</channel></rss>"
+    ).encode()
+
+
+@pytest.mark.slow
+def test_a_wire_story_in_several_real_feeds_shares_one_story_through_the_daily_flow(
+    prefect_harness: None, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.daily import daily
+    from tests.http_server import Reply, ScriptedServer
+
+    monkeypatch.setenv("NEWSFLOW_FEEDS_FULL_TEXT", "0")  # the feeds carry the whole text
+    monkeypatch.setenv("NEWSFLOW_FEEDS_HOST_INTERVAL", "0")
+    title, body = (corpus / "bbc-news-summary/article/business/021.txt").read_text(
+        encoding="utf-8"
+    ).split("\n", 1)
+    text = "\n\n".join(p.strip() for p in body.split("\n") if p.strip())
+    german = (TRANSLATIONS / "bbc-business-021.de.txt").read_text(encoding="utf-8").split("\n", 1)
+    other_title, other = (corpus / "bbc-news-summary/article/business/022.txt").read_text(
+        encoding="utf-8"
+    ).split("\n", 1)
+    seeds = tmp_path / "empty"
+    seeds.mkdir()
+    db_path = tmp_path / "feeds.db"
+    with ScriptedServer() as server:
+        server.route("/wire", Reply(200, body=_rss("Wire Herald", [("w1", title, text)])))
+        server.route(
+            "/post",
+            Reply(200, body=_rss("Daily Post", [
+                ("p1", "Rank set to split off its film arm", text + "\n\nReporting by Post staff."),
+                ("p2", other_title, other),
+            ])),
+        )  # fmt: skip
+        server.route("/kurier", Reply(200, body=_rss("Tages Kurier", [("k1", *german)])))
+        result = daily(
+            seeds_dir=str(seeds),
+            feeds=[server.url("/wire"), server.url("/post"), server.url("/kurier")],
+            db_path=str(db_path),
+            trigger="test",
+        )
+
+    db = open_db(db_path)
+    docs = db.execute(
+        "SELECT d.title, d.duplicate_of, d.story_id, d.outlets, f.name FROM documents d"
+        " JOIN feeds f ON f.id = d.feed_id ORDER BY d.id"
+    ).fetchall()
+    assert len(docs) == 4 and result["counts"]["near_duplicates"] == 1
+    by_title = {row[0]: row for row in docs}
+    wire, post, kurier = by_title[title.strip()], by_title["Rank set to split off its film arm"], (
+        by_title[german[0].strip()]
+    )
+    assert (wire[1] is None) != (post[1] is None)  # one is the copy of the other
+    assert wire[2] == post[2] == kurier[2]  # wire copies and the translation: one story
+    assert by_title[other_title.strip()][2] != wire[2]  # another business story stays apart
+    canonical = wire if wire[1] is None else post
+    assert set(json.loads(canonical[3])) == {"Wire Herald", "Daily Post"}
+    story = db.execute("SELECT sources, languages FROM stories WHERE id = ?", [wire[2]]).fetchone()
+    assert set(json.loads(story[0])) == {"Wire Herald", "Daily Post", "Tages Kurier"}
+    assert json.loads(story[1]) == ["de", "en"]

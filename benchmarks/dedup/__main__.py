@@ -241,12 +241,21 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated thresholds to re-decide at from the stored signatures ('' for none)",
     )  # fmt: skip
     parser.add_argument("--keep", type=Path, default=None, help="keep the cases and database here")
+    parser.add_argument(
+        "--scale", default="",
+        help="comma-separated window sizes (e.g. 1000,4000) to time a run of 100 new documents at",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     thresholds = [float(t) for t in args.thresholds.split(",") if t.strip()]
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="newsflow-dedup-"))
     workdir.mkdir(parents=True, exist_ok=True)
     try:
         results = run(per_topic=args.per_topic, thresholds=thresholds, workdir=workdir)
+        sizes = [int(n) for n in args.scale.split(",") if n.strip()]
+        if sizes:
+            from benchmarks.dedup.scale import measure
+
+            results["scale"] = measure(sizes, workdir)
     finally:
         if args.keep is None:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -271,6 +280,13 @@ def main(argv: list[str] | None = None) -> int:
             f"threshold {s['threshold']}: precision {s['precision']:.3f} recall {s['recall']:.3f}"
             f" wrong merges {s['wrong_merges']} ({s['seconds']} s)\n"
             for s in results["threshold_sweep"]
+        )
+        + "".join(
+            f"window {r['stored']}: initial {r['initial_ms_per_document']} ms/doc;"
+            f" new run {r['new_ms_per_document']} ms/doc,"
+            f" {r['candidates_per_new_document']} candidates/doc;"
+            f" labelled near-duplicates found {r['labelled_near_duplicates_found']}\n"
+            for r in results.get("scale", [])
         )
         + f"timings: {results['timings_seconds']}\nwritten to {args.out}\n"
     )

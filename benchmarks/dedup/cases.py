@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from tasks.clean import clean_article, is_headline
+from tasks.clean import ATTRIBUTION, clean_article, is_headline
 from tasks.sentences import split_sentences
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,10 +85,16 @@ class Article:
     paragraphs: list[str]
     language: str
     raw: str | None = None  # the file as published, when it holds more than title and paragraphs
+    footer: str | None = None  # an attribution line with the date ("Quelle: …, 27. Dezember 2025")
 
-    def render(self, title: str | None = None, paragraphs: list[str] | None = None) -> str:
+    def render(
+        self, title: str | None = None, paragraphs: list[str] | None = None, *, footer: bool = True
+    ) -> str:
         head = title if title is not None else self.title
-        body = "\n\n".join(paragraphs if paragraphs is not None else self.paragraphs)
+        parts = list(paragraphs if paragraphs is not None else self.paragraphs)
+        if footer and self.footer:
+            parts.append(self.footer)  # a republished copy keeps the date it was dated with
+        body = "\n\n".join(parts)
         return f"{head}\n\n{body}\n" if head else f"{body}\n"
 
 
@@ -109,7 +115,10 @@ def load_originals(*, per_topic: int | None = None) -> list[Article]:
         article = clean_article(text)
         language = "de" if re.search(r"\b(und|der|die|das)\b", text[:2000]) else "en"
         paragraphs = [p for p in article.body.split("\n\n") if p.strip()]
-        articles.append(Article(f"seed-{path.stem}", article.title, paragraphs, language, text))
+        footer = next((line for line in article.dropped if ATTRIBUTION.match(line)), None)
+        articles.append(
+            Article(f"seed-{path.stem}", article.title, paragraphs, language, text, footer)
+        )
     return articles
 
 
@@ -161,7 +170,7 @@ def edit(article: Article, variant: str, vocabulary: list[str], rng: random.Rand
     if variant == "truncated":
         body = "\n\n".join(paragraphs)
         cut = body.rfind(" ", 0, int(len(body) * 0.8))
-        return article.render(paragraphs=[body[:cut].rstrip() + " […]"])
+        return article.render(paragraphs=[body[:cut].rstrip() + " […]"], footer=False)
     if variant == "headline":
         return article.render(title=_headline_from_lede(article, rng))
     if variant == "wire":
