@@ -208,9 +208,14 @@ def save_items(db: Database, items: Iterable[Item], *, run_id: str) -> SaveCount
                 "updated_at": stamp,
             }
             if row is None:
-                document_id = db.table("documents").insert(
-                    fields | {"key": item.key, "created_at": stamp, "first_run_id": run_id}
-                ).last_pk
+                values = fields | {"key": item.key, "created_at": stamp, "first_run_id": run_id}
+                # Plain SQL: sqlite-utils' insert() reads the table's schema again on every call,
+                # which doubled the cost of a new document.
+                document_id = db.execute(
+                    f"INSERT INTO documents ({', '.join(values)})"
+                    f" VALUES ({', '.join('?' * len(values))})",
+                    list(values.values()),
+                ).lastrowid
                 counts.new += 1
             elif row[1] == item.content_hash:
                 document_id = row[0]
