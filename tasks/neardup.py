@@ -323,18 +323,22 @@ def deduplicate(
         if recompute:
             _queue_everything(db, result)
     while True:
-        pending = [
-            row[0]
-            for row in db.execute(
-                "SELECT q.document_id FROM dedup_queue q JOIN documents d ON d.id = q.document_id"
-                " ORDER BY coalesce(d.event_at, d.published_at, d.created_at), d.id LIMIT ?",
-                [batch],
-            ).fetchall()
-        ]
+        # Take the batch off the queue under the write lock: a concurrent run that decided these
+        # documents while this one waited has dequeued them, so none is decided (or logged) twice.
+        with write_transaction(db):
+            pending = [
+                row[0]
+                for row in db.execute(
+                    "SELECT q.document_id FROM dedup_queue q JOIN documents d"
+                    " ON d.id = q.document_id"
+                    " ORDER BY coalesce(d.event_at, d.published_at, d.created_at), d.id LIMIT ?",
+                    [batch],
+                ).fetchall()
+            ]
+            if pending:
+                _Pass(db, settings, bands, rows, run_id, result, recompute=recompute).run(pending)
         if not pending:
             break
-        with write_transaction(db):
-            _Pass(db, settings, bands, rows, run_id, result, recompute=recompute).run(pending)
     log.info(
         "dedup: %d checked, %d signatures, %d duplicates, %d released, %d boilerplate",
         result.checked, result.signatures, result.duplicates, result.released, result.boilerplate,

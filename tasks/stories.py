@@ -290,19 +290,22 @@ def assign_stories(
     result = StoryResult(touched=set(dirty))
     window = timedelta(days=window_days)
     while True:
-        pending = [
-            row[0]
-            for row in db.execute(
-                "SELECT id FROM documents WHERE story_id IS NULL AND duplicate_of IS NULL"
-                " AND coalesce(summary_status, '') != 'boilerplate'"
-                " ORDER BY coalesce(event_at, published_at, created_at), id LIMIT ?",
-                [CHUNK],
-            ).fetchall()
-        ]
+        # Pick the reports under the write lock: a concurrent run that assigned them while this
+        # one waited must not have them assigned (and stories created) a second time.
+        with write_transaction(db):
+            pending = [
+                row[0]
+                for row in db.execute(
+                    "SELECT id FROM documents WHERE story_id IS NULL AND duplicate_of IS NULL"
+                    " AND coalesce(summary_status, '') != 'boilerplate'"
+                    " ORDER BY coalesce(event_at, published_at, created_at), id LIMIT ?",
+                    [CHUNK],
+                ).fetchall()
+            ]
+            if pending:
+                _assign_chunk(db, pending, window, run_id, result)
         if not pending:
             break
-        with write_transaction(db):
-            _assign_chunk(db, pending, window, run_id, result)
     with write_transaction(db):
         _propagate_to_copies(db, result)
         refresh_stories(db, result.touched, result)

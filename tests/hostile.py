@@ -242,6 +242,7 @@ class Snapshot:
     rejects: frozenset[tuple[object, ...]]
     stories: frozenset[tuple[frozenset[object], object]]  # (document keys, story summary)
     document_rows: int
+    story_rows: int
     distinct_keys: int
     summary_rows: int
     distinct_summaries: int
@@ -267,6 +268,7 @@ def snapshot(db_path: Path) -> Snapshot:
             rejects=frozenset(conn.execute("SELECT location, reason FROM rejects").fetchall()),
             stories=_stories(conn),
             document_rows=one("SELECT count(*) FROM documents"),
+            story_rows=one("SELECT count(*) FROM stories"),
             distinct_keys=one("SELECT count(DISTINCT key) FROM documents"),
             summary_rows=one("SELECT count(*) FROM summaries"),
             distinct_summaries=one(

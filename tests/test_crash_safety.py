@@ -101,6 +101,7 @@ def assert_same_state(got: Snapshot, want: Snapshot) -> None:
     assert got.summaries == want.summaries  # same text per document, method and length
     assert got.rejects == want.rejects
     assert got.stories == want.stories  # the same documents grouped the same way
+    assert got.story_rows == want.story_rows
     assert got.fts_rows == want.fts_rows == want.document_rows
     assert got.versions == want.versions
 

@@ -1,0 +1,124 @@
+"""Concurrency: several runs on one database at once end in the state of one run."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.hostile import (
+    BBC_ARTICLES,
+    ROOT,
+    Run,
+    make_edited_corpus,
+    prefect_env,
+    query,
+    record_figures,
+    snapshot,
+)
+
+FILES = 300
+RUNS = 3
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not BBC_ARTICLES.is_dir():
+        pytest.skip("../shared/corpus/bbc-news-summary is not present")
+    return make_edited_corpus(tmp_path_factory.mktemp("concurrency") / "seeds", FILES)[0].parent
+
+
+@pytest.mark.slow
+def test_three_runs_at_once_end_in_the_state_of_one(corpus: Path, tmp_path: Path) -> None:
+    # As a user with three terminals would: no PREFECT_API_URL, so each run starts its own
+    # temporary Prefect server, all sharing one Prefect home.
+    env = prefect_env(tmp_path / "prefect-home")
+    reference = Run(corpus, tmp_path / "one.db", tmp_path, "one", env=env)
+    assert reference.wait() == 0, reference.stderr()
+    one_run_seconds = time.monotonic() - reference.started
+    want = snapshot(reference.db)
+
+    db = tmp_path / "shared.db"  # a fresh file: the three also race to create the schema
+    started = time.monotonic()
+    runs = [Run(corpus, db, tmp_path, f"run{n}", env=env) for n in range(RUNS)]
+    codes = [run.wait() for run in runs]
+    seconds = time.monotonic() - started
+    errors = "\n".join(run.stderr() for run in runs)
+    assert codes == [0] * RUNS, errors
+    assert "database is locked" not in errors and "Traceback" not in errors
+
+    got = snapshot(db)
+    assert got.integrity == "ok"
+    assert got.document_rows == got.distinct_keys == want.document_rows == FILES
+    assert got.summary_rows == got.distinct_summaries == want.summary_rows
+    assert got.documents == want.documents
+    assert got.summaries == want.summaries
+    assert got.stories == want.stories and got.story_rows == want.story_rows
+    assert got.rejects == want.rejects
+    assert got.fts_rows == want.fts_rows
+    assert query(db, "SELECT status, count(*) FROM runs GROUP BY status") == [("completed", RUNS)]
+    decisions = query(db, "SELECT count(*) FROM dedup_decisions")
+    assert decisions == query(reference.db, "SELECT count(*) FROM dedup_decisions")
+    record_figures("three_concurrent_runs", runs=RUNS, files=FILES, seconds=round(seconds, 1),
+                   one_run_seconds=round(one_run_seconds, 1), documents=got.document_rows,
+                   summaries=got.summary_rows, duplicates=0, locked_errors=0)  # fmt: skip
+
+
+WRITER = """
+import sys, time
+from pathlib import Path
+from db import open_db
+from tasks import ingest, store
+
+db_path, seeds, go = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+while not go.exists():
+    time.sleep(0.005)
+db = open_db(db_path)  # every writer migrates the fresh file at the same moment
+run_id = store.start_run(db, parameters={}, trigger="test")
+entries, rejects = ingest.scan_folder(seeds)
+items = [item for entry in entries for item in ingest.load_file(entry)[0]]
+for start in range(0, len(items), 25):  # small batches: many chances to interleave
+    with store.write_transaction(db):
+        store.save_items(db, items[start:start + 25], run_id=run_id)
+        store.save_rejects(db, rejects, run_id=run_id)
+store.finish_run(db, run_id, status="completed")
+"""
+
+
+def test_writers_racing_on_a_fresh_file_never_duplicate_or_lock(
+    corpus: Path, tmp_path: Path
+) -> None:
+    db = tmp_path / "race.db"
+    go = tmp_path / "go"
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    for path in sorted(corpus.iterdir())[:100]:
+        (seeds / path.name).write_bytes(path.read_bytes())
+    first = min(seeds.iterdir())
+    (seeds / "copy.txt").write_bytes(first.read_bytes())  # an exact duplicate to decide on
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(db), str(seeds), str(go)],
+            cwd=ROOT,
+            stderr=subprocess.PIPE,
+        )  # fmt: skip
+        for _ in range(4)
+    ]
+    time.sleep(1.0)  # let all four import and wait at the line
+    go.touch()
+    outputs = [writer.communicate(timeout=300)[1].decode() for writer in writers]
+    assert [writer.returncode for writer in writers] == [0] * 4, "\n".join(outputs)
+    assert not any("locked" in output for output in outputs)
+
+    state = snapshot(db)
+    assert state.integrity == "ok"
+    assert state.document_rows == state.distinct_keys == 101
+    assert query(db, "SELECT count(*) FROM documents WHERE duplicate_of IS NOT NULL") == [(1,)]
+    assert query(db, "SELECT count(*) FROM dedup_decisions") == [(1,)]  # decided once, not 4x
+    assert query(db, "SELECT count(*) FROM _sqlite_migrations") == query(
+        db, "SELECT count(DISTINCT name) FROM _sqlite_migrations"
+    )  # each migration applied once
+    assert state.fts_rows == 101
