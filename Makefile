@@ -34,6 +34,29 @@ lint: $(BIN)/newsflow
 bench: $(BIN)/newsflow
 	$(BIN)/python -m benchmarks.run
 
+# The Prefect UI with the daily deployment: `prefect server start` in the background and
+# `newsflow serve` in the foreground; Ctrl-C stops both. PREFECT_PORT, DB, SEEDS, AT, TZ_NAME
+# override the defaults (e.g. `make ui AT=07:30 TZ_NAME=Europe/Berlin`).
+PREFECT_PORT ?= 4200
+PREFECT_API_URL ?= http://127.0.0.1:$(PREFECT_PORT)/api
+SEEDS ?= seeds
+AT ?= 06:00
+SERVE_OPTS = --db $(DB) --seeds $(SEEDS) --at $(AT) $(if $(TZ_NAME),--timezone $(TZ_NAME))
+
+ui: $(BIN)/newsflow
+	@PREFECT_SERVER_API_HOST=127.0.0.1 PREFECT_SERVER_API_PORT=$(PREFECT_PORT) \
+	  $(BIN)/prefect server start & server=$$!; \
+	trap 'kill $$server 2>/dev/null; wait $$server 2>/dev/null' EXIT INT TERM; \
+	for i in $$(seq 1 120); do \
+	  $(BIN)/python -c "import httpx; httpx.get('$(PREFECT_API_URL)/health', timeout=2).raise_for_status()" \
+	    2>/dev/null && break; sleep 1; done; \
+	echo "Prefect UI: http://127.0.0.1:$(PREFECT_PORT)/deployments"; \
+	PREFECT_API_URL=$(PREFECT_API_URL) $(BIN)/newsflow serve $(SERVE_OPTS)
+
+# Serve against a Prefect server that is already running (PREFECT_API_URL).
+serve: $(BIN)/newsflow
+	PREFECT_API_URL=$(PREFECT_API_URL) $(BIN)/newsflow serve $(SERVE_OPTS)
+
 lock:
 	$(PYTHON) -m venv /tmp/newsflow-lock && /tmp/newsflow-lock/bin/pip install -q -e '.[dev,datasette]'
 	/tmp/newsflow-lock/bin/pip freeze --exclude-editable | grep -v '^newsflow' > requirements.lock.new
