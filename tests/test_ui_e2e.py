@@ -19,8 +19,10 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -105,7 +107,11 @@ def deployment_runs(api: str, deployment_id: str) -> list[dict[str, Any]]:
 def new_run_id(api: str, deployment_id: str, before: set[str]) -> str:
     """The id of the flow run that appeared since `before` was taken."""
     found = wait_for(
-        lambda: [r["id"] for r in deployment_runs(api, deployment_id) if r["id"] not in before],
+        lambda: [
+            r["id"]
+            for r in deployment_runs(api, deployment_id)
+            if r["id"] not in before and not r["auto_scheduled"]  # the scheduler adds its own
+        ],
         timeout=30,
         what="the UI to create a flow run",
     )
@@ -217,6 +223,16 @@ def test_quick_and_custom_runs_from_the_prefect_ui(
             assert deployment["paused"] is False
             method_schema = deployment["parameter_openapi_schema"]["properties"]["method"]
             assert "luhn" in method_schema["enum"]
+            # The server's scheduler really plans the daily runs (06:00 in Berlin).
+            planned = wait_for(
+                lambda: [r for r in deployment_runs(api, deployment["id"]) if r["auto_scheduled"]],
+                timeout=90,
+                what="the scheduler to plan the daily runs",
+            )
+            berlin = ZoneInfo("Europe/Berlin")
+            for run in planned:
+                start = datetime.fromisoformat(run["expected_start_time"]).astimezone(berlin)
+                assert (start.hour, start.minute) == (6, 0), run["expected_start_time"]
 
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(
@@ -280,6 +296,7 @@ def test_quick_and_custom_runs_from_the_prefect_ui(
                 finally:
                     browser.close()
 
+    assert "bulk DML" not in (OUTPUT / "prefect-server.log").read_text(errors="replace")
     with sqlite3.connect(db_path) as conn:
         luhn = conn.execute(
             "SELECT text FROM summaries WHERE method = 'luhn' AND length = '2'"
