@@ -1,0 +1,75 @@
+"""The database opens in Datasette with db/metadata.json: views, facets and canned queries work."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from db import open_db
+from tasks import store
+from tasks.ingest import content_hash
+from tasks.models import Item
+
+METADATA = Path(__file__).resolve().parent.parent / "db" / "metadata.json"
+BODY = "The council approved the budget. Schools get more money. Roads wait another year."
+
+
+def get_all(db_path: Path, *paths: str) -> list[Any]:
+    """GET each path from an in-process Datasette over the database and metadata.json."""
+    pytest.importorskip(
+        "datasette", reason="Datasette is an optional extra: pip install '.[datasette]'"
+    )
+    from datasette.app import Datasette
+
+    async def fetch() -> list[Any]:
+        ds = Datasette([str(db_path)], metadata=json.loads(METADATA.read_text(encoding="utf-8")))
+        await ds.invoke_startup()
+        results = []
+        for path in paths:
+            response = await ds.client.get(path)
+            assert response.status_code == 200, (path, response.text[:500])
+            results.append(response.json())
+        return results
+
+    return asyncio.run(fetch())
+
+
+def test_views_and_canned_queries_answer(db_path: Path) -> None:
+    db = open_db(db_path)
+    run_id = store.start_run(db, parameters={"method": "luhn"}, trigger="cli")
+    item = Item(key="file:a.txt", path="a.txt", body=BODY, title="Budget", language="en",
+                source="Daily Bugle", content_hash=content_hash(BODY))  # fmt: skip
+    store.save_items(db, [item], run_id=run_id)
+    store.finish_run(db, run_id, status="completed", counts={"documents_new": 1})
+    day = db.execute("SELECT day FROM v_daily_digest").fetchone()[0]
+    db.conn.close()
+
+    digest, runs, query, search, per_source = get_all(
+        db_path,
+        "/newsflow/v_daily_digest.json?_shape=array",
+        "/newsflow/v_runs.json?_shape=array",
+        f"/newsflow/digest_for_day.json?_shape=array&day={day}",
+        "/newsflow/search.json?_shape=array&q=council",
+        "/newsflow/items_per_source.json?_shape=array&since=2000-01-01",
+    )
+    assert [row["title"] for row in digest] == ["Budget"]
+    assert runs[0]["documents_new"] == 1 and runs[0]["trigger"] == "cli"
+    assert query[0]["source"] == "Daily Bugle"
+    assert search[0]["title"] == "Budget" and "[council]" in search[0]["snippet"]
+    assert per_source == [{"source": "Daily Bugle", "documents": 1, "copies": 0}]
+
+
+def test_metadata_names_only_tables_and_views_that_exist(db_path: Path) -> None:
+    db = open_db(db_path)
+    names = set(db.table_names()) | set(db.view_names())
+    metadata = json.loads(METADATA.read_text(encoding="utf-8"))
+    described = set(metadata["databases"]["newsflow"]["tables"])
+    assert described <= names, described - names
+    # Every canned query at least compiles against the schema.
+    for name, query in metadata["databases"]["newsflow"]["queries"].items():
+        sql = query["sql"].replace(":day", "'2026-01-01'").replace(":since", "'2026-01-01'")
+        db.execute(sql.replace(":q", "'x'")).fetchall(), name
