@@ -72,4 +72,4 @@ def test_metadata_names_only_tables_and_views_that_exist(db_path: Path) -> None:
     # Every canned query at least compiles against the schema.
     for name, query in metadata["databases"]["newsflow"]["queries"].items():
         sql = query["sql"].replace(":day", "'2026-01-01'").replace(":since", "'2026-01-01'")
-        db.execute(sql.replace(":q", "'x'")).fetchall(), name
+        assert isinstance(db.execute(sql.replace(":q", "'x'")).fetchall(), list), name
