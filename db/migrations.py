@@ -503,3 +503,20 @@ def m012_dedup_requeue_released(db: Database) -> None:
 def m013_documents_created_index(db: Database) -> None:
     """Undated documents are windowed by when they were stored: index that time."""
     db.execute("CREATE INDEX idx_documents_created_at ON documents(created_at)")
+
+
+@migrations()
+def m014_dedup_paragraphs(db: Database) -> None:
+    """Short paragraphs by hash: a line many unrelated documents carry is an outlet's furniture,
+    not article text, and does not count towards a near-duplicate group's "longest full text"."""
+    db.execute(
+        """
+        CREATE TABLE paragraphs (
+            hash TEXT NOT NULL,              -- blake2b of the folded paragraph
+            document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+            words INTEGER NOT NULL,
+            PRIMARY KEY (hash, document_id)
+        ) WITHOUT ROWID
+        """
+    )
+    db.execute("CREATE INDEX idx_paragraphs_document ON paragraphs(document_id)")

@@ -10,7 +10,8 @@ How a run works (`deduplicate`):
    content hash — restricted to the window (default 30 days around its date). Old documents are
    never re-read or re-hashed; nothing scans the table.
 4. A candidate whose estimated Jaccard similarity reaches the threshold joins the document's group.
-   The group's canonical is the longest body, then the earliest; every other member points at it
+   The group's canonical is the longest full text (short lines many unrelated documents carry —
+   an outlet's furniture — do not count), then the earliest; every other member points at it
    (`duplicate_of`, `summary_status = 'duplicate'`), and the canonical lists the outlets that
    carried it (`documents.outlets`).
 5. Two short bodies that match under different headlines which they do not talk about are the same
@@ -55,7 +56,12 @@ BOILERPLATE_MAX_WORDS = 80
 BATCH = 500
 EXACT_LIMIT = 200
 
-SIGNATURE_SETTINGS = f"minhash-affine32-{NUM_PERM}-seed{SEED}/{shingles.SETTINGS}"
+# Paragraphs this short are indexed: outlets' furniture ("Sign up for our newsletter") is short.
+FURNITURE_MAX_WORDS = 40
+# A short paragraph carried by this many documents outside a group is furniture, not text.
+FURNITURE_DOCUMENTS = 2
+
+SIGNATURE_SETTINGS = f"minhash-affine32-{NUM_PERM}-seed{SEED}/{shingles.SETTINGS}/p1"
 
 
 class DedupError(ValueError):
@@ -161,6 +167,17 @@ def bucket_keys(values: np.ndarray, bands: int, rows: int) -> list[tuple[int, st
         )
         for band in range(bands)
     ]
+
+
+def paragraph_hashes(body: str) -> list[tuple[str, int]]:
+    """(hash, words) of each short paragraph, folded so case and spacing do not matter."""
+    found = []
+    for paragraph in body.split("\n\n"):
+        words = paragraph.split()
+        if 0 < len(words) <= FURNITURE_MAX_WORDS:
+            folded = " ".join(fold(paragraph).split())
+            found.append((hashlib.blake2b(folded.encode(), digest_size=8).hexdigest(), len(words)))
+    return found
 
 
 def _is_empty(values: np.ndarray) -> bool:
@@ -411,6 +428,7 @@ class _Pass:
         self.touched_groups: set[int] = set()
         self.distinct_from: dict[int, int] = {}  # document → its closest candidate below threshold
         self.boilerplate_partner: dict[int, int] = {}
+        self.full_words: dict[int, int] = {}
         self.stamp = now()
 
     # -- the batch --
@@ -485,6 +503,11 @@ class _Pass:
                 [document_id, doc.content_hash, to_blob(values), self.stamp, SIGNATURE_SETTINGS],
             )
             self.db.conn.execute("DELETE FROM lsh_bands WHERE document_id = ?", [document_id])
+            self.db.conn.execute("DELETE FROM paragraphs WHERE document_id = ?", [document_id])
+            self.db.conn.executemany(
+                "INSERT OR IGNORE INTO paragraphs (hash, document_id, words) VALUES (?, ?, ?)",
+                [(digest, document_id, words) for digest, words in paragraph_hashes(body)],
+            )
             if not _is_empty(values):
                 self.db.conn.executemany(
                     "INSERT OR IGNORE INTO lsh_bands (band, bucket, document_id) VALUES (?, ?, ?)",
@@ -636,7 +659,9 @@ class _Pass:
 
     def _regroup(self, group: set[int]) -> None:
         docs = _load(self.db, group)
-        canonical = min(docs.values(), key=lambda d: (-d.word_count, d.natural_at, d.id))
+        full = {doc_id: self._full_words(doc, group) for doc_id, doc in docs.items()}
+        self.full_words.update(full)
+        canonical = min(docs.values(), key=lambda d: (-full[d.id], d.natural_at, d.id))
         for doc in docs.values():
             if doc.id == canonical.id:
                 if doc.duplicate_of is not None or doc.summary_status == "duplicate":
@@ -653,6 +678,23 @@ class _Pass:
                     [canonical.id, doc.id],
                 )
         self.touched_groups.add(canonical.id)
+
+    def _full_words(self, doc: Doc, group: set[int]) -> int:
+        """Words of the body without the furniture: short paragraphs that documents outside
+        the group carry too (an outlet's sign-up line, a cookie notice, a credit line)."""
+        outside = sorted(group)
+        marks = ",".join("?" * len(outside))
+        furniture = self.db.execute(
+            f"""
+            SELECT coalesce(sum(p.words), 0) FROM paragraphs p
+            WHERE p.document_id = ? AND (
+                SELECT count(*) FROM paragraphs o
+                WHERE o.hash = p.hash AND o.document_id NOT IN ({marks})
+            ) >= ?
+            """,
+            [doc.id, *outside, FURNITURE_DOCUMENTS],
+        ).fetchone()[0]
+        return max(0, doc.word_count - int(furniture))
 
     def _is_boilerplate_pair(self, a: Doc, b: Doc) -> bool:
         """Short, matching bodies under different headlines that they do not talk about."""
@@ -782,7 +824,9 @@ class _Pass:
                     or _load(self.db, [doc.duplicate_of])[doc.duplicate_of]
                 )
                 method, score = self._score(doc, canonical, "minhash")
-                reason = _why_kept(canonical, doc)
+                reason = _why_kept(
+                    canonical, doc, self.full_words.get(canonical.id), self.full_words.get(doc.id)
+                )
                 if method == "minhash" and score is not None:
                     if score >= threshold:
                         reason = f"Jaccard {score:.2f} ≥ {threshold:.2f}; {reason}"
@@ -808,8 +852,9 @@ class _Pass:
                 if members:
                     self._insert(
                         doc.id, doc.id, "minhash", None, "kept",
-                        f"canonical of {members} cop{'y' if members == 1 else 'ies'}:"
-                        f" longest body ({doc.word_count} words), then earliest",
+                        f"canonical of {members} cop{'y' if members == 1 else 'ies'}: longest full"
+                        f" text ({self.full_words.get(doc.id, doc.word_count)} words without"
+                        " furniture), then earliest",
                     )  # fmt: skip
                 elif doc.id in self.distinct_from:
                     _, score, reason = self.reasons[doc.id]
@@ -856,14 +901,16 @@ class _Pass:
         )  # fmt: skip
 
 
-def _why_kept(canonical: Doc, doc: Doc) -> str:
-    if canonical.word_count > doc.word_count:
-        return (
-            f"kept #{canonical.id}: longer body ({canonical.word_count} vs {doc.word_count} words)"
-        )
+def _why_kept(canonical: Doc, doc: Doc, kept_words: int | None, words: int | None) -> str:
+    kept_words = canonical.word_count if kept_words is None else kept_words
+    words = doc.word_count if words is None else words
+    if kept_words > words:
+        furniture = doc.word_count - words
+        note = f"; {furniture} words of furniture not counted" if furniture else ""
+        return f"kept #{canonical.id}: longer full text ({kept_words} vs {words} words{note})"
     if canonical.natural_at < doc.natural_at:
-        return f"kept #{canonical.id}: same length, earlier ({canonical.natural_at[:10]})"
-    return f"kept #{canonical.id}: same length and date, stored first"
+        return f"kept #{canonical.id}: as long, earlier ({canonical.natural_at[:10]})"
+    return f"kept #{canonical.id}: as long and as early, stored first"
 
 
 _TITLE_WORD_MIN = 4

@@ -116,7 +116,7 @@ def test_canonical_is_the_longest_text_then_the_earliest(db_path: Path, corpus: 
         " ORDER BY id DESC",
         [_row(db, "early-short")["id"]],
     ).fetchone()[0]
-    assert "longer body" in reason
+    assert "longer full text" in reason
 
 
 def test_every_decision_is_logged_with_pair_method_score_threshold_and_why(
@@ -312,3 +312,25 @@ def test_a_lightly_edited_canonical_keeps_its_copies(db_path: Path, corpus: Path
     neardup.deduplicate(db, run_id="2")
     assert _row(db, "copy")["duplicate_of"] == _row(db, "orig")["id"]
     assert _row(db, "copy")["summary_status"] == "duplicate"
+
+
+def test_an_outlets_furniture_does_not_make_a_copy_the_longest(db_path: Path, corpus: Path) -> None:
+    furniture = "\n\nSign up for the Evening Digest and get the day's top stories by email."
+    _, body = _article(corpus, "politics/021.txt")
+    db = open_db(db_path)
+    _save(
+        db,
+        _item("original", body, published_at="2005-02-01T09:00:00Z"),
+        # The same outlet adds its sign-up line under every article it runs.
+        _item("copy", body + furniture, published_at="2005-02-01T11:00:00Z"),
+        _item("other-1", _article(corpus, "tech/025.txt")[1] + furniture),
+        _item("other-2", _article(corpus, "sport/030.txt")[1] + furniture),
+    )
+    neardup.deduplicate(db, run_id="test")
+    assert _row(db, "original")["duplicate_of"] is None
+    assert _row(db, "copy")["duplicate_of"] == _row(db, "original")["id"]
+    reason = db.execute(
+        "SELECT reason FROM dedup_decisions WHERE document_id = ? ORDER BY id DESC",
+        [_row(db, "copy")["id"]],
+    ).fetchone()[0]
+    assert "as long, earlier" in reason

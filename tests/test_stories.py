@@ -141,7 +141,8 @@ def test_a_story_summary_takes_lines_from_several_reports_and_credits_each(
     # Another outlet's report of the same launch: its own lede and ending, one shared paragraph.
     other = (
         "Sony will launch its PlayStation Portable handheld console in the US on 24 March for"
-        " $250, the company said, with no European release date yet.\n\n"
+        " $250, the company said, with no European release date yet. The console will play games,"
+        " movies and music and also offers support for wireless gaming.\n\n"
         + paragraphs[-1]
         + "\n\nAnalysts expect the PSP to sell strongly in the US, where Sony has tens of"
         " millions of PlayStation 2 owners who already know its games and its brand."
@@ -241,14 +242,18 @@ def test_a_wire_story_in_several_real_feeds_shares_one_story_through_the_daily_f
 
     monkeypatch.setenv("NEWSFLOW_FEEDS_FULL_TEXT", "0")  # the feeds carry the whole text
     monkeypatch.setenv("NEWSFLOW_FEEDS_HOST_INTERVAL", "0")
-    title, body = (corpus / "bbc-news-summary/article/business/021.txt").read_text(
-        encoding="utf-8"
-    ).split("\n", 1)
+    title, body = (
+        (corpus / "bbc-news-summary/article/business/021.txt")
+        .read_text(encoding="utf-8")
+        .split("\n", 1)
+    )
     text = "\n\n".join(p.strip() for p in body.split("\n") if p.strip())
     german = (TRANSLATIONS / "bbc-business-021.de.txt").read_text(encoding="utf-8").split("\n", 1)
-    other_title, other = (corpus / "bbc-news-summary/article/business/022.txt").read_text(
-        encoding="utf-8"
-    ).split("\n", 1)
+    other_title, other = (
+        (corpus / "bbc-news-summary/article/business/022.txt")
+        .read_text(encoding="utf-8")
+        .split("\n", 1)
+    )
     seeds = tmp_path / "empty"
     seeds.mkdir()
     db_path = tmp_path / "feeds.db"
@@ -276,8 +281,10 @@ def test_a_wire_story_in_several_real_feeds_shares_one_story_through_the_daily_f
     ).fetchall()
     assert len(docs) == 4 and result["counts"]["near_duplicates"] == 1
     by_title = {row[0]: row for row in docs}
-    wire, post, kurier = by_title[title.strip()], by_title["Rank set to split off its film arm"], (
-        by_title[german[0].strip()]
+    wire, post, kurier = (
+        by_title[title.strip()],
+        by_title["Rank set to split off its film arm"],
+        (by_title[german[0].strip()]),
     )
     assert (wire[1] is None) != (post[1] is None)  # one is the copy of the other
     assert wire[2] == post[2] == kurier[2]  # wire copies and the translation: one story

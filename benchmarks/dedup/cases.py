@@ -2,12 +2,12 @@
 
 Every original (a BBC News Summary article or a seed) is a *family*. Its edited copies are the
 near-duplicates a feed reader meets: boilerplate added, sentences dropped, sentences reordered,
-words changed, truncated to 80 %, headline changed, and a wire copy (new headline, an outlet's
-furniture, a few words changed). Those must be flagged as duplicates of the original. A heavy
-rewrite and a translation (`translations/`, written for this benchmark) are the same event but not
-the same text: they must land in the original's story without being called duplicates. Distinct
-originals, many on the same topic, must stay apart. Short disclaimers under different real
-headlines must be flagged as boilerplate, not merged.
+words changed, truncated to 80 %, headline changed, a wire copy (new headline, an outlet's
+furniture, a few words changed), and all of these at once ("combined"). Those must be flagged as
+duplicates of the original. A heavy rewrite and a translation (`translations/`, written for this
+benchmark) are the same event but not the same text: they must land in the original's story
+without being called duplicates. Distinct originals, many on the same topic, must stay apart.
+Short disclaimers under different real headlines must be flagged as boilerplate, not merged.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 
 # Edits that keep the text: the copy is a near-duplicate of its original.
 DUPLICATE_EDITS = (
-    "boilerplate", "dropped", "reordered", "words", "truncated", "headline", "wire",
+    "boilerplate", "dropped", "reordered", "words", "truncated", "headline", "wire", "combined",
 )  # fmt: skip
 # Same event, different text: same story, not a duplicate.
 STORY_EDITS = ("rewrite", "translation")
@@ -178,6 +178,21 @@ def edit(article: Article, variant: str, vocabulary: list[str], rng: random.Rand
         return article.render(
             title=_headline_from_lede(article, rng),
             paragraphs=[rng.choice(FURNITURE_TOP), *changed, *rng.sample(FURNITURE_BOTTOM, 2)],
+        )
+    if variant == "combined":
+        # Every edit at once, as a desk that republishes and trims a wire story would.
+        groups = _sentences(article)
+        flat = [(p, s) for p, group in enumerate(groups) for s in range(len(group))]
+        drop = set(rng.sample(flat[1:], k=max(1, len(flat) // 5)))
+        kept = [
+            " ".join(s for j, s in enumerate(group) if (i, j) not in drop)
+            for i, group in enumerate(groups)
+        ]
+        kept = [_change_words(p, 0.03, vocabulary, rng) for p in kept if p]
+        kept = kept[:1] + rng.sample(kept[1:], k=len(kept) - 1)
+        return article.render(
+            title=_headline_from_lede(article, rng),
+            paragraphs=[rng.choice(FURNITURE_TOP), *kept, *rng.sample(FURNITURE_BOTTOM, 2)],
         )
     if variant == "rewrite":
         sentences = [s for group in _sentences(article) for s in group]
