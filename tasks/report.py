@@ -657,19 +657,22 @@ def feed_health(db: Database, run_id: str | None = None) -> list[dict[str, Any]]
     return _rows(
         db,
         """
-        SELECT coalesce(f.name, x.url) AS name, x.url,
-               (SELECT y.status FROM fetches y WHERE y.run_id = :run AND y.url = x.url
-                  AND y.kind = 'feed' ORDER BY y.fetched_at DESC, y.id DESC LIMIT 1) AS status,
+        WITH runs_fetches AS (
+            SELECT x.*, coalesce(x.feed_id, x.url) AS feed_key
+            FROM fetches x WHERE x.run_id = :run AND x.kind = 'feed')
+        SELECT coalesce(f.name, nullif(x.url, ''), f.url) AS name,
+               coalesce(f.url, x.url) AS url,
+               (SELECT y.status FROM runs_fetches y WHERE y.feed_key = x.feed_key
+                ORDER BY y.fetched_at DESC, y.id DESC LIMIT 1) AS status,
                coalesce(sum(x.items), 0) AS items,
                coalesce(sum(x.new_items), 0) AS new,
                (SELECT count(*) FROM documents d WHERE d.feed_id = x.feed_id
                   AND d.first_run_id = :run AND d.duplicate_of IS NOT NULL) AS duplicates,
                sum(x.error IS NOT NULL OR x.status IS NULL OR x.status >= 400) AS errors,
-               (SELECT y.error FROM fetches y WHERE y.run_id = :run AND y.url = x.url
+               (SELECT y.error FROM runs_fetches y WHERE y.feed_key = x.feed_key
                   AND y.error IS NOT NULL ORDER BY y.id DESC LIMIT 1) AS error
-        FROM fetches x LEFT JOIN feeds f ON f.id = x.feed_id
-        WHERE x.run_id = :run AND x.kind = 'feed'
-        GROUP BY x.url ORDER BY name
+        FROM runs_fetches x LEFT JOIN feeds f ON f.id = x.feed_id
+        GROUP BY x.feed_key ORDER BY name
         """,
         {"run": run_id},
     )

@@ -216,23 +216,30 @@ def test_feed_health_per_run_and_overall(stocked: tuple[Database, str]) -> None:
     stamp = store.now()
     db.table("feeds").insert_all(
         [{"id": 1, "url": "https://a.example/feed", "name": "A", "created_at": stamp},
-         {"id": 2, "url": "https://b.example/feed", "name": "B", "created_at": stamp}]
+         {"id": 2, "url": "https://b.example/feed", "name": "B", "created_at": stamp},
+         {"id": 3, "url": "http://10.0.0.1/feed", "name": "C", "created_at": stamp}]
     )  # fmt: skip
     db.table("fetches").insert_all(
         [{"run_id": run_id, "feed_id": 1, "url": "https://a.example/feed", "status": 200,
           "items": 10, "new_items": 4, "fetched_at": stamp},
          {"run_id": run_id, "feed_id": 2, "url": "https://b.example/feed", "status": 503,
-          "items": 0, "new_items": 0, "error": "HTTP 503", "fetched_at": stamp}]
+          "items": 0, "new_items": 0, "error": "HTTP 503", "fetched_at": stamp},
+         # A fetch that failed before any response has no URL of its own, only its feed.
+         {"run_id": run_id, "feed_id": 3, "url": "", "error": "refused: private address",
+          "fetched_at": stamp}]
     )  # fmt: skip
     rows = {r["name"]: r for r in report.feed_health(db, run_id)}
     assert (rows["A"]["status"], rows["A"]["items"], rows["A"]["new"], rows["A"]["errors"]) == (
         200, 10, 4, 0,
     )  # fmt: skip
     assert (rows["B"]["status"], rows["B"]["errors"], rows["B"]["error"]) == (503, 1, "HTTP 503")
+    assert (rows["C"]["url"], rows["C"]["status"], rows["C"]["errors"]) == (
+        "http://10.0.0.1/feed", None, 1,
+    )  # fmt: skip
     overall = {r["name"]: r for r in report.feed_health(db)}
     assert overall["B"]["status"] == 503
     table = feed_table(list(rows.values()))
-    assert tuple(table) == FEED_COLUMNS and table["name"] == ["A", "B"]
+    assert tuple(table) == FEED_COLUMNS and table["name"] == ["A", "B", "C"]
     assert feed_table([]) == {column: [] for column in FEED_COLUMNS}
 
 
