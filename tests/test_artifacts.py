@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -65,3 +66,49 @@ def test_a_run_with_nothing_new_says_so(
     )
     text = str(run_artifacts(flow_run_id)[DIGEST_KEY].data)
     assert "0 entries" in text and "Nothing new." in text
+
+
+def test_feed_health_table_has_a_row_per_feed(
+    prefect_harness: None, tmp_path: Path, db_path: Path
+) -> None:
+    import html
+
+    from flows.daily import daily
+    from tests.http_server import Reply, ScriptedServer
+
+    texts = [
+        "The Hamburg harbour authority opened a second container terminal on Tuesday, "
+        "doubling the port's capacity to 12 million boxes. Maersk had waited three years for "
+        "the expansion. Dock workers said the new cranes would cut waiting times by half.",
+        "A late frost damaged apple blossoms across South Tyrol this week, Coldiretti said. "
+        "Growers expect a harvest 30 percent smaller and higher prices in the autumn. Some "
+        "orchards near Bolzano lit fires between the rows overnight to keep the buds alive.",
+    ]
+    items = "".join(
+        f'<item><title>Story {n}</title><guid isPermaLink="false">s{n}</guid>'
+        f"<description>{html.escape(text)}</description></item>"
+        for n, text in enumerate(texts)
+    )
+    feed = f'<?xml version="1.0"?><rss version="2.0"><channel><title>Port News</title>{items}'
+    with ScriptedServer() as server:
+        server.route("/port.xml", Reply(200, body=feed + "</channel></rss>"))
+        server.route("/gone.xml", Reply(404))
+        result = daily(
+            seeds_dir=str(tmp_path / "no-seeds"),
+            feeds=[server.url("/port.xml"), server.url("/gone.xml")],
+            db_path=str(db_path),
+            trigger="test",
+        )
+    flow_run_id = (
+        open_db(db_path)
+        .execute("SELECT flow_run_id FROM runs WHERE id = ?", [result["run_id"]])
+        .fetchone()[0]
+    )
+    data = run_artifacts(flow_run_id)[FEED_HEALTH_KEY].data
+    columns = json.loads(data) if isinstance(data, str) else data
+    fields = zip(
+        columns["status"], columns["items"], columns["new"], columns["errors"], strict=True
+    )
+    by_url = dict(zip(columns["url"], fields, strict=True))
+    assert by_url[server.url("/port.xml")] == (200, 2, 2, 0)
+    assert by_url[server.url("/gone.xml")][0] == 404 and by_url[server.url("/gone.xml")][3] == 1
