@@ -43,7 +43,7 @@ cite { color: var(--muted); font-style: normal; font-size: .85rem; white-space: 
 a { color: var(--accent); }
 code { font-size: .85rem; overflow-wrap: anywhere; }
 section { margin: 1.6rem 0; }
-.chart svg { width: 100%; height: auto; display: block; }
+.chart svg { width: 100%; max-width: 26rem; height: auto; display: block; }
 .chart text { fill: var(--fg); font: 12px system-ui, sans-serif; }
 .chart rect { fill: var(--bar); }
 .tables { display: flex; flex-wrap: wrap; gap: 1rem; }
