@@ -402,6 +402,14 @@ def wait_for_status(run: Run, status: str, timeout: float = RUN_TIMEOUT) -> floa
     raise AssertionError(f"no '{status}' run within {timeout} s")
 
 
+def shared_prefect_home(base_temp: Path) -> Path:
+    """One Prefect home per test session (under pytest's base temp), not the user's ~/.prefect:
+    its database is created by the first run and reused by the rest."""
+    home = base_temp / "newsflow-prefect-home"
+    home.mkdir(exist_ok=True)
+    return home
+
+
 def prefect_env(home: Path, api_url: str | None = None) -> dict[str, str]:
     """The environment for runs with their own Prefect home (not the user's ~/.prefect)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}

@@ -17,6 +17,7 @@ from tests.hostile import (
     prefect_env,
     query,
     record_figures,
+    shared_prefect_home,
     snapshot,
 )
 
@@ -32,10 +33,12 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.slow
-def test_three_runs_at_once_end_in_the_state_of_one(corpus: Path, tmp_path: Path) -> None:
+def test_three_runs_at_once_end_in_the_state_of_one(
+    corpus: Path, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     # As a user with three terminals would: no PREFECT_API_URL, so each run starts its own
-    # temporary Prefect server, all sharing one Prefect home.
-    env = prefect_env(tmp_path / "prefect-home")
+    # temporary Prefect server, all sharing one Prefect home (whose database exists by then).
+    env = prefect_env(shared_prefect_home(tmp_path_factory.getbasetemp()))
     reference = Run(corpus, tmp_path / "one.db", tmp_path, "one", env=env)
     assert reference.wait() == 0, reference.stderr()
     one_run_seconds = time.monotonic() - reference.started

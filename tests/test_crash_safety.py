@@ -28,6 +28,7 @@ from tests.hostile import (
     progress,
     query,
     record_figures,
+    shared_prefect_home,
     snapshot,
     wait_for_status,
 )
@@ -156,11 +157,15 @@ def _keys_and_hashes(state: Snapshot) -> set[tuple[object, object]]:
 
 @pytest.mark.slow
 def test_sigterm_records_the_run_as_failed_and_leaves_no_process_behind(
-    corpus: Path, clean: dict[str, object], tmp_path: Path
+    corpus: Path,
+    prefect: dict[str, str],
+    clean: dict[str, object],
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     # Without PREFECT_API_URL: the run starts its own temporary Prefect server, which must stop
-    # with it. Its own PREFECT_HOME keeps the test off the user's ~/.prefect.
-    env = prefect_env(tmp_path / "prefect-home")
+    # with it.
+    env = prefect_env(shared_prefect_home(tmp_path_factory.getbasetemp()))
     db = tmp_path / "terminated.db"
     run = Run(corpus, db, tmp_path, "terminated", env=env)
     began = wait_for_status(run, "running")
@@ -178,7 +183,7 @@ def test_sigterm_records_the_run_as_failed_and_leaves_no_process_behind(
     assert status == "failed" and "TerminationSignal" in error
     assert snapshot(db).integrity == "ok"
 
-    rerun = Run(corpus, db, tmp_path, "rerun", env=env)
+    rerun = Run(corpus, db, tmp_path, "rerun", env=prefect)
     assert rerun.wait() == 0, rerun.stderr()
     assert_same_state(snapshot(db), clean["state"])  # type: ignore[arg-type]
 

@@ -23,8 +23,10 @@ from tests.hostile import (
     ROOT,
     HostileFolder,
     make_hostile_folder,
+    prefect_env,
     record_figures,
     remove_tree,
+    shared_prefect_home,
 )
 
 PEAK_RSS_LIMIT = 1024 * 1024 * 1024  # the bound: a run over the hostile folder under 1 GB
@@ -202,7 +204,10 @@ def hostile_run(
     command = [sys.executable, "-m", "flows.cli", "run", "--seeds", str(hostile.seeds),
                "--db", str(db_path)]  # fmt: skip
     started = time.monotonic()
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    env = prefect_env(shared_prefect_home(tmp_path_factory.getbasetemp()))
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     # wait4 reaps this child and reports its own peak RSS (and its waited-for children's).
     deadline = started + RUN_TIME_LIMIT
     while True:
