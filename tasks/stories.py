@@ -43,9 +43,9 @@ DEFAULT_WINDOW_DAYS = 7
 # Same language: cosine at least TEXT_MIN and signals at least SIGNALS_SUPPORT, or cosine alone
 # at least TEXT_STRONG. Different languages: signals at least SIGNALS_CROSS with MIN_SHARED
 # specific signals (names, figures, dates) in common. Calibrated with `python -m benchmarks.dedup`.
-TEXT_MIN = 0.5
-TEXT_STRONG = 0.7
-SIGNALS_SUPPORT = 0.4
+TEXT_MIN = 0.6
+TEXT_STRONG = 0.8
+SIGNALS_SUPPORT = 0.5
 SIGNALS_CROSS = 0.45
 MIN_SHARED = 3
 SPECIFIC_KINDS = ("name", "num", "date", "md")
@@ -385,11 +385,11 @@ def _assign_chunk(
                      "same_story", f"merges story #{other_story} into #{story_id}:"
                      f" {other_link.explain()}", run_id, stamp)  # fmt: skip
         else:
-            story_id = int(
-                db.table("stories")
-                .insert({"created_at": stamp, "updated_at": stamp, "document_count": 1})
-                .last_pk
+            cursor = db.conn.execute(
+                "INSERT INTO stories (created_at, updated_at, document_count) VALUES (?, ?, 1)",
+                [stamp, stamp],
             )
+            story_id = int(cursor.lastrowid or 0)
             result.created += 1
             if closest is None:
                 decision, canonical, score, threshold = "distinct", None, None, None
