@@ -138,3 +138,12 @@ def test_a_few_hundred_real_files_are_all_accounted_for(corpus: Path, tmp_path: 
         assert all(row[2] == canonical[0] for row in group if row is not canonical)
     languages = dict(rows(db_path, "SELECT language, count(*) FROM documents GROUP BY language"))
     assert languages["de"] == 2 and languages["en"] == len(files) - 2 - 2
+
+
+def test_unchanged_json_lines_file_is_not_read_again(seeds_copy: Path, db_path: Path):
+    record = {"title": "A record", "url": "https://example.org/r", "text": "Cambodia and Japan agreed to expand trade and investment. The talks took place in Tokyo on Monday."}
+    (seeds_copy / "items.jsonl").write_text(json.dumps(record) + "\n", encoding="utf-8")
+    run(seeds_copy, db_path)
+    second = run(seeds_copy, db_path)
+    assert second["counts"]["files_unchanged"] == 6
+    assert second["counts"].get("documents_unchanged", 0) == 0
