@@ -11,7 +11,8 @@ How a run works (`deduplicate`):
    never re-read or re-hashed; nothing scans the table.
 4. A candidate whose estimated Jaccard similarity reaches the threshold joins the document's group.
    The group's canonical is the longest full text (short lines many unrelated documents carry —
-   an outlet's furniture — do not count), then the earliest; every other member points at it
+   an outlet's furniture — do not count; lengths within 10 % are equal), then the earliest (stated
+   date, else file time, else when stored); every other member points at it
    (`duplicate_of`, `summary_status = 'duplicate'`), and the canonical lists the outlets that
    carried it (`documents.outlets`).
 5. Two short bodies that match under different headlines which they do not talk about are the same
@@ -54,6 +55,9 @@ CANDIDATE_RECALL = 0.98
 # Bodies this short can be boilerplate shared under different headlines (see is_boilerplate_pair).
 BOILERPLATE_MAX_WORDS = 80
 BATCH = 500
+# Full texts within this share of the longest count as equally long (then the earliest wins);
+# a teaser or a copy truncated to 80 % is shorter than that.
+LENGTH_TOLERANCE = 0.1
 EXACT_LIMIT = 200
 
 # Paragraphs this short are indexed: outlets' furniture ("Sign up for our newsletter") is short.
@@ -189,7 +193,8 @@ def _is_empty(values: np.ndarray) -> bool:
 _DOC_COLUMNS = (
     "d.id, d.title, d.url, d.content_hash, d.language, d.source, d.path, d.duplicate_of, "
     "d.summary_status, d.word_count, d.story_id, d.event_at, d.published_at, d.created_at, "
-    "coalesce(d.published_at, d.created_at) AS natural_at, f.name AS feed_name"
+    "coalesce(d.published_at, d.created_at) AS natural_at, d.file_mtime_ns, "
+    "f.name AS feed_name"
 )
 
 
@@ -213,6 +218,18 @@ class Doc:
     published_at: str | None
     created_at: str
     feed_name: str | None
+    file_mtime_ns: int | None = None
+
+    @property
+    def first_seen(self) -> str:
+        """When this text first existed, as far as we know: its stated date, else the file's
+        modification time, else when we stored it (a copy made from a file is newer than it)."""
+        if self.published_at:
+            return self.published_at
+        if self.file_mtime_ns:
+            stamp = datetime.fromtimestamp(self.file_mtime_ns / 1e9, tz=UTC)
+            return stamp.isoformat(timespec="seconds").replace("+00:00", "Z")
+        return self.created_at
 
     @property
     def when(self) -> datetime:
@@ -278,6 +295,7 @@ def _load(db: Database, ids: Iterable[int]) -> dict[int, Doc]:
                 natural_at=row["natural_at"],
                 published_at=row["published_at"],
                 created_at=row["created_at"],
+                file_mtime_ns=row["file_mtime_ns"],
                 feed_name=row["feed_name"],
             )
     return found
@@ -661,7 +679,11 @@ class _Pass:
         docs = _load(self.db, group)
         full = {doc_id: self._full_words(doc, group) for doc_id, doc in docs.items()}
         self.full_words.update(full)
-        canonical = min(docs.values(), key=lambda d: (-full[d.id], d.natural_at, d.id))
+        # Longest full text, then earliest; lengths within LENGTH_TOLERANCE count as equal, so
+        # a line or two of edits or furniture never outranks the text that came first.
+        longest = max(full.values())
+        eligible = [d for d in docs.values() if full[d.id] >= (1 - LENGTH_TOLERANCE) * longest]
+        canonical = min(eligible, key=lambda d: (d.first_seen, d.id))
         for doc in docs.values():
             if doc.id == canonical.id:
                 if doc.duplicate_of is not None or doc.summary_status == "duplicate":
@@ -904,12 +926,15 @@ class _Pass:
 def _why_kept(canonical: Doc, doc: Doc, kept_words: int | None, words: int | None) -> str:
     kept_words = canonical.word_count if kept_words is None else kept_words
     words = doc.word_count if words is None else words
-    if kept_words > words:
-        furniture = doc.word_count - words
-        note = f"; {furniture} words of furniture not counted" if furniture else ""
+    furniture = doc.word_count - words
+    note = f"; {furniture} words of furniture not counted" if furniture else ""
+    if words < (1 - LENGTH_TOLERANCE) * kept_words:
         return f"kept #{canonical.id}: longer full text ({kept_words} vs {words} words{note})"
-    if canonical.natural_at < doc.natural_at:
-        return f"kept #{canonical.id}: as long, earlier ({canonical.natural_at[:10]})"
+    if canonical.first_seen < doc.first_seen:
+        return (
+            f"kept #{canonical.id}: as long ({kept_words} vs {words} words{note}), earlier"
+            f" ({canonical.first_seen[:16]} vs {doc.first_seen[:16]})"
+        )
     return f"kept #{canonical.id}: as long and as early, stored first"
 
 

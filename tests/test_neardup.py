@@ -140,15 +140,16 @@ def test_every_decision_is_logged_with_pair_method_score_threshold_and_why(
     rows = cursor.fetchall()
     latest = {key: (method, score, threshold, decision, reason, canonical)
               for key, method, score, threshold, decision, reason, canonical in rows}  # fmt: skip
-    canonical_id = _row(db, "d")["id"]  # the longest text
-    assert latest["a"][0] == "url" and latest["a"][3] == "duplicate"
-    assert latest["b"][0] == "minhash" and latest["b"][5] == canonical_id
+    canonical_id = _row(db, "a")["id"]  # as long as the others (within 10 %), stored first
+    assert latest["a"][3] == "kept"
+    assert latest["b"][:4] == ("content_hash", 1.0, 1.0, "duplicate")
+    assert latest["b"][5] == canonical_id
     method, score, threshold, decision, reason, kept = latest["c"]
     assert (method, decision, kept, threshold) == ("minhash", "duplicate", canonical_id, 0.5)
-    assert 0.5 <= score < 1 and "Jaccard" in reason and "kept" in reason
-    assert latest["d"][3] == "kept"
+    assert 0.5 <= score < 1 and "Jaccard" in reason and "kept #1: as long" in reason
+    assert latest["d"][0] == "url" and latest["d"][3] == "duplicate"
     assert latest["e"][3] == "distinct"
-    assert json.loads(str(_row(db, "d")["outlets"])) == ["a.example"]
+    assert json.loads(str(_row(db, "a")["outlets"])) == ["a.example"]
 
 
 def test_boilerplate_under_different_headlines_is_flagged_not_a_duplicate(db_path: Path) -> None:
@@ -210,8 +211,8 @@ def test_each_run_decides_only_new_and_changed_documents(db_path: Path, corpus: 
     _save(db, _item("copy", body + "\n\nShare this article on Facebook"))
     third = neardup.deduplicate(db, run_id="3")
     assert (third.checked, third.signatures) == (1, 1)
-    # The copy is longer (its furniture survives cleaning), so it becomes the canonical.
-    assert _row(db, "d21")["duplicate_of"] == _row(db, "copy")["id"]
+    # A line longer, which does not count: the article stored first stays canonical.
+    assert _row(db, "copy")["duplicate_of"] == _row(db, "d21")["id"]
 
 
 def test_a_changed_document_is_decided_again_and_its_copies_released(
@@ -333,4 +334,24 @@ def test_an_outlets_furniture_does_not_make_a_copy_the_longest(db_path: Path, co
         "SELECT reason FROM dedup_decisions WHERE document_id = ? ORDER BY id DESC",
         [_row(db, "copy")["id"]],
     ).fetchone()[0]
-    assert "as long, earlier" in reason
+    assert "as long" in reason and "14 words of furniture not counted" in reason
+    assert "earlier (2005-02-01T09:00 vs 2005-02-01T11:00)" in reason
+
+
+def test_a_file_copied_and_padded_later_is_the_duplicate(tmp_path: Path, corpus: Path) -> None:
+    import os
+
+    folder = tmp_path / "files"
+    folder.mkdir()
+    text = (corpus / BBC / "business/021.txt").read_text(encoding="utf-8")
+    (folder / "rank.txt").write_text(text, encoding="utf-8")
+    (folder / "a-copy.txt").write_text(text + "\nShared by a reader from our weekend edition.\n")
+    (folder / "a-teaser.txt").write_text(text[:1500], encoding="utf-8")
+    os.utime(folder / "rank.txt", (1_100_000_000, 1_100_000_000))  # the original is older
+    db = open_db(tmp_path / "n.db")
+    entries, _ = ingest.scan_folder(folder)
+    store.save_items(db, [i for e in entries for i in ingest.load_file(e)[0]], run_id="t")
+    neardup.deduplicate(db, run_id="t")
+    rows = dict(db.execute("SELECT path, duplicate_of FROM documents").fetchall())
+    original = db.execute("SELECT id FROM documents WHERE path = 'rank.txt'").fetchone()[0]
+    assert rows == {"rank.txt": None, "a-copy.txt": original, "a-teaser.txt": original}
