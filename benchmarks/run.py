@@ -198,7 +198,7 @@ def run_anchor(docs: Path) -> tuple[Measured, dict[str, list[int]]]:
 class TreeSampler(threading.Thread):
     """Samples the resident memory of a process and all its descendants."""
 
-    def __init__(self, pid: int, interval: float = 0.05) -> None:
+    def __init__(self, pid: int, interval: float = 0.2) -> None:
         super().__init__(daemon=True)
         self.pid, self.interval = pid, interval
         self.peak_total = 0
@@ -415,6 +415,7 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": "python -m benchmarks.run " + " ".join(sys.argv[1:]),
         "machine": machine(),
+        "code": code_version(),
         "method": args.method,
     }
     say(f"corpus → {work}")
@@ -505,7 +506,7 @@ def report(results: dict[str, Any]) -> str:
     n = results["corpus"]["n"]
     lines = [
         f"newsflow benchmark — {results['label']}, {n} documents, method {results['method']}",
-        f"machine: {results['machine']['cpus']} CPUs, load "
+        f"code: {results['code']}; machine: {results['machine']['cpus']} CPUs, load "
         f"{results['machine']['load_average']} → {results['machine']['load_average_after']}",
         f"prefect: {results['prefect']}",
         "",
@@ -559,6 +560,61 @@ def report(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def code_version() -> str:
+    """The commit benchmarked (and whether the tree had uncommitted changes)."""
+    if os.environ.get("NEWSFLOW_BENCH_CODE"):
+        return os.environ["NEWSFLOW_BENCH_CODE"]
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{commit} + uncommitted changes" if dirty else commit
+
+
+def run_in_snapshot(argv: list[str], out: Path) -> int:
+    """Export HEAD to out/code and run this benchmark there, on the same virtualenv."""
+    out = out.resolve()
+    code = out / "code"
+    if code.exists():
+        shutil.rmtree(code)
+    (code / "main").mkdir(parents=True)
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    archive = subprocess.run(
+        ["git", "archive", "HEAD"], cwd=ROOT, check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(code / "main")], input=archive, check=True)
+    if (ROOT.parent / "shared").is_dir():  # the shared corpus, where the code expects it
+        (code / "shared").symlink_to(ROOT.parent / "shared")
+    rest = [a for a in argv if a != "--snapshot"]
+    say(f"benchmarking commit {commit} from {code / 'main'}")
+    env = dict(os.environ) | {
+        "PYTHONPATH": str(code / "main"),  # ahead of the editable install of the working tree
+        "NEWSFLOW_BENCH_CODE": f"{commit} (snapshot)",
+    }
+    command = [sys.executable, "-m", "benchmarks.run", *rest, "--out", str(out),
+               "--latest", str(Path(LATEST).resolve())]  # fmt: skip
+    return subprocess.run(command, cwd=code / "main", env=env).returncode
+
+
 def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)  # noqa: T201 (progress of a CLI)
 
@@ -588,16 +644,25 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help=f"do not record the figures in {LATEST.relative_to(ROOT)}",
     )
+    parser.add_argument("--latest", default=str(LATEST), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--snapshot",
+        action="store_true",
+        help="benchmark the last commit (git archive HEAD), not a working tree others are editing",
+    )
     args = parser.parse_args(argv)  # fmt: skip
+    if args.snapshot:
+        return run_in_snapshot(argv if argv is not None else sys.argv[1:], Path(args.out))
 
     results = benchmark(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     if not args.no_save_latest:
-        latest = json.loads(LATEST.read_text(encoding="utf-8")) if LATEST.exists() else {}
+        latest_path = Path(args.latest)
+        latest = json.loads(latest_path.read_text(encoding="utf-8")) if latest_path.exists() else {}
         latest[results["label"]] = results
-        LATEST.write_text(json.dumps(latest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        latest_path.write_text(json.dumps(latest, indent=2, sort_keys=True) + "\n", "utf-8")
     print(report(results))  # noqa: T201 (the benchmark's output)
     print(f"\nwritten: {out / 'results.json'}")  # noqa: T201
     return 0 if all(v["ok"] for v in results["targets"].values()) else 1
