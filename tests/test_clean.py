@@ -69,7 +69,10 @@ def test_line_classifiers():
 
 
 def test_share_and_ad_lines_are_boilerplate():
-    text = "Title of the story here\n\nFirst real paragraph of the article.\nShare on Facebook\nAdvertisement\nAnzeige\nSecond real paragraph."
+    text = (
+        "Title of the story here\n\nFirst real paragraph of the article.\n"
+        "Share on Facebook\nAdvertisement\nAnzeige\nSecond real paragraph."
+    )
     article = clean_article(text)
     assert article.body == "First real paragraph of the article.\n\nSecond real paragraph."
     assert set(article.dropped) == {"Share on Facebook", "Advertisement", "Anzeige"}

@@ -19,7 +19,9 @@ def ran(prefect_harness, seeds_copy: Path, db_path: Path) -> Path:
     return db_path
 
 
-def test_run_prints_a_digest_and_where_the_database_is(prefect_harness, seeds_copy: Path, db_path: Path):
+def test_run_prints_a_digest_and_where_the_database_is(
+    prefect_harness, seeds_copy: Path, db_path: Path
+):
     result = runner.invoke(app, ["run", "--seeds", str(seeds_copy), "--db", str(db_path)])
     assert result.exit_code == 0, result.output
     assert "documents new 5" in result.output
@@ -38,7 +40,7 @@ def test_search_finds_the_japan_articles(ran: Path):
 
 def test_search_without_match_exits_1_and_bad_query_exits_2(ran: Path):
     assert runner.invoke(app, ["search", "zzzznotthere", "--db", str(ran)]).exit_code == 1
-    result = runner.invoke(app, ["search", 'Japan AND (', "--db", str(ran)])
+    result = runner.invoke(app, ["search", "Japan AND (", "--db", str(ran)])
     assert result.exit_code == 2
     assert "cannot search" in result.output
     assert "Traceback" not in result.output
@@ -56,7 +58,9 @@ def test_summarize_reads_stdin_and_prints_sentences_in_order():
         "Cambodia and Japan agreed to expand trade. The talks took place in Tokyo. "
         "Officials praised the outcome. Japan will fund a new port. Cambodia thanked Japan."
     )
-    result = runner.invoke(app, ["summarize", "-", "--language", "en", "--sentences", "100"], input=text)
+    result = runner.invoke(
+        app, ["summarize", "-", "--language", "en", "--sentences", "100"], input=text
+    )
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
         "Cambodia and Japan agreed to expand trade.",

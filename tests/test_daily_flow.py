@@ -33,13 +33,23 @@ def test_seeds_become_five_summarised_documents(seeds_copy: Path, db_path: Path)
     assert german[4] == "Kambodscha und Japan loben Fortschritt der bilateralen Zusammenarbeit"
     assert german[4] not in german[5]
 
-    summaries = rows(db_path, "SELECT d.title, d.captions, s.text, s.sentence_indexes FROM summaries s JOIN documents d ON d.id = s.document_id")
+    summaries = rows(
+        db_path,
+        "SELECT d.title, d.captions, s.text, s.sentence_indexes"
+        " FROM summaries s JOIN documents d ON d.id = s.document_id",
+    )
     assert len(summaries) == 5
     for title, captions, text, indexes in summaries:
         lines = text.splitlines()
         assert 1 <= len(lines) <= 3
         assert json.loads(indexes) == sorted(json.loads(indexes))
-        for bad in ("Comments are closed", "Related News", "Link zum Artikel", "SOURCE:", "Quelle:"):
+        for bad in (
+            "Comments are closed",
+            "Related News",
+            "Link zum Artikel",
+            "SOURCE:",
+            "Quelle:",
+        ):
             assert bad not in text
         if title:
             assert title not in lines
@@ -73,22 +83,34 @@ def test_changed_file_is_updated_in_place_as_a_new_version(seeds_copy: Path, db_
     (version,) = rows(db_path, "SELECT version FROM documents WHERE path LIKE '004_%'")
     assert version == (2,)
     assert rows(db_path, "SELECT count(*) FROM document_versions") == [(1,)]
-    (summary,) = rows(db_path, "SELECT s.content_hash = d.content_hash FROM summaries s JOIN documents d ON d.id = s.document_id WHERE d.path LIKE '004_%'")
+    (summary,) = rows(
+        db_path,
+        "SELECT s.content_hash = d.content_hash FROM summaries s"
+        " JOIN documents d ON d.id = s.document_id WHERE d.path LIKE '004_%'",
+    )
     assert summary == (1,)
 
 
-def test_exact_duplicates_point_at_the_canonical_row_and_are_not_summarised(seeds_copy: Path, db_path: Path):
+def test_exact_duplicates_point_at_the_canonical_row_and_are_not_summarised(
+    seeds_copy: Path, db_path: Path
+):
     original = next(seeds_copy.glob("001_*.txt"))
     (seeds_copy / "copies").mkdir()
     shutil.copy(original, seeds_copy / "copies" / "same.txt")
     # Same text with different line endings and spacing is still an exact duplicate.
-    (seeds_copy / "copies" / "crlf.txt").write_bytes(original.read_bytes().replace(b"\n", b"\r\n  "))
+    (seeds_copy / "copies" / "crlf.txt").write_bytes(
+        original.read_bytes().replace(b"\n", b"\r\n  ")
+    )
     run(seeds_copy, db_path)
     canonical = rows(db_path, f"SELECT id FROM documents WHERE path = '{original.name}'")[0][0]
-    copies = rows(db_path, "SELECT duplicate_of, summary_status FROM documents WHERE path LIKE 'copies/%'")
+    copies = rows(
+        db_path, "SELECT duplicate_of, summary_status FROM documents WHERE path LIKE 'copies/%'"
+    )
     assert copies == [(canonical, "duplicate"), (canonical, "duplicate")]
     assert rows(db_path, "SELECT count(*) FROM summaries") == [(5,)]
-    assert rows(db_path, "SELECT count(*) FROM dedup_decisions WHERE method = 'content_hash'") == [(2,)]
+    assert rows(db_path, "SELECT count(*) FROM dedup_decisions WHERE method = 'content_hash'") == [
+        (2,)
+    ]
 
 
 def test_other_languages_are_stored_and_flagged(seeds_copy: Path, db_path: Path):
@@ -98,10 +120,14 @@ def test_other_languages_are_stored_and_flagged(seeds_copy: Path, db_path: Path)
         encoding="utf-8",
     )
     run(seeds_copy, db_path)
-    assert rows(db_path, "SELECT language, summary_status FROM documents WHERE path = 'ja.txt'") == [("ja", "unsupported_language")]
+    assert rows(
+        db_path, "SELECT language, summary_status FROM documents WHERE path = 'ja.txt'"
+    ) == [("ja", "unsupported_language")]
 
 
-def test_a_few_hundred_real_files_are_all_accounted_for(corpus: Path, tmp_path: Path, db_path: Path):
+def test_a_few_hundred_real_files_are_all_accounted_for(
+    corpus: Path, tmp_path: Path, db_path: Path
+):
     """BBC articles plus the German and English seeds, with exact copies and some bad files."""
     root = tmp_path / "news"
     articles = sorted((corpus / "bbc-news-summary" / "article").glob("*/*.txt"))
@@ -141,7 +167,12 @@ def test_a_few_hundred_real_files_are_all_accounted_for(corpus: Path, tmp_path: 
 
 
 def test_unchanged_json_lines_file_is_not_read_again(seeds_copy: Path, db_path: Path):
-    record = {"title": "A record", "url": "https://example.org/r", "text": "Cambodia and Japan agreed to expand trade and investment. The talks took place in Tokyo on Monday."}
+    record = {
+        "title": "A record",
+        "url": "https://example.org/r",
+        "text": "Cambodia and Japan agreed to expand trade and investment. "
+        "The talks took place in Tokyo on Monday.",
+    }
     (seeds_copy / "items.jsonl").write_text(json.dumps(record) + "\n", encoding="utf-8")
     run(seeds_copy, db_path)
     second = run(seeds_copy, db_path)

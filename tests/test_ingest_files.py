@@ -38,7 +38,10 @@ def test_utf8_with_and_without_bom_and_utf16_decode_to_the_same_text(tmp_path: P
 
 
 def test_latin1_text_is_text_not_garbage(tmp_path: Path):
-    text = "Der Außenminister äußerte sich zur Lage in Kambodscha. Die Gespräche über Zölle dauerten an."
+    text = (
+        "Der Außenminister äußerte sich zur Lage in Kambodscha. "
+        "Die Gespräche über Zölle dauerten an."
+    )
     (tmp_path / "latin1.txt").write_bytes(text.encode("latin-1"))
     (tmp_path / "cp1252.txt").write_bytes(("“Quoted” — " + BODY + " Cost: €5.").encode("cp1252"))
     items, rejects = load_all(tmp_path)
@@ -58,7 +61,9 @@ def test_latin1_text_is_text_not_garbage(tmp_path: Path):
         ("image.png", b"\x89PNG\r\n", "unsupported_type"),
     ],
 )
-def test_bad_files_become_rejects_with_a_reason(tmp_path: Path, name: str, data: bytes, reason: str):
+def test_bad_files_become_rejects_with_a_reason(
+    tmp_path: Path, name: str, data: bytes, reason: str
+):
     (tmp_path / name).write_bytes(data)
     (tmp_path / "good.txt").write_text(BODY, encoding="utf-8")
     items, rejects = load_all(tmp_path)
@@ -90,8 +95,13 @@ def test_symlink_leaving_the_folder_is_not_followed(tmp_path: Path):
 
 def test_json_and_jsonl_records_become_items(tmp_path: Path):
     records = [
-        {"title": "First story", "url": "https://example.org/a?utm_source=x", "text": BODY,
-         "published": "2025-12-27", "source": "Example Times"},
+        {
+            "title": "First story",
+            "url": "https://example.org/a?utm_source=x",
+            "text": BODY,
+            "published": "2025-12-27",
+            "source": "Example Times",
+        },
         {"title": "Second story", "content": "<p>" + BODY.replace("Monday", "Tuesday") + "</p>"},
         {"title": "No text"},
     ]
@@ -112,7 +122,9 @@ def test_json_and_jsonl_records_become_items(tmp_path: Path):
 
 
 def test_html_main_text_is_extracted(tmp_path: Path):
-    paragraphs = "".join(f"<p>{BODY} Paragraph {i} adds detail about the talks.</p>" for i in range(4))
+    paragraphs = "".join(
+        f"<p>{BODY} Paragraph {i} adds detail about the talks.</p>" for i in range(4)
+    )
     page = (
         "<html><head><title>Talks &amp; trade</title><script>var x = 1;</script></head><body>"
         "<nav><a href='/'>Home</a> <a href='/world'>World</a></nav>"
