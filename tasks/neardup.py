@@ -975,16 +975,6 @@ def _title_coverage(title: str, body: str, language: str | None) -> float:
     return len(wanted & _content_words(body, language)) / len(wanted)
 
 
-def explain(db: Database, document_id: int, *, limit: int = 10) -> list[dict[str, Any]]:
-    """The latest dedup decisions about a document, newest first."""
-    cursor = db.execute(
-        "SELECT * FROM dedup_decisions WHERE document_id = ? ORDER BY id DESC LIMIT ?",
-        [document_id, limit],
-    )
-    names = [column[0] for column in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
 def _bucket_sql(count: int) -> str:
     # CROSS JOIN fixes the join order: SQLite walks our few keys and searches the primary key
     # (band, bucket) for each, instead of scanning the bands table.
@@ -1009,7 +999,6 @@ __all__ = [
     "Settings",
     "deduplicate",
     "estimate",
-    "explain",
     "load_settings",
     "lsh_params",
     "signature",

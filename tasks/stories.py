@@ -190,9 +190,9 @@ class Comparer:
         self.reports = reports
         self.index = {report.id: i for i, report in enumerate(reports)}
         n = len(reports)
-        self.terms = _normalised(_matrix([r.terms for r in reports], sublinear=True, n=n))
+        self.terms = normalise_rows(tfidf_matrix([r.terms for r in reports], sublinear=True, n=n))
         signal_rows = [dict.fromkeys(r.signals, 1.0) for r in reports]
-        binary, vocabulary = _matrix_with_vocabulary(signal_rows)
+        binary, vocabulary = matrix_with_vocabulary(signal_rows)
         df = np.asarray(binary.sum(axis=0)).ravel()
         kinds = [entities.kind(key) for key in vocabulary]
         weights = np.array([entities.KIND_WEIGHTS.get(k, 0.5) for k in kinds]) * (
@@ -234,7 +234,8 @@ class Comparer:
         return tuple(sorted(common, key=lambda k: (order.get(entities.kind(k), 9), k)))
 
 
-def _matrix_with_vocabulary(rows: list[dict[str, float]]) -> tuple[sparse.csr_matrix, list[str]]:
+def matrix_with_vocabulary(rows: list[dict[str, float]]) -> tuple[sparse.csr_matrix, list[str]]:
+    """A sparse matrix of feature dicts (one row each) and the feature behind each column."""
     vocabulary: dict[str, int] = {}
     indptr, indices, values = [0], [], []
     for row in rows:
@@ -247,15 +248,17 @@ def _matrix_with_vocabulary(rows: list[dict[str, float]]) -> tuple[sparse.csr_ma
     return matrix, list(vocabulary)
 
 
-def _matrix(rows: list[dict[str, float]], *, sublinear: bool, n: int) -> sparse.csr_matrix:
-    counts, _ = _matrix_with_vocabulary(rows)
+def tfidf_matrix(rows: list[dict[str, float]], *, sublinear: bool, n: int) -> sparse.csr_matrix:
+    """TF-IDF weights of feature counts; IDF from these `n` rows (smoothed, as scikit-learn's)."""
+    counts, _ = matrix_with_vocabulary(rows)
     if sublinear:
         counts.data = 1 + np.log(counts.data)
     df = np.asarray((counts > 0).sum(axis=0)).ravel()
     return sparse.csr_matrix(counts.multiply(np.log((1 + n) / (1 + df)) + 1))
 
 
-def _normalised(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
+def normalise_rows(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
+    """Rows scaled to unit length, so a dot product is a cosine."""
     norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
     return sparse.csr_matrix(sparse.diags(1 / np.maximum(norms, 1e-12)) @ matrix)
 

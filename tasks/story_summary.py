@@ -25,7 +25,7 @@ from tasks import entities
 from tasks.gazetteer import fold
 from tasks.sentences import split_sentences, words
 from tasks.store import now, write_transaction
-from tasks.stories import _matrix, _normalised, primary_language, terms
+from tasks.stories import normalise_rows, primary_language, terms, tfidf_matrix
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def summarise(reports: list[dict[str, object]], *, sentences: int = SENTENCES) -
         dict(terms(None, c.text, lang)) | {k: 2.0 for k in entities.signals(c.text, lang)}
         for c in candidates
     ]
-    vectors = _normalised(_matrix(features, sublinear=True, n=len(candidates)))
+    vectors = normalise_rows(tfidf_matrix(features, sublinear=True, n=len(candidates)))
     # The centre: the mean of each report's own mean sentence vector, so reports count equally.
     by_report: dict[int, list[int]] = {}
     for index, line in enumerate(candidates):
