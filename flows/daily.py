@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Iterator
+from itertools import chain
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,7 +25,7 @@ from tasks import batches, ingest, runslots, store, summarize  # noqa: E402
 FILE_BATCH = 200  # files read and written per task run / transaction
 FILE_BATCH_BYTES = 64 * 1024 * 1024  # and at most this many bytes of files, to bound memory
 SUMMARY_BATCH = 100  # documents summarised per task run / transaction
-SUMMARY_WINDOW = 32  # summary batches in flight (~10 MB of text): workers run ahead of the writer
+SUMMARY_WINDOW = 64  # summary batches in flight (~20 MB of text): workers run ahead of the writer
 
 # The summariser names as a Literal, so the Prefect UI renders `method` as a dropdown.
 Method = Literal[summarize.METHODS]  # type: ignore[valid-type]
@@ -198,18 +199,22 @@ def daily(
         if feeds or Path(feed_list).is_file():
             _add(counts, ingest_feeds(db_path, feed_list, list(feeds or []), run_id))
 
-        # Near-duplicates and stories over everything stored so far, before summarising, so
-        # copies are never summarised again.
-        decided = near_duplicates(db_path, run_id)
-        _add(counts, decided["counts"])
-        ids = store.ids_to_summarise(
+        # Workers summarise what is pending while this process finds near-duplicates and stories
+        # over everything stored so far; summaries of documents found to be copies meanwhile are
+        # dropped unwritten, and documents released from being copies are summarised after.
+        pending = store.ids_to_summarise(
             db, method=method, length=length, settings_version=summarize.SETTINGS_VERSION
         )
-        # Workers summarise while this process groups stories; the summaries are written after.
-        summarised = _summaries(workers, db_path, ids, method, length)
+        summarised = _summaries(workers, db_path, pending, method, length)
+        decided = near_duplicates(db_path, run_id)
+        _add(counts, decided["counts"])
         _add(counts, group_stories(db_path, run_id, decided["touched_stories"]))
-        for summaries in summarised:
-            _add(counts, store_summaries(db_path, summaries, run_id))
+        eligible = set(store.ids_to_summarise(
+            db, method=method, length=length, settings_version=summarize.SETTINGS_VERSION
+        ))
+        released = sorted(eligible.difference(pending))
+        for summaries in chain(summarised, _summaries(workers, db_path, released, method, length)):
+            _add(counts, store_summaries(db_path, summaries.only(eligible), run_id))
     except BaseException as error:
         store.finish_run(db, run_id, status="failed", counts=counts,
                          error="".join(traceback.format_exception_only(error)).strip())

@@ -32,6 +32,13 @@ class Summaries:
     rows: list[SummaryRow] = field(default_factory=list)
     statuses: dict[int, str] = field(default_factory=dict)
 
+    def only(self, document_ids: set[int]) -> Summaries:
+        """The part of the batch about these documents (the others became copies meanwhile)."""
+        return Summaries(
+            [row for row in self.rows if row.document_id in document_ids],
+            {i: status for i, status in self.statuses.items() if i in document_ids},
+        )
+
 
 def parse_files(seeds_dir: str, paths: list[str]) -> ParsedFiles:
     """Read, decode, clean, language-tag and hash a batch of files found by a scan."""

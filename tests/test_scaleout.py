@@ -54,9 +54,10 @@ def test_pool_returns_results_in_submission_order():
 
 @pytest.fixture(scope="module")
 def articles(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Forty generated articles (BBC sentences when the shared corpus is there, else the seeds)."""
+    """Forty generated articles (BBC sentences when the shared corpus is there, else the seeds),
+    eight of them lightly edited copies of others."""
     folder = tmp_path_factory.mktemp("articles")
-    corpus_generator.generate(folder, 40, seed=11)
+    corpus_generator.generate(folder, 40, near_duplicates=0.2, seed=11)
     return folder / "docs"
 
 
@@ -101,7 +102,12 @@ def in_process(articles: Path, tmp_path_factory: pytest.TempPathFactory, prefect
     finally:
         patch.undo()
     assert result["counts"]["summaries"] > 20
-    return stored(db_path)
+    found = stored(db_path)
+    copies = {row[0] for row in found["documents"] if row[4] is not None}
+    assert copies, "the near-duplicates were not found"
+    # Summaries are computed while near-duplicates are looked for: a copy's is never written.
+    assert not copies & {row[0] for row in found["summaries"]}
+    return found
 
 
 @pytest.mark.slow
