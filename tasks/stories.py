@@ -292,6 +292,7 @@ def assign_stories(
     """Give every canonical report without a story one; refresh the stories that changed."""
     result = StoryResult(touched=set(dirty))
     window = timedelta(days=window_days)
+    cache: dict[int, Report] = {}  # reports already read in this call (a big backlog re-reads less)
     while True:
         # Pick the reports under the write lock: a concurrent run that assigned them while this
         # one waited must not have them assigned (and stories created) a second time.
@@ -306,7 +307,7 @@ def assign_stories(
                 ).fetchall()
             ]
             if pending:
-                _assign_chunk(db, pending, window, run_id, result)
+                _assign_chunk(db, pending, window, run_id, result, cache)
         if not pending:
             break
     with write_transaction(db):
@@ -320,59 +321,85 @@ def assign_stories(
 
 
 def _assign_chunk(
-    db: Database, pending: list[int], window: timedelta, run_id: str | None, result: StoryResult
+    db: Database,
+    pending: list[int],
+    window: timedelta,
+    run_id: str | None,
+    result: StoryResult,
+    cache: dict[int, Report],
 ) -> None:
     reports = _features(db, pending)
     dated = [r.when for r in reports.values()]
     stored = [r.created or r.when for r in reports.values()]
     # Indexed ranges: reports dated near these, or stored near them (for undated reports).
-    neighbours = [
-        row[0]
+    neighbours = {
+        row[0]: row[1]
         for row in db.execute(
             # The unary + keeps SQLite on the two date indexes (not on "duplicate_of IS NULL",
             # which matches most of the table).
-            "SELECT id FROM documents"
+            "SELECT id, story_id FROM documents"
             " WHERE (event_at BETWEEN ? AND ? OR created_at BETWEEN ? AND ?)"
             " AND +story_id IS NOT NULL AND +duplicate_of IS NULL"
             " AND coalesce(summary_status, '') != 'boilerplate'",
             [_iso(min(dated) - window), _iso(max(dated) + window),
              _iso(min(stored) - window), _iso(max(stored) + window)],
         ).fetchall()
-    ]  # fmt: skip
+    }  # fmt: skip
+    for doc_id, story_id in neighbours.items():
+        if doc_id in cache and doc_id not in reports:
+            cache[doc_id].story_id = story_id
+            reports[doc_id] = cache[doc_id]
     reports |= _features(db, [i for i in neighbours if i not in reports])
+    cache.update(reports)
     comparer = Comparer(list(reports.values()))
     text, signals, specific = comparer.compare(pending)
     columns = [r.id for r in comparer.reports]
+    # Per-column facts as arrays, so each pending report is compared with the window at once.
+    column_of = {doc_id: c for c, doc_id in enumerate(columns)}
+    stories = np.array([r.story_id or -1 for r in comparer.reports], dtype=np.int64)
+    published = np.array([_seconds(r.published) for r in comparer.reports])
+    created = np.array([_seconds(r.created or r.when) for r in comparer.reports])
+    languages = np.array([r.language or "" for r in comparer.reports], dtype=object)
+    seconds = window.total_seconds()
     stamp = now()
     for row, doc_id in enumerate(pending):
         report = reports[doc_id]
-        members: dict[int, list[int]] = {}
-        for column, other_id in enumerate(columns):
-            other = reports[other_id]
-            if other_id == doc_id or other.story_id is None:
-                continue
-            if report.apart(other) > window:
-                continue
-            members.setdefault(other.story_id, []).append(column)
-        eligible: list[tuple[float, float, int, int, Link]] = []
-        closest: tuple[float, int, Link] | None = None
-        for story_id, story_columns in members.items():
-            links = [
-                (comparer.link(doc_id, columns[c], text[row, c], signals[row, c], specific[row, c]),
-                 columns[c])
-                for c in story_columns
-            ]  # fmt: skip
-            linked = [(link, other) for link, other in links if link.linked]
-            top_link, top_other = max(links, key=lambda pair: pair[0].score)
-            if closest is None or top_link.score > closest[0]:
-                closest = (top_link.score, top_other, top_link)
-            # Majority link: most of the story's reports must agree, not one follow-up.
-            if not linked or len(linked) * 2 < len(links):
-                continue
-            strongest, partner = max(linked, key=lambda pair: pair[0].score)
-            eligible.append(
-                (len(linked) / len(links), strongest.score, story_id, partner, strongest)
+        me = column_of[doc_id]
+        both_dated = ~np.isnan(published) & ~np.isnan(published[me])
+        apart = np.where(
+            both_dated, np.abs(published - published[me]), np.abs(created - created[me])
+        )
+        candidate = (stories >= 0) & (apart <= seconds)
+        candidate[me] = False
+        same = (languages == languages[me]) & (languages[me] != "")
+        linked = (
+            np.where(
+                same,
+                (text[row] >= TEXT_STRONG)
+                | ((text[row] >= TEXT_MIN) & (signals[row] >= SIGNALS_SUPPORT)),
+                (signals[row] >= SIGNALS_CROSS) & (specific[row] >= MIN_SHARED),
             )
+            & candidate
+        )
+        score = np.where(same, text[row], signals[row])
+        closest: tuple[float, int, Link] | None = None
+        if candidate.any():
+            c = int(np.argmax(np.where(candidate, score, -np.inf)))
+            link = comparer.link(doc_id, columns[c], text[row, c], signals[row, c],
+                                 specific[row, c])  # fmt: skip
+            closest = (link.score, columns[c], link)
+        eligible: list[tuple[float, float, int, int, Link]] = []
+        for story_id in np.unique(stories[linked]):
+            in_story = candidate & (stories == story_id)
+            hits = linked & in_story
+            # Majority link: most of the story's reports must agree, not one follow-up.
+            if hits.sum() * 2 < in_story.sum():
+                continue
+            c = int(np.argmax(np.where(hits, score, -np.inf)))
+            strongest = comparer.link(doc_id, columns[c], text[row, c], signals[row, c],
+                                      specific[row, c])  # fmt: skip
+            ratio = float(hits.sum() / in_story.sum())
+            eligible.append((ratio, strongest.score, int(story_id), columns[c], strongest))
         eligible.sort(key=lambda e: (-e[0], -e[1], e[2]))
         if eligible:
             _, _, story_id, partner, link = eligible[0]
@@ -384,6 +411,7 @@ def _assign_chunk(
             # filed before its original, a translation filed before either.
             for _, _, other_story, other_partner, other_link in eligible[1:]:
                 _merge(db, reports, other_story, story_id, result)
+                stories[stories == other_story] = story_id
                 _log(db, doc_id, other_partner, other_link.score, other_link.threshold,
                      "same_story", f"merges story #{other_story} into #{story_id}:"
                      f" {other_link.explain()}", run_id, stamp)  # fmt: skip
@@ -403,6 +431,7 @@ def _assign_chunk(
                 reason = f"opens story #{story_id}: closest report #{canonical} does not link"
                 reason += f" ({link.explain()})"
         report.story_id = story_id
+        stories[me] = story_id
         result.assigned += 1
         result.touched.add(story_id)
         db.conn.execute("UPDATE documents SET story_id = ? WHERE id = ?", [story_id, doc_id])
@@ -438,6 +467,10 @@ def _merge(
             report.story_id = target
     result.touched |= {source, target}
     result.merged += 1
+
+
+def _seconds(value: datetime | None) -> float:
+    return value.timestamp() if value is not None else float("nan")
 
 
 def _iso(value: datetime) -> str:
