@@ -520,3 +520,9 @@ def m014_dedup_paragraphs(db: Database) -> None:
         """
     )
     db.execute("CREATE INDEX idx_paragraphs_document ON paragraphs(document_id)")
+
+
+@migrations()
+def m015_fetches_entries_cut(db: Database) -> None:
+    """Entries a feed body held past the per-run cap: a flooding feed's cut stays on record."""
+    db.execute("ALTER TABLE fetches ADD COLUMN entries_cut INTEGER")

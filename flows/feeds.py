@@ -3,8 +3,10 @@ each feed's outcome through one writer. A feed that fails is recorded; it never 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import threading
 import traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -31,9 +33,14 @@ from tasks.fetch import (  # noqa: E402
     fetch,
     make_client,
 )
+from tasks.ingest import MAX_BODY_CHARS  # noqa: E402
 from tasks.models import Reject  # noqa: E402
 
 log = logging.getLogger(__name__)
+
+# Bodies above this are parsed one at a time: a hostile 10 MB body can cost a few hundred MB
+# while it is parsed, and parsing holds the GIL anyway, so running them together gains nothing.
+BIG_BODY = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -48,13 +55,20 @@ class FeedRunSettings:
     workers: int = 4  # feeds fetched at once
     host_interval: float = 0.5  # seconds between two requests to the same host
     articles_per_feed: int = 30  # article pages fetched per feed and run; the rest wait
+    entries_per_feed: int = feeds.MAX_ENTRIES  # entries read per feed and run; the rest are cut
     full_text: bool = True
 
     @classmethod
     def from_env(cls, **overrides: object) -> FeedRunSettings:
         """Defaults, then `NEWSFLOW_FEEDS_<FIELD>` variables (WORKERS=8, FULL_TEXT=0, …)."""
         values: dict[str, object] = {}
-        for name in ("workers", "host_interval", "articles_per_feed", "full_text"):
+        for name in (
+            "workers",
+            "host_interval",
+            "articles_per_feed",
+            "entries_per_feed",
+            "full_text",
+        ):
             raw = os.environ.get(f"NEWSFLOW_FEEDS_{name.upper()}")
             if raw is not None:
                 kind = type(getattr(cls, name))
@@ -71,8 +85,12 @@ def collect_feed(
     settings: FeedRunSettings,
     gate: HostGate,
     now: datetime | None = None,
+    parse_lock: threading.Lock | None = None,
 ) -> feed_store.FeedOutcome:
-    """Fetch one feed, parse it, fetch article pages for new or edited teasers; no database."""
+    """Fetch one feed, parse it, fetch article pages for new or edited teasers; no database.
+
+    `parse_lock`, shared by the workers, makes big bodies parse one at a time.
+    """
     outcome = feed_store.FeedOutcome(feed_id=state.id)
     with gate.slot(state.url):
         result = fetch(
@@ -85,13 +103,15 @@ def collect_feed(
     outcome.fetch = result
     if not result.ok:  # a 304 stops here: no body, nothing to parse
         return outcome
-    parsed = feeds.parse_feed(
-        result.body,
-        url=result.final_url or state.url,
-        headers=result.headers,
-        scope=state.url,
-        now=now,
-    )
+    with _one_at_a_time(parse_lock, result.size):
+        parsed = feeds.parse_feed(
+            result.body,
+            url=result.final_url or state.url,
+            headers=result.headers,
+            scope=state.url,
+            now=now,
+            max_entries=settings.entries_per_feed,
+        )
     result.body = b""  # parsed; the size stays in result.size
     outcome.parsed = parsed
     if not parsed.is_feed:
@@ -126,7 +146,9 @@ def collect_feed(
                 continue
             else:
                 budget -= 1
-                page, full_text = _fetch_full_text(client, entry, settings=settings, gate=gate)
+                page, full_text = _fetch_full_text(
+                    client, entry, settings=settings, gate=gate, parse_lock=parse_lock
+                )
                 outcome.articles.append(page)
                 previous = known.full_text_attempts if retry and known else 0
                 if full_text.text:
@@ -146,14 +168,30 @@ def collect_feed(
             if record.full_text_error:
                 detail += f"; article page: {record.full_text_error}"
             outcome.rejects.append(Reject(entry.key, "no_text", kind="feed_item", detail=detail))
+        elif len(item.body) > MAX_BODY_CHARS:
+            # As for files: summaries cost the square of the sentence count, so an "article" of
+            # megabytes would hold the run for hours.
+            detail = f"{len(item.body)} > {MAX_BODY_CHARS} characters of body"
+            outcome.rejects.append(Reject(entry.key, "too_long", kind="feed_item", detail=detail))
         else:
             outcome.items.append(item)
         outcome.records.append(record)
     return outcome
 
 
+def _one_at_a_time(
+    lock: threading.Lock | None, size: int
+) -> contextlib.AbstractContextManager[object]:
+    return lock if lock is not None and size > BIG_BODY else contextlib.nullcontext()
+
+
 def _fetch_full_text(
-    client: httpx.Client, entry: feeds.FeedEntry, *, settings: FeedRunSettings, gate: HostGate
+    client: httpx.Client,
+    entry: feeds.FeedEntry,
+    *,
+    settings: FeedRunSettings,
+    gate: HostGate,
+    parse_lock: threading.Lock | None = None,
 ) -> tuple[FetchResult, feeds.FullText]:
     assert entry.url is not None
     with gate.slot(entry.url):
@@ -161,9 +199,10 @@ def _fetch_full_text(
     if not page.ok:
         return page, feeds.FullText(None, problem=f"page fetch failed: {page.error}")
     try:
-        found = feeds.full_text_from_page(
-            entry, page.body, url=page.final_url or entry.url, headers=page.headers
-        )
+        with _one_at_a_time(parse_lock, page.size):
+            found = feeds.full_text_from_page(
+                entry, page.body, url=page.final_url or entry.url, headers=page.headers
+            )
     except Exception as error:  # extraction of hostile HTML must not take the feed down
         log.warning("extracting %s failed: %s", entry.url, error)
         found = feeds.FullText(None, problem=f"extraction failed: {error}")
@@ -172,10 +211,14 @@ def _fetch_full_text(
 
 
 def _collect_safely(
-    client: httpx.Client, state: feed_store.FeedState, settings: FeedRunSettings, gate: HostGate
+    client: httpx.Client,
+    state: feed_store.FeedState,
+    settings: FeedRunSettings,
+    gate: HostGate,
+    parse_lock: threading.Lock,
 ) -> feed_store.FeedOutcome:
     try:
-        return collect_feed(client, state, settings=settings, gate=gate)
+        return collect_feed(client, state, settings=settings, gate=gate, parse_lock=parse_lock)
     except Exception as error:  # one feed's bug or bad data never fails the run
         log.exception("feed %s (%s) failed", state.id, state.url)
         detail = "".join(traceback.format_exception_only(error)).strip()
@@ -203,11 +246,14 @@ def run_feeds(
         for feed_id, url, until in waiting:
             log.info("feed %s (%s) is backed off until %s", feed_id, url, until)
         gate = HostGate(settings.host_interval)
+        parse_lock = threading.Lock()
         with (
             make_client(settings.fetch, transport=transport) as client,
             ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="feed") as pool,
         ):
-            futures = [pool.submit(_collect_safely, client, s, settings, gate) for s in states]
+            futures = [
+                pool.submit(_collect_safely, client, s, settings, gate, parse_lock) for s in states
+            ]
             for future in as_completed(futures):
                 _write(db, future.result(), run_id=run_id, counts=counts)
     finally:
@@ -223,6 +269,7 @@ COUNT_NAMES = (
     "feed_entries",
     "feed_entries_unchanged",
     "feed_entries_deferred",
+    "feed_entries_cut",
     "feed_rejects",
     "article_pages",
     "full_text_ok",
@@ -247,6 +294,7 @@ def _write(
     counts["feed_entries"] += saved.items
     counts["feed_entries_unchanged"] += saved.unchanged_entries
     counts["feed_entries_deferred"] += saved.deferred
+    counts["feed_entries_cut"] += saved.cut
     counts["feed_rejects"] += saved.rejects
     counts["article_pages"] += saved.articles
     counts["full_text_ok"] += saved.full_text_ok

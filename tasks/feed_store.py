@@ -208,6 +208,7 @@ class SavedFeed:
     full_text_ok: int = 0
     full_text_failed: int = 0
     deferred: int = 0
+    cut: int = 0  # entries past the per-run cap
 
 
 def save_outcome(
@@ -227,7 +228,10 @@ def save_outcome(
         full_text_ok=sum(1 for r in outcome.records if r.full_text == "ok"),
         full_text_failed=sum(1 for r in outcome.records if r.full_text == "failed"),
         deferred=outcome.deferred,
+        cut=parsed.cut if parsed else 0,
     )
+    if result.cut:
+        log.warning("feed %s: %d entries past the per-run cap cut", outcome.feed_id, result.cut)
     # One transaction per feed: its documents, fetch rows and state commit together or not at all.
     with store.write_transaction(db):
         if outcome.items:
@@ -250,6 +254,7 @@ def save_outcome(
                 new_items=result.counts.new,
                 error=failure,
                 parse_error=parsed.bozo_error if parsed else None,
+                entries_cut=result.cut or None,
             )
         elif failure:
             db.table("fetches").insert(
@@ -334,6 +339,7 @@ def _insert_fetch(
     new_items: int | None = None,
     error: str | None = None,
     parse_error: str | None = None,
+    entries_cut: int | None = None,
 ) -> None:
     db.table("fetches").insert(
         {
@@ -354,6 +360,7 @@ def _insert_fetch(
             "new_items": new_items,
             "error": error,
             "parse_error": parse_error,
+            "entries_cut": entries_cut,
             "redirects": len(fetch.redirects),
             "retry_after": fetch.retry_after,
             "fetched_at": stamp,

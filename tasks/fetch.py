@@ -5,8 +5,9 @@ What `fetch()` guarantees, per call:
 - every hop (the first URL and each redirect target) passes `netguard.check_url`, and the address
   the connection reached passes `netguard.check_peer`;
 - redirects are followed by hand, at most `max_redirects` hops, and the final URL is recorded;
-- connect and read timeouts on every socket operation, and a deadline per attempt checked while
-  the body streams in;
+- connect and read timeouts on every socket operation, and a deadline per attempt that bounds
+  every socket operation too (connect, headers, body), so a server that trickles a byte at a time
+  is cut at the deadline, not after the read timeout times the bytes it sends;
 - the body is decompressed here (gzip, deflate) and capped on the decompressed size, so a small
   compressed bomb cannot exhaust memory;
 - conditional GET: `If-None-Match` / `If-Modified-Since` sent when given, the response's
@@ -40,8 +41,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from importlib import metadata
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 
 from tasks import netguard
@@ -195,6 +198,10 @@ def make_client(
     settings: FetchSettings = DEFAULT_SETTINGS, *, transport: httpx.BaseTransport | None = None
 ) -> httpx.Client:
     """The one httpx client: explicit timeouts, no automatic redirects, our User-Agent."""
+    limits = httpx.Limits(
+        max_connections=settings.max_connections,
+        max_keepalive_connections=settings.max_connections,
+    )
     return httpx.Client(
         timeout=httpx.Timeout(
             connect=settings.connect_timeout,
@@ -204,14 +211,96 @@ def make_client(
         ),
         follow_redirects=False,  # followed by hand, so each hop is checked and counted
         headers={"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate"},
-        limits=httpx.Limits(
-            max_connections=settings.max_connections,
-            max_keepalive_connections=settings.max_connections,
-        ),
+        limits=limits,
         # No proxies or .netrc credentials from the environment: destinations are checked here.
         trust_env=False,
-        transport=transport,
+        transport=transport or _deadline_transport(limits),
     )
+
+
+def _deadline_transport(limits: httpx.Limits) -> httpx.HTTPTransport:
+    transport = httpx.HTTPTransport(limits=limits, trust_env=False)
+    # httpx has no option for the network backend, but its connection pool takes one: wrap the
+    # default so each socket operation ends by the attempt's deadline. Should a later httpx move
+    # the pool, fetch() still checks the deadline between body chunks.
+    pool = getattr(transport, "_pool", None)
+    backend = getattr(pool, "_network_backend", None)
+    if isinstance(backend, httpcore.NetworkBackend):
+        pool._network_backend = _DeadlineBackend(backend)  # type: ignore[union-attr]
+    else:
+        log.warning("httpx internals changed: the fetch deadline is checked between chunks only")
+    return transport
+
+
+# The deadline of the attempt running in this thread (httpx's sync client does its socket work
+# in the calling thread), read by every socket operation below httpx.
+_deadline = threading.local()
+
+
+def _within_deadline(timeout: float | None, error: type[Exception]) -> float | None:
+    at: float | None = getattr(_deadline, "at", None)
+    if at is None:
+        return timeout
+    remaining = at - time.monotonic()
+    if remaining <= 0:
+        raise error(f"deadline of {_deadline.seconds:g} s passed")
+    return remaining if timeout is None else min(timeout, remaining)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose reads, writes and TLS handshake end by the attempt's deadline."""
+
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _within_deadline(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _within_deadline(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self,
+        ssl_context: Any,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        timeout = _within_deadline(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """The default network backend, with every connection bounded by the attempt's deadline."""
+
+    def __init__(self, backend: httpcore.NetworkBackend) -> None:
+        self._backend = backend
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.NetworkStream:
+        timeout = _within_deadline(timeout, httpcore.ConnectTimeout)
+        stream = self._backend.connect_tcp(host, port, timeout, local_address, socket_options)
+        return _DeadlineStream(stream)
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Any = None
+    ) -> httpcore.NetworkStream:
+        timeout = _within_deadline(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._backend.connect_unix_socket(path, timeout, socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)
 
 
 def fetch(
@@ -292,6 +381,21 @@ def _attempt(
 ) -> None:
     """One attempt: follow hops by hand, then read the body under the caps into `result`."""
     deadline = time.monotonic() + settings.deadline
+    _deadline.at, _deadline.seconds = deadline, settings.deadline
+    try:
+        _hops(client, url, headers, settings, result, deadline)
+    finally:
+        _deadline.at = None
+
+
+def _hops(
+    client: httpx.Client,
+    url: str,
+    headers: dict[str, str],
+    settings: FetchSettings,
+    result: FetchResult,
+    deadline: float,
+) -> None:
     current = url
     for hop in range(settings.max_redirects + 1):
         try:
@@ -363,15 +467,22 @@ def _send(
         request = client.build_request("GET", url, headers=headers, timeout=timeout)
         return client.send(request, stream=True)
     except httpx.TimeoutException as error:
-        raise _Failure(
-            "timeout", f"{type(error).__name__}: {error or 'timed out'}", retry=True
-        ) from None
+        raise _Failure("timeout", _timeout_message(error, settings, deadline), retry=True) from None
     except httpx.ConnectError as error:
         raise _Failure("connect", f"cannot connect: {error}", retry=True) from None
     except (httpx.UnsupportedProtocol, httpx.InvalidURL) as error:
         raise _Failure("refused", str(error), retry=False) from None
     except httpx.TransportError as error:
         raise _Failure("network", f"{type(error).__name__}: {error}", retry=True) from None
+
+
+def _timeout_message(
+    error: httpx.TimeoutException, settings: FetchSettings, deadline: float, where: str = ""
+) -> str:
+    reason = str(error) or "timed out"
+    if time.monotonic() >= deadline and "deadline" not in reason:
+        reason = f"deadline of {settings.deadline:g} s passed"
+    return f"{type(error).__name__}{where}: {reason}"
 
 
 def _check_peer(response: httpx.Response, url: str, settings: FetchSettings) -> None:
@@ -419,7 +530,7 @@ def _read_body(response: httpx.Response, settings: FetchSettings, deadline: floa
     except httpx.TimeoutException as error:
         raise _Failure(
             "timeout",
-            f"{type(error).__name__} while reading the body: {error}",
+            _timeout_message(error, settings, deadline, " while reading the body"),
             retry=True,
             status=response.status_code,
         ) from None
