@@ -1,0 +1,1 @@
+"""Near-duplicate and story benchmark: `python -m benchmarks.dedup` (see __main__.py)."""
