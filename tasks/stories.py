@@ -194,7 +194,9 @@ class Comparer:
         signal_rows = [dict.fromkeys(r.signals, 1.0) for r in reports]
         binary, vocabulary = matrix_with_vocabulary(signal_rows)
         df = np.asarray(binary.sum(axis=0)).ravel()
+        # With no signal at all the matrix still has one (empty) column: give it a kind too.
         kinds = [entities.kind(key) for key in vocabulary]
+        kinds += [""] * (binary.shape[1] - len(kinds))
         weights = np.array([entities.KIND_WEIGHTS.get(k, 0.5) for k in kinds]) * (
             np.log((1 + n) / (1 + df)) + 1
         )

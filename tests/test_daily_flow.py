@@ -178,3 +178,18 @@ def test_unchanged_json_lines_file_is_not_read_again(seeds_copy: Path, db_path: 
     second = run(seeds_copy, db_path)
     assert second["counts"]["files_unchanged"] == 6
     assert second["counts"].get("documents_unchanged", 0) == 0
+
+
+def test_reports_without_names_or_numbers_still_group_into_stories(tmp_path: Path, db_path: Path):
+    """No signal at all (no names, figures or dates) must not break story grouping."""
+    root = tmp_path / "plain"
+    root.mkdir()
+    for number, word in enumerate(("quiet", "calm", "still")):
+        (root / f"{number}.txt").write_text(
+            f"it was a {word} day with nothing much to say about anything at all here.\n\n"
+            "the quick brown fox jumps over the lazy dog again and again today.",
+            encoding="utf-8",
+        )
+    result = run(root, db_path)
+    assert result["counts"]["documents_new"] == 3
+    assert rows(db_path, "SELECT count(*) FROM documents WHERE story_id IS NULL") == [(0,)]
