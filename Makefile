@@ -57,9 +57,14 @@ ui: $(BIN)/newsflow
 serve: $(BIN)/newsflow
 	PREFECT_API_URL=$(PREFECT_API_URL) $(BIN)/newsflow serve $(SERVE_OPTS)
 
+# Re-resolve the dependencies of pyproject.toml in a scratch venv and pin every one (setuptools
+# too: the editable install builds without isolation, from the lock alone).
 lock:
-	$(PYTHON) -m venv /tmp/newsflow-lock && /tmp/newsflow-lock/bin/pip install -q -e '.[dev,datasette]'
-	/tmp/newsflow-lock/bin/pip freeze --exclude-editable | grep -v '^newsflow' > requirements.lock.new
+	rm -rf /tmp/newsflow-lock && $(PYTHON) -m venv /tmp/newsflow-lock
+	/tmp/newsflow-lock/bin/pip install -q -e '.[dev,datasette]'
+	{ echo "# Pinned lock for newsflow; regenerate with 'make lock'."; \
+	  /tmp/newsflow-lock/bin/pip freeze --all --exclude-editable \
+	    | grep -vE '^(newsflow|pip|wheel)=='; } > requirements.lock.new
 	mv requirements.lock.new requirements.lock
 
 clean:
