@@ -179,12 +179,17 @@ def known_files(db: Database) -> dict[str, tuple[int | None, int | None]]:
 
 def touch_files(db: Database, keys: Iterable[str], *, run_id: str) -> None:
     """Mark unchanged files (and a JSON file's records) as seen by this run; nothing else changes."""
-    paths = [key.removeprefix("file:") for key in keys]
+    paths = {key.removeprefix("file:") for key in keys}
+    # One pass over the file-backed rows, then updates by primary key: `path` has no index, and a
+    # per-file `WHERE path = ? OR …` scanned the whole table once per file (40 s at 5,000 files).
+    ids = [
+        row[0]
+        for row in db.execute("SELECT id, path FROM documents WHERE path IS NOT NULL").fetchall()
+        if row[1].split("#", 1)[0] in paths
+    ]
     with write_transaction(db):
         db.conn.executemany(
-            "UPDATE documents SET last_run_id = ? WHERE path = ?"
-            " OR substr(path, 1, length(?) + 1) = ? || '#'",
-            [(run_id, path, path, path) for path in paths],
+            "UPDATE documents SET last_run_id = ? WHERE id = ?", [(run_id, i) for i in ids]
         )
 
 
