@@ -235,10 +235,7 @@ def save_outcome(
     # One transaction per feed: its documents, fetch rows and state commit together or not at all.
     with store.write_transaction(db):
         if outcome.items:
-            retitled = _version_title_edits(db, outcome.items, run_id=run_id)
             result.counts = store.save_items(db, outcome.items, run_id=run_id)
-            result.counts.updated += retitled
-            result.counts.unchanged -= retitled
             store.clear_rejects(db, [item.key for item in outcome.items])
         if outcome.rejects:
             store.save_rejects(db, outcome.rejects, run_id=run_id)
@@ -280,47 +277,6 @@ def save_outcome(
         _save_records(db, outcome, run_id=run_id, stamp=stamp)
         _update_feed(db, outcome, failure=failure, now=now)
     return result
-
-
-def _version_title_edits(db: Database, items: list[Item], *, run_id: str) -> int:
-    """Record a headline edited over an unchanged body as a new version of the document.
-
-    `store.save_items` versions body changes only; a feed entry whose headline alone was edited
-    would otherwise be dropped silently.
-    """
-    edited = 0
-    for item in items:
-        row = db.execute(
-            "SELECT id, title, body, content_hash, version FROM documents WHERE key = ?",
-            [item.key],
-        ).fetchone()
-        if row is None or row[3] != item.content_hash or (row[1] or None) == (item.title or None):
-            continue
-        document_id, old_title, old_body, digest, version = row
-        db.table("document_versions").insert(
-            {
-                "document_id": document_id,
-                "version": version,
-                "title": old_title,
-                "body": old_body,
-                "content_hash": digest,
-                "run_id": run_id,
-                "recorded_at": store.now(),
-            },
-            ignore=True,
-        )
-        db.table("documents").update(
-            document_id,
-            {
-                "title": item.title,
-                "version": version + 1,
-                "updated_at": store.now(),
-                "last_run_id": run_id,
-            },
-        )
-        store._index_document(db, document_id)  # the title is searchable: keep FTS in step
-        edited += 1
-    return edited
 
 
 def _not_modified(outcome: FeedOutcome) -> bool:

@@ -1,4 +1,4 @@
-"""Save items, rejects, summaries and runs: idempotent upserts in one short transaction per batch."""
+"""Save items, rejects, summaries and runs: idempotent upserts, one short transaction a batch."""
 
 from __future__ import annotations
 
@@ -178,7 +178,7 @@ def known_files(db: Database) -> dict[str, tuple[int | None, int | None]]:
 
 
 def touch_files(db: Database, keys: Iterable[str], *, run_id: str) -> None:
-    """Mark unchanged files (and a JSON file's records) as seen by this run; nothing else changes."""
+    """Mark unchanged files (and a JSON file's records) as seen by this run; nothing else."""
     paths = {key.removeprefix("file:") for key in keys}
     # One pass over the file-backed rows, then updates by primary key: `path` has no index, and a
     # per-file `WHERE path = ? OR …` scanned the whole table once per file (40 s at 5,000 files).
@@ -198,7 +198,8 @@ _CONTENT_FIELDS = ("title", "body", "captions", "language", "content_hash", "sou
 
 
 def save_items(db: Database, items: Iterable[Item], *, run_id: str) -> SaveCounts:
-    """Upsert items by key in one transaction; a changed body becomes a new version in place."""
+    """Upsert items by key in one transaction; a changed body or headline becomes a new version
+    of the same row."""
     counts = SaveCounts()
     stamp = now()
     with write_transaction(db):
@@ -226,12 +227,21 @@ def save_items(db: Database, items: Iterable[Item], *, run_id: str) -> SaveCount
                 ).lastrowid
                 counts.new += 1
             elif row[1] == item.content_hash:
-                document_id = row[0]
+                document_id, _, old_title, old_body, version = row
+                seen = {k: fields[k] for k in ("file_size", "file_mtime_ns", "last_run_id")}
+                if (old_title or None) == (item.title or None):
+                    db.table("documents").update(document_id, seen)
+                    counts.unchanged += 1
+                    continue
+                # An edited headline over the same text is a new version too, never a silent drop;
+                # the body (and so its summary) is unchanged.
+                _record_version(db, document_id, version, old_title, old_body, row[1], run_id)
                 db.table("documents").update(
                     document_id,
-                    {k: fields[k] for k in ("file_size", "file_mtime_ns", "last_run_id")},
+                    seen | {"title": item.title, "version": version + 1, "updated_at": stamp},
                 )
-                counts.unchanged += 1
+                counts.updated += 1
+                _index_document(db, document_id)
                 continue
             else:
                 document_id, _, old_title, old_body, version = row
@@ -247,7 +257,12 @@ def save_items(db: Database, items: Iterable[Item], *, run_id: str) -> SaveCount
 
 
 def _record_version(
-    db: Database, document_id: int, version: int, title: str | None, body: str, digest: str,
+    db: Database,
+    document_id: int,
+    version: int,
+    title: str | None,
+    body: str,
+    digest: str,
     run_id: str,
 ) -> None:
     db.table("document_versions").insert(
@@ -355,8 +370,16 @@ def save_rejects(db: Database, rejects: Iterable[Reject], *, run_id: str) -> int
                     size = excluded.size, run_id = excluded.run_id,
                     last_seen_at = excluded.last_seen_at, times_seen = times_seen + 1
                 """,
-                [reject.location, reject.kind, reject.reason, reject.detail, reject.size,
-                 run_id, stamp, stamp],
+                [
+                    reject.location,
+                    reject.kind,
+                    reject.reason,
+                    reject.detail,
+                    reject.size,
+                    run_id,
+                    stamp,
+                    stamp,
+                ],
             )
             # An input that used to be a document and is now refused is no longer current.
     return len(rejects)
@@ -448,8 +471,17 @@ def save_summaries(
                     sentence_indexes = excluded.sentence_indexes, run_id = excluded.run_id,
                     created_at = excluded.created_at
                 """,
-                [row.document_id, row.method, row.length, row.settings_version, row.content_hash,
-                 row.text, json.dumps(row.sentence_indexes), run_id, stamp],
+                [
+                    row.document_id,
+                    row.method,
+                    row.length,
+                    row.settings_version,
+                    row.content_hash,
+                    row.text,
+                    json.dumps(row.sentence_indexes),
+                    run_id,
+                    stamp,
+                ],
             )
         db.conn.executemany(
             "UPDATE documents SET summary_status = ? WHERE id = ?",

@@ -193,3 +193,23 @@ def test_reports_without_names_or_numbers_still_group_into_stories(tmp_path: Pat
     result = run(root, db_path)
     assert result["counts"]["documents_new"] == 3
     assert rows(db_path, "SELECT count(*) FROM documents WHERE story_id IS NULL") == [(0,)]
+
+
+def test_edited_headline_alone_is_a_new_version_and_keeps_the_summary(
+    seeds_copy: Path, db_path: Path
+):
+    run(seeds_copy, db_path)
+    path = next(seeds_copy.glob("002_*.txt"))
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("talk about cooperation", "discuss cooperation", 1), "utf-8")
+    summaries = rows(db_path, "SELECT id, created_at FROM summaries ORDER BY id")
+    result = run(seeds_copy, db_path)
+    assert result["counts"]["documents_updated"] == 1
+    ((title, version),) = rows(
+        db_path, "SELECT title, version FROM documents WHERE path LIKE '002_%'"
+    )
+    assert title.startswith("Prime Minister and Kishida discuss cooperation") and version == 2
+    assert rows(db_path, "SELECT title FROM document_versions") == [
+        ("Prime Minister and Kishida talk about cooperation in Japan and conflict in Ukraine",)
+    ]
+    assert rows(db_path, "SELECT id, created_at FROM summaries ORDER BY id") == summaries
