@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-import os
 import socket
 from datetime import UTC, datetime
 
 from sqlite_utils import Database
 
-from tasks.store import write_transaction
+from tasks.store import process_alive, write_transaction
 
 log = logging.getLogger(__name__)
 
@@ -20,17 +19,9 @@ def slot_key(deployment: str, scheduled_at: datetime) -> str:
     return f"{deployment}@{stamp}"
 
 
-def _alive(pid: int | None, host: str | None) -> bool:
+def _alive(pid: int | None, host: str | None, started_at: str | None) -> bool:
     """False only when the owner was on this host and its process is gone (a crashed run)."""
-    if pid is None or host != socket.gethostname():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return host != socket.gethostname() or process_alive(pid, started_at)
 
 
 def claim_slot(db: Database, run_id: str, slot: str) -> str | None:
@@ -41,12 +32,12 @@ def claim_slot(db: Database, run_id: str, slot: str) -> str | None:
     """
     with write_transaction(db):
         rows = db.execute(
-            "SELECT id, status, pid, host FROM runs WHERE slot = ? AND id != ?"
+            "SELECT id, status, pid, host, started_at FROM runs WHERE slot = ? AND id != ?"
             " AND status IN ('completed', 'running') ORDER BY started_at, rowid",
             [slot, run_id],
         ).fetchall()
-        for other_id, status, pid, host in rows:
-            if status == "completed" or _alive(pid, host):
+        for other_id, status, pid, host, started_at in rows:
+            if status == "completed" or _alive(pid, host, started_at):
                 db.conn.execute("UPDATE runs SET slot = ? WHERE id = ?", [slot, run_id])
                 log.info("slot %s is already owned by run %s (%s)", slot, other_id, status)
                 return str(other_id)
