@@ -1,4 +1,4 @@
-"""The schema, as an ordered set of sqlite-utils migrations. Append new ones; never edit applied ones."""
+"""The schema as ordered sqlite-utils migrations: append new ones, never edit applied ones."""
 
 from __future__ import annotations
 
@@ -526,3 +526,16 @@ def m014_dedup_paragraphs(db: Database) -> None:
 def m015_fetches_entries_cut(db: Database) -> None:
     """Entries a feed body held past the per-run cap: a flooding feed's cut stays on record."""
     db.execute("ALTER TABLE fetches ADD COLUMN entries_cut INTEGER")
+
+
+@migrations()
+def m015_digest_skips_boilerplate(db: Database) -> None:
+    """A boilerplate-only notice is not news: leave it out of the daily digest view."""
+    (sql,) = db.execute("SELECT sql FROM sqlite_master WHERE name = 'v_daily_digest'").fetchone()
+    db.execute("DROP VIEW v_daily_digest")
+    db.execute(
+        sql.replace(
+            "WHERE d.duplicate_of IS NULL",
+            "WHERE d.duplicate_of IS NULL AND coalesce(d.summary_status, '') != 'boilerplate'",
+        )
+    )
