@@ -173,9 +173,10 @@ def run_anchor(docs: Path) -> tuple[Measured, dict[str, list[int]]]:
     start = time.perf_counter()
     with np.errstate(divide="ignore", invalid="ignore"):
         for path in paths:
-            code = languages[path]
-            if code not in summarizers:
+            found = languages[path]
+            if found is None or found not in summarizers:
                 continue
+            code = found
             body = clean_article(decode_bytes(path.read_bytes())).body
             paragraphs = split_paragraphs(body, code)
             document = build_document(paragraphs, code)

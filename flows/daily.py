@@ -190,7 +190,7 @@ def daily(
                 (seeds_dir, batch) for batch in scanned["batches"]), items=len(scanned["changed"]))
             for batch in parsed:
                 # quote(): Prefect would otherwise walk every item of the batch (~1 ms a document).
-                _add(counts, ingest_files(db_path, quote(batch), run_id))
+                _add(counts, ingest_files(db_path, quote(batch), run_id))  # type: ignore[call-overload]
         else:
             logger.warning("seeds folder %s does not exist; no files ingested", seeds_dir)
 
@@ -216,7 +216,8 @@ def daily(
         ))
         released = sorted(eligible.difference(pending))
         for summaries in chain(summarised, _summaries(workers, db_path, released, method, length)):
-            _add(counts, store_summaries(db_path, quote(summaries.only(eligible)), run_id))
+            quoted = quote(summaries.only(eligible))
+            _add(counts, store_summaries(db_path, quoted, run_id))  # type: ignore[call-overload]
     except BaseException as error:
         store.finish_run(db, run_id, status="failed", counts=counts,
                          error="".join(traceback.format_exception_only(error)).strip())

@@ -129,8 +129,8 @@ class Workers:
         def submit(_task: object, parameters: dict[str, Any]) -> Any:
             return runner.submit(task, parameters)
 
-        calls = ((parameters,) for parameters in calls)
-        return _ordered(submit, task, calls, window or 2 * self.settings.workers)
+        wrapped = ((parameters,) for parameters in calls)
+        return _ordered(submit, task, wrapped, window or 2 * self.settings.workers)
 
 
 def _ordered(

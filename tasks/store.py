@@ -220,11 +220,13 @@ def save_items(db: Database, items: Iterable[Item], *, run_id: str) -> SaveCount
                 values = fields | {"key": item.key, "created_at": stamp, "first_run_id": run_id}
                 # Plain SQL: sqlite-utils' insert() reads the table's schema again on every call,
                 # which doubled the cost of a new document.
-                document_id = db.execute(
+                inserted = db.execute(
                     f"INSERT INTO documents ({', '.join(values)})"
                     f" VALUES ({', '.join('?' * len(values))})",
                     list(values.values()),
                 ).lastrowid
+                assert inserted is not None  # an INSERT into a rowid table always has one
+                document_id = inserted
                 counts.new += 1
             elif row[1] == item.content_hash:
                 document_id, _, old_title, old_body, version = row
