@@ -411,7 +411,9 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
     """Run (a)–(e) and return the results."""
     out = Path(args.out)
     label = args.label or (
-        f"folder-{Path(args.corpus).name}" if args.corpus else f"generated-{args.n}"
+        f"folder-{Path(args.corpus).resolve().parent.name}-{Path(args.corpus).name}"
+        if args.corpus
+        else f"generated-{args.n}"
     )
     work = out / "work"
     logs = out / "logs"
