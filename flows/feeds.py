@@ -222,7 +222,10 @@ def _collect_safely(
     except Exception as error:  # one feed's bug or bad data never fails the run
         log.exception("feed %s (%s) failed", state.id, state.url)
         detail = "".join(traceback.format_exception_only(error)).strip()
-        return feed_store.FeedOutcome(feed_id=state.id, error=f"internal error: {detail}")
+        message = f"internal error: {detail}"
+        # The fetches row names the feed even though its outcome was lost with the exception.
+        failed = FetchResult(url=state.url, error=message, error_kind="internal")
+        return feed_store.FeedOutcome(feed_id=state.id, fetch=failed, error=message)
 
 
 def run_feeds(

@@ -212,6 +212,7 @@ def parse_feed(
             " too costly to parse",
         )
     body, dropped = drop_entity_declarations(body)
+    body = _BAD_CHAR_REF.sub(_char_ref, body)
     parsed = _parse_xml_feed(
         body, url=url, headers=headers, scope=scope or url, now=now, max_entries=max_entries
     )
@@ -233,6 +234,29 @@ def markup_count(body: bytes) -> int:
 
 
 _INTERNAL_SUBSET_END = re.compile(rb"\]\s*>")
+_BAD_CHAR_REF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,16})|([0-9]{1,20}));")
+_NOT_TEXT = re.compile("[\ufffe\uffff\ud800-\udfff]")  # noncharacters and lone surrogates
+
+
+def _char_ref(match: re.Match[bytes]) -> bytes:
+    # feedparser turns '&#xD800;' into a lone surrogate (which no database or encoder accepts)
+    # and '&#x110000;' into a crash: references to what is not a character become U+FFFD.
+    hexa, decimal = match.groups()
+    code = int(hexa, 16) if hexa else int(decimal)
+    if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF or code in (0xFFFE, 0xFFFF):
+        return b"&#xFFFD;"
+    return match.group(0)
+
+
+def _text_only(value: object) -> object:
+    """A parsed JSON value with lone surrogates ('\\ud800' escapes) replaced by U+FFFD."""
+    if isinstance(value, str):
+        return _NOT_TEXT.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_text_only(v) for v in value]
+    if isinstance(value, dict):
+        return {_text_only(k): _text_only(v) for k, v in value.items()}
+    return value
 
 
 def drop_entity_declarations(body: bytes) -> tuple[bytes, bool]:
@@ -344,8 +368,8 @@ def parse_json_feed(
     """Parse JSON Feed 1.0/1.1 (https://jsonfeed.org/version/1.1)."""
     now = now or datetime.now(UTC)
     try:
-        data = json.loads(decode_bytes(body))
-    except (ValueError, UnicodeDecodeError) as error:
+        data = _text_only(json.loads(decode_bytes(body)))
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
         return ParsedFeed(
             url=url,
             is_feed=False,
@@ -542,7 +566,7 @@ def clean_text(fragment: str, *, is_html: bool = True) -> str:
         line = normalise_line(line)
         if line and not _FURNITURE.match(line):
             paragraphs.append(line)
-    return "\n\n".join(paragraphs)
+    return _NOT_TEXT.sub("", "\n\n".join(paragraphs))
 
 
 def _clean_title(value: str | None, detail: dict[str, Any] | None) -> str | None:
@@ -554,7 +578,7 @@ def _clean_title(value: str | None, detail: dict[str, Any] | None) -> str | None
     text = value if kind == "text/plain" else html_to_text(markup_safe(value))
     if _ENTITY.search(text):  # double-escaped titles ("AT&amp;amp;T") are common
         text = html.unescape(text)
-    text = normalise_line(" ".join(fix_mojibake(text).split()))
+    text = _NOT_TEXT.sub("", normalise_line(" ".join(fix_mojibake(text).split())))
     if len(text) > MAX_TITLE_CHARS:
         log.info("cut a title of %d characters to %d", len(text), MAX_TITLE_CHARS)
         text = text[: MAX_TITLE_CHARS - 1].rstrip() + "…"

@@ -455,7 +455,7 @@ def _send(
 ) -> httpx.Response:
     remaining = deadline - time.monotonic()
     if remaining <= 0:
-        raise _Failure("timeout", f"deadline of {settings.deadline:.0f} s passed", retry=True)
+        raise _Failure("timeout", f"deadline of {settings.deadline:g} s passed", retry=True)
     # Each socket operation may take at most what is left of the attempt's deadline.
     timeout = httpx.Timeout(
         connect=min(settings.connect_timeout, remaining),
@@ -516,7 +516,7 @@ def _read_body(response: httpx.Response, settings: FetchSettings, deadline: floa
             if time.monotonic() > deadline:
                 raise _Failure(
                     "timeout",
-                    f"body not received within the {settings.deadline:.0f} s deadline",
+                    f"body not received within the {settings.deadline:g} s deadline",
                     retry=True,
                     status=response.status_code,
                 )
