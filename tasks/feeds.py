@@ -248,7 +248,7 @@ def _char_ref(match: re.Match[bytes]) -> bytes:
     return match.group(0)
 
 
-def _text_only(value: object) -> object:
+def _text_only(value: Any) -> Any:
     """A parsed JSON value with lone surrogates ('\\ud800' escapes) replaced by U+FFFD."""
     if isinstance(value, str):
         return _NOT_TEXT.sub("\ufffd", value)
