@@ -8,6 +8,10 @@ Settings (environment variables):
   there as Prefect task runs through prefect-dask's `DaskTaskRunner`; every Dask worker needs this
   project installed. Files are still parsed locally (the workers cannot see the seeds folder).
 
+The local pool forks its workers from a fork server that has imported the batch modules once.
+As with any multiprocessing code, a script that runs the flow itself must guard its entry point
+(`if __name__ == "__main__":`); the `newsflow` command and Prefect's runners do.
+
 Results come back in submission order whatever finishes first, so document ids and everything
 stored are the same as in an in-process run. At most `window` batches are in flight: memory grows
 with the batch size, not the corpus. The database is written only by the flow's process.
