@@ -48,12 +48,40 @@ def extract_html(page: str, *, url: str | None = None) -> Extracted | None:
 
 
 _TAG = re.compile(r"<[^>]+>")
-_BLOCK = re.compile(r"</?(?:p|div|br|li|h[1-6]|blockquote|section|article|tr)\b[^>]*>", re.IGNORECASE)
+_BLOCK = re.compile(
+    r"</?(?:p|div|br|li|h[1-6]|blockquote|section|article|tr)\b[^>]*>", re.IGNORECASE
+)
 _SCRIPT = re.compile(r"<(script|style|noscript)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+
+
+_RAW_TEXT_OPEN = re.compile(r"<(script|style|noscript)\b", re.IGNORECASE)
+_RAW_TEXT_CLOSE = {
+    name: re.compile(rf"</{name}\s*>", re.IGNORECASE) for name in ("script", "style", "noscript")
+}
+_STRAY_LT = re.compile(r"<(?=[^<>]*(?:<|\Z))")  # a '<' with no '>' before the next '<'
+
+
+def markup_safe(fragment: str) -> str:
+    """`fragment` with script and style elements blanked and stray '<' escaped, in linear time.
+
+    `html_to_text`'s patterns rescan to the end of the text for every '<' they cannot close, so
+    a feed of 'a < b' or '<script x' repeated took minutes; after this they stay linear.
+    """
+    if "<" not in fragment:
+        return fragment
+    pieces: list[str] = []
+    position = 0
+    while (opening := _RAW_TEXT_OPEN.search(fragment, position)) is not None:
+        pieces.append(fragment[position : opening.start()])
+        closing = _RAW_TEXT_CLOSE[opening.group(1).lower()].search(fragment, opening.end())
+        position = closing.end() if closing else len(fragment)  # unclosed: script to the end
+        pieces.append(" ")  # a space, so the pieces around it cannot join into a new tag
+    pieces.append(fragment[position:])
+    return _STRAY_LT.sub("&lt;", "".join(pieces))
 
 
 def html_to_text(fragment: str) -> str:
     """Plain text of an HTML fragment (a feed's description): tags dropped, entities decoded."""
-    fragment = _SCRIPT.sub(" ", fragment)
+    fragment = _SCRIPT.sub(" ", markup_safe(fragment))
     fragment = _BLOCK.sub("\n", fragment)
     return html.unescape(_TAG.sub("", fragment))

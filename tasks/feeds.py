@@ -559,7 +559,7 @@ def clean_text(fragment: str, *, is_html: bool = True) -> str:
     """Plain text of a feed's HTML or text: no tags or entities, mojibake repaired, tidy lines."""
     if not fragment:
         return ""
-    text = html_to_text(markup_safe(fragment)) if is_html else fragment
+    text = html_to_text(fragment) if is_html else fragment
     text = fix_mojibake(text)
     paragraphs = []
     for line in text.splitlines():
@@ -575,7 +575,7 @@ def _clean_title(value: str | None, detail: dict[str, Any] | None) -> str | None
     value = value[: MAX_TITLE_CHARS * 20]  # cleaning a 9 MB "headline" would only waste time
     # feedparser has already decoded a text/plain title; markup only matters in (x)html ones.
     kind = (detail or {}).get("type") or "text/html"
-    text = value if kind == "text/plain" else html_to_text(markup_safe(value))
+    text = value if kind == "text/plain" else html_to_text(value)
     if _ENTITY.search(text):  # double-escaped titles ("AT&amp;amp;T") are common
         text = html.unescape(text)
     text = _NOT_TEXT.sub("", normalise_line(" ".join(fix_mojibake(text).split())))
@@ -583,32 +583,6 @@ def _clean_title(value: str | None, detail: dict[str, Any] | None) -> str | None
         log.info("cut a title of %d characters to %d", len(text), MAX_TITLE_CHARS)
         text = text[: MAX_TITLE_CHARS - 1].rstrip() + "…"
     return text or None
-
-
-_RAW_TEXT_OPEN = re.compile(r"<(script|style|noscript)\b", re.IGNORECASE)
-_RAW_TEXT_CLOSE = {
-    name: re.compile(rf"</{name}\s*>", re.IGNORECASE) for name in ("script", "style", "noscript")
-}
-_STRAY_LT = re.compile(r"<(?=[^<>]*(?:<|\Z))")  # a '<' with no '>' before the next '<'
-
-
-def markup_safe(fragment: str) -> str:
-    """`fragment` with script and style elements blanked and stray '<' escaped, in linear time.
-
-    `html_to_text`'s patterns rescan to the end of the text for every '<' they cannot close, so
-    a feed of 'a < b' or '<script x' repeated took minutes; after this they stay linear.
-    """
-    if "<" not in fragment:
-        return fragment
-    pieces: list[str] = []
-    position = 0
-    while (opening := _RAW_TEXT_OPEN.search(fragment, position)) is not None:
-        pieces.append(fragment[position : opening.start()])
-        closing = _RAW_TEXT_CLOSE[opening.group(1).lower()].search(fragment, opening.end())
-        position = closing.end() if closing else len(fragment)  # unclosed: script to the end
-        pieces.append(" ")  # a space, so the pieces around it cannot join into a new tag
-    pieces.append(fragment[position:])
-    return _STRAY_LT.sub("&lt;", "".join(pieces))
 
 
 def fix_mojibake(text: str) -> str:

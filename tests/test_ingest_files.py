@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -143,3 +144,14 @@ def test_html_main_text_is_extracted(tmp_path: Path):
 def test_content_hash_ignores_case_and_spacing():
     assert content_hash("A  b\nC") == content_hash("a b c")
     assert content_hash("a b c") != content_hash("a b d")
+
+
+@pytest.mark.parametrize("pattern", ["a < b ", "<script x", "<p>x"])
+def test_hostile_markup_in_a_json_record_is_cleaned_in_linear_time(tmp_path: Path, pattern: str):
+    record = {"title": "Markup", "text": "<p>" + BODY + "</p>" + pattern * 40_000}
+    (tmp_path / "hostile.json").write_text(json.dumps(record), encoding="utf-8")
+    started = time.perf_counter()
+    items, rejects = load_all(tmp_path)
+    assert time.perf_counter() - started < 10  # quadratic cleaning took minutes here
+    assert len(items) + len(rejects) == 1
+    assert all("<script" not in item.body for item in items)
