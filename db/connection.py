@@ -17,7 +17,7 @@ BUSY_TIMEOUT_MS = 60_000
 
 
 def open_db(path: str | Path = DEFAULT_DB_PATH, *, migrate: bool = True) -> sqlite_utils.Database:
-    """Open (creating if needed) the database at `path` in WAL mode and bring its schema up to date."""
+    """Open (creating if needed) the database at `path` in WAL mode, its schema up to date."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)

@@ -41,7 +41,10 @@ MethodOption = Annotated[
     str, typer.Option("--method", "-m", help=f"Summariser: {', '.join(summarizer.METHODS)}.")
 ]
 SentencesOption = Annotated[
-    str, typer.Option("--sentences", "-n", help="Summary length: a sentence count (3) or a ratio (0.2).")
+    str,
+    typer.Option(
+        "--sentences", "-n", help="Summary length: a sentence count (3) or a ratio (0.2)."
+    ),
 ]
 
 
@@ -75,14 +78,18 @@ def check_length(value: str) -> str:
 
 def check_method(value: str) -> str:
     if value not in summarizer.METHODS:
-        raise fail(f"--method: unknown method {value!r}; choose one of {', '.join(summarizer.METHODS)}")
+        raise fail(
+            f"--method: unknown method {value!r}; choose one of {', '.join(summarizer.METHODS)}"
+        )
     return value
 
 
 @app.command()
 def run(
     db: DbOption = DEFAULT_DB_PATH,
-    seeds: Annotated[Path, typer.Option("--seeds", help="Folder of article files.")] = Path("seeds"),
+    seeds: Annotated[Path, typer.Option("--seeds", help="Folder of article files.")] = Path(
+        "seeds"
+    ),
     method: MethodOption = summarizer.DEFAULT_METHOD,
     sentences: SentencesOption = str(summarizer.DEFAULT_SENTENCES),
     feed: Annotated[
@@ -110,10 +117,14 @@ def run(
 
     with console.status("Running the daily flow…"):
         try:
-            result = daily(seeds_dir=str(seeds), feeds=feed or None,
-                           feeds_file=str(feeds_file) if feeds_file else None,
-                           method=method, sentences=summarizer.parse_length(sentences),
-                           db_path=str(db))
+            result = daily(
+                seeds_dir=str(seeds),
+                feeds=feed or None,
+                feeds_file=str(feeds_file) if feeds_file else None,
+                method=method,
+                sentences=summarizer.parse_length(sentences),
+                db_path=str(db),
+            )
         except Terminated:
             errors.print("[red]error:[/red] terminated; the run is recorded as failed")
             raise
@@ -160,7 +171,9 @@ def show_digest(database, *, since: str | None, limit: int | None = None) -> Non
         sources = entry["sources"]
         outlets = entry.get("outlets") or list(
             dict.fromkeys(
-                o for s in sources for o in [s["named_outlet"], *(c["outlet"] for c in s["copies"])]
+                o
+                for s in sources
+                for o in [s["named_outlet"], *(c["outlet"] for c in s["copies"])]
                 if o
             )
         )
@@ -200,7 +213,10 @@ def show_digest(database, *, since: str | None, limit: int | None = None) -> Non
 @app.command()
 def digest(
     db: DbOption = DEFAULT_DB_PATH,
-    since: Annotated[str | None, typer.Option("--since", help="Only items added or changed since this date (YYYY-MM-DD).")] = None,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="Only items added or changed since this date (YYYY-MM-DD)."),
+    ] = None,
 ) -> None:
     """Print the digest: one entry per story (summary, outlets, reports), then lone documents."""
     show_digest(open_db(db), since=since)
@@ -211,14 +227,22 @@ def dedup(
     db: DbOption = DEFAULT_DB_PATH,
     threshold: Annotated[
         float | None,
-        typer.Option("--threshold", min=0.05, max=1.0,
-                     help="Near-duplicate at or above this MinHash Jaccard estimate (kept for"
-                          " later runs) [default: the stored one, else 0.5]."),
+        typer.Option(
+            "--threshold",
+            min=0.05,
+            max=1.0,
+            help="Near-duplicate at or above this MinHash Jaccard estimate (kept for"
+            " later runs) [default: the stored one, else 0.5].",
+        ),
     ] = None,
     window: Annotated[
         int | None,
-        typer.Option("--window", min=1, help="Days around a document's date to compare it with"
-                     " (kept for later runs) [default: the stored one, else 30]."),
+        typer.Option(
+            "--window",
+            min=1,
+            help="Days around a document's date to compare it with"
+            " (kept for later runs) [default: the stored one, else 30].",
+        ),
     ] = None,
 ) -> None:
     """Decide near-duplicates again from stored signatures (no file read, no feed fetched)."""
@@ -284,7 +308,9 @@ def search(
 @app.command()
 def summarize(
     path: Annotated[str, typer.Argument(help="A text file, or - for standard input.")],
-    language: Annotated[str, typer.Option("--language", "-l", help="ISO 639-1 code, or auto.")] = "auto",
+    language: Annotated[
+        str, typer.Option("--language", "-l", help="ISO 639-1 code, or auto.")
+    ] = "auto",
     method: MethodOption = summarizer.DEFAULT_METHOD,
     sentences: SentencesOption = str(summarizer.DEFAULT_SENTENCES),
     db: DbOption = DEFAULT_DB_PATH,  # accepted for uniformity; summarising one text stores nothing
@@ -382,7 +408,13 @@ def runs(
     for row in rows:
         counts = json.loads(row["counts"] or "{}")
         brief = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if v)
-        table.add_row(row["started_at"], row["status"], row["trigger"] or "", brief, (row["flow_run_id"] or "")[:8])
+        table.add_row(
+            row["started_at"],
+            row["status"],
+            row["trigger"] or "",
+            brief,
+            (row["flow_run_id"] or "")[:8],
+        )
     console.print(table)
 
 

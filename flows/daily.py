@@ -94,14 +94,26 @@ def _summaries(
     """Summaries of the documents, batch by batch, computed wherever the workers run them; the
     first batches are under way when this returns."""
     db = open_db(db_path)
-    chunks = [ids[start:start + SUMMARY_BATCH] for start in range(0, len(ids), SUMMARY_BATCH)]
+    chunks = [ids[start : start + SUMMARY_BATCH] for start in range(0, len(ids), SUMMARY_BATCH)]
     if workers.settings.dask_address:
-        return workers.map_dask(summarise_batch, (
-            {"documents": store.documents_for_summary(db, chunk), "method": method,
-             "length": length} for chunk in chunks), window=SUMMARY_WINDOW)
-    return workers.map(batches.summarise, (
-        (store.documents_for_summary(db, chunk), method, length) for chunk in chunks),
-        items=len(ids), window=SUMMARY_WINDOW)
+        return workers.map_dask(
+            summarise_batch,
+            (
+                {
+                    "documents": store.documents_for_summary(db, chunk),
+                    "method": method,
+                    "length": length,
+                }
+                for chunk in chunks
+            ),
+            window=SUMMARY_WINDOW,
+        )
+    return workers.map(
+        batches.summarise,
+        ((store.documents_for_summary(db, chunk), method, length) for chunk in chunks),
+        items=len(ids),
+        window=SUMMARY_WINDOW,
+    )
 
 
 def _publish(db_path: str, run_id: str) -> None:
@@ -163,20 +175,27 @@ def daily(
     if method not in summarize.METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(summarize.METHODS)}")
     db = open_db(db_path)
-    parameters = {"seeds_dir": seeds_dir, "feeds": feeds or [], "feeds_file": feeds_file,
-                  "method": method,
-                  "sentences": length, "db_path": db_path}
+    parameters = {
+        "seeds_dir": seeds_dir,
+        "feeds": feeds or [],
+        "feeds_file": feeds_file,
+        "method": method,
+        "sentences": length,
+        "db_path": db_path,
+    }
     info = current_run(trigger)
     # Runs killed before they could record how they ended are marked, not left 'running'.
     for stale in store.abandon_stale_runs(db):
         logger.warning("run %s was left unfinished by a process that is gone: abandoned", stale)
-    run_id = store.start_run(db, parameters=parameters, flow_run_id=info.flow_run_id,
-                             trigger=info.trigger)
+    run_id = store.start_run(
+        db, parameters=parameters, flow_run_id=info.flow_run_id, trigger=info.trigger
+    )
     # Run-date guard: a schedule slot that another run completed (or is running) is a no-op.
     owner = runslots.claim_slot(db, run_id, info.slot) if info.slot else None
     if owner:
-        store.finish_run(db, run_id, status="skipped",
-                         error=f"slot {info.slot} already taken by run {owner}")
+        store.finish_run(
+            db, run_id, status="skipped", error=f"slot {info.slot} already taken by run {owner}"
+        )
         _publish(db_path, run_id)
         return {"run_id": run_id, "counts": {}, "db_path": db_path, "status": "skipped"}
     counts: dict[str, int] = {}
@@ -186,8 +205,11 @@ def daily(
             scanned = scan_seeds(db_path, seeds_dir, run_id)
             counts |= {k: v for k, v in scanned.items() if k not in ("changed", "batches")}
             # Workers read and clean files while this process writes the batches before them.
-            parsed = workers.map(batches.parse_files, (
-                (seeds_dir, batch) for batch in scanned["batches"]), items=len(scanned["changed"]))
+            parsed = workers.map(
+                batches.parse_files,
+                ((seeds_dir, batch) for batch in scanned["batches"]),
+                items=len(scanned["changed"]),
+            )
             for batch in parsed:
                 # quote(): Prefect would otherwise walk every item of the batch (~1 ms a document).
                 _add(counts, ingest_files(db_path, quote(batch), run_id))  # type: ignore[call-overload]
@@ -211,16 +233,23 @@ def daily(
         decided = near_duplicates(db_path, run_id)
         _add(counts, decided["counts"])
         _add(counts, group_stories(db_path, run_id, decided["touched_stories"]))
-        eligible = set(store.ids_to_summarise(
-            db, method=method, length=length, settings_version=summarize.SETTINGS_VERSION
-        ))
+        eligible = set(
+            store.ids_to_summarise(
+                db, method=method, length=length, settings_version=summarize.SETTINGS_VERSION
+            )
+        )
         released = sorted(eligible.difference(pending))
         for summaries in chain(summarised, _summaries(workers, db_path, released, method, length)):
             quoted = quote(summaries.only(eligible))
             _add(counts, store_summaries(db_path, quoted, run_id))  # type: ignore[call-overload]
     except BaseException as error:
-        store.finish_run(db, run_id, status="failed", counts=counts,
-                         error="".join(traceback.format_exception_only(error)).strip())
+        store.finish_run(
+            db,
+            run_id,
+            status="failed",
+            counts=counts,
+            error="".join(traceback.format_exception_only(error)).strip(),
+        )
         raise
     finally:
         workers.close()

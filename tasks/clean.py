@@ -1,4 +1,4 @@
-"""Clean article text: headline, boilerplate, captions and attribution lines taken out of the body."""
+"""Clean article text: headline, boilerplate, captions and attribution taken out of the body."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ CAPTION_CREDIT = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 
-_TERMINAL = ("." , "!", "?", "…", ":", ";", '"', "”", "“", "»", "«", "'", "’")
+_TERMINAL = (".", "!", "?", "…", ":", ";", '"', "”", "“", "»", "«", "'", "’")
 
 
 @dataclass
@@ -60,7 +60,9 @@ class Article:
     source: str | None = None
     published_at: str | None = None
     published_raw: str | None = None
-    dropped: list[str] = field(default_factory=list)  # boilerplate lines removed, for tests and audit
+    dropped: list[str] = field(
+        default_factory=list
+    )  # boilerplate lines removed, for tests and audit
 
 
 def is_ticker(line: str) -> bool:

@@ -34,11 +34,12 @@ def extract_html(page: str, *, url: str | None = None) -> Extracted | None:
         with_metadata=True,
         deduplicate=True,
     )
-    if document is None or not (document.text or "").strip():
+    # bare_extraction returns a Document unless asked for a dict (as_dict=True).
+    if document is None or isinstance(document, dict) or not (document.text or "").strip():
         return None
     raw_date = document.date
     return Extracted(
-        body=document.text,
+        body=str(document.text),
         title=html.unescape(document.title) if document.title else None,
         url=document.url,
         source=document.sitename,

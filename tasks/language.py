@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-# Fewer letters than this and identification is a guess; we store no language rather than a wrong one.
+# Fewer letters than this and identification is a guess: store no language rather than a wrong one.
 MIN_LETTERS = 20
 
 

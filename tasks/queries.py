@@ -19,7 +19,9 @@ def _rows(db: Database, sql: str, params: list[Any] | tuple[Any, ...] = ()) -> l
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def digest(db: Database, *, since: str | None = None, method: str | None = None) -> list[dict[str, Any]]:
+def digest(
+    db: Database, *, since: str | None = None, method: str | None = None
+) -> list[dict[str, Any]]:
     """Canonical documents (newest first) with their latest summary; `since` filters on creation."""
     where = ["d.duplicate_of IS NULL"]
     params: list[Any] = []
@@ -39,7 +41,7 @@ def digest(db: Database, *, since: str | None = None, method: str | None = None)
                (SELECT count(*) FROM documents c WHERE c.duplicate_of = d.id) AS copies,
                substr(d.body, 1, 160) AS lede
         FROM documents d
-        WHERE {' AND '.join(where)}
+        WHERE {" AND ".join(where)}
         ORDER BY coalesce(d.published_at, d.created_at) DESC, d.id
         """,
         params,

@@ -1,4 +1,4 @@
-"""Shared fixtures: a real SQLite file, a copy of the seeds, the shared corpus, a Prefect harness."""
+"""Shared fixtures: a real SQLite file, a copy of the seeds, the shared corpus, Prefect."""
 
 from __future__ import annotations
 
