@@ -37,6 +37,7 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 
 DbOption = Annotated[Path, typer.Option("--db", help="SQLite database file.")]
+SeedsOption = Annotated[Path, typer.Option("--seeds", help="Folder of article files.")]
 MethodOption = Annotated[
     str, typer.Option("--method", "-m", help=f"Summariser: {', '.join(summarizer.METHODS)}.")
 ]
@@ -87,9 +88,7 @@ def check_method(value: str) -> str:
 @app.command()
 def run(
     db: DbOption = DEFAULT_DB_PATH,
-    seeds: Annotated[Path, typer.Option("--seeds", help="Folder of article files.")] = Path(
-        "seeds"
-    ),
+    seeds: SeedsOption = Path("seeds"),
     method: MethodOption = summarizer.DEFAULT_METHOD,
     sentences: SentencesOption = str(summarizer.DEFAULT_SENTENCES),
     feed: Annotated[
@@ -421,9 +420,7 @@ def runs(
 @app.command()
 def serve(
     db: DbOption = DEFAULT_DB_PATH,
-    seeds: Annotated[Path, typer.Option("--seeds", help="Folder of article files.")] = Path(
-        "seeds"
-    ),
+    seeds: SeedsOption = Path("seeds"),
     method: MethodOption = summarizer.DEFAULT_METHOD,
     sentences: SentencesOption = str(summarizer.DEFAULT_SENTENCES),
     feed: Annotated[

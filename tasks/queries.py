@@ -1,4 +1,4 @@
-"""Read-side queries for the CLI and reports: digest rows, search, run history."""
+"""Read-side queries for the CLI: full-text search and run history."""
 
 from __future__ import annotations
 
@@ -17,35 +17,6 @@ def _rows(db: Database, sql: str, params: list[Any] | tuple[Any, ...] = ()) -> l
     cursor = db.execute(sql, list(params))
     names = [column[0] for column in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
-def digest(
-    db: Database, *, since: str | None = None, method: str | None = None
-) -> list[dict[str, Any]]:
-    """Canonical documents (newest first) with their latest summary; `since` filters on creation."""
-    where = ["d.duplicate_of IS NULL"]
-    params: list[Any] = []
-    if since:
-        where.append("(d.created_at >= ? OR d.updated_at >= ?)")
-        params += [since, since]
-    method_filter = "AND s.method = ?" if method else ""
-    if method:
-        params.insert(0, method)
-    return _rows(
-        db,
-        f"""
-        SELECT d.id, d.title, d.language, d.source, d.path, d.url, d.published_at,
-               d.summary_status, d.created_at,
-               (SELECT s.text FROM summaries s WHERE s.document_id = d.id {method_filter}
-                ORDER BY s.created_at DESC, s.id DESC LIMIT 1) AS summary,
-               (SELECT count(*) FROM documents c WHERE c.duplicate_of = d.id) AS copies,
-               substr(d.body, 1, 160) AS lede
-        FROM documents d
-        WHERE {" AND ".join(where)}
-        ORDER BY coalesce(d.published_at, d.created_at) DESC, d.id
-        """,
-        params,
-    )
 
 
 _BAREWORD = re.compile(r"[\w\-]+", re.UNICODE)
