@@ -54,7 +54,7 @@ def block_network(setattr_: Callable[[object, str, object], None]) -> None:
     setattr_(socket, "getaddrinfo", getaddrinfo)
 
 
-def hide_nltk_data(empty: Path, setattr_: Callable[[object, str, object], None]) -> None:
+def hide_nltk_resources(empty: Path, setattr_: Callable[[object, str, object], None]) -> None:
     """Point NLTK at an empty folder and forget every default search path."""
     import nltk
 
@@ -78,7 +78,7 @@ def assert_offline() -> None:
 def offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NLTK_DATA", str(tmp_path / "no-nltk"))
     block_network(monkeypatch.setattr)
-    hide_nltk_data(tmp_path / "no-nltk", monkeypatch.setattr)
+    hide_nltk_resources(tmp_path / "no-nltk", monkeypatch.setattr)
     assert_offline()
 
 
@@ -149,7 +149,7 @@ def run_pipeline(seeds: Path, db_path: Path) -> dict[str, Any]:
 def main(seeds: str, db_path: str, empty: str) -> None:
     """Entry point of the fresh interpreter: block first, import the project after."""
     block_network(setattr)
-    hide_nltk_data(Path(empty), setattr)
+    hide_nltk_resources(Path(empty), setattr)
     assert_offline()
     print(json.dumps(run_pipeline(Path(seeds), Path(db_path))))
 
