@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -16,9 +18,18 @@ apply_defaults()
 import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.markup import escape  # noqa: E402
+from rich.progress import (  # noqa: E402
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table  # noqa: E402
 
 from db import DEFAULT_DB_PATH, open_db  # noqa: E402
+from flows import progress  # noqa: E402
 from tasks import queries  # noqa: E402
 from tasks import summarize as summarizer  # noqa: E402
 
@@ -85,6 +96,26 @@ def check_method(value: str) -> str:
     return value
 
 
+@contextlib.contextmanager
+def run_progress() -> Iterator[None]:
+    """A progress bar per stage (files read, documents summarised) while a run works."""
+    bar = Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=errors, transient=True,
+    )  # fmt: skip
+    stages: dict[str, TaskID] = {"run": bar.add_task("running the daily flow", total=None)}
+
+    def update(stage: str, done: int, total: int) -> None:
+        if total <= 0:
+            return
+        if stage not in stages:
+            stages[stage] = bar.add_task(stage.replace("_", " "), total=total)
+        bar.update(stages[stage], completed=done, total=total)
+
+    with bar, progress.listening(update):
+        yield
+
+
 @app.command()
 def run(
     db: DbOption = DEFAULT_DB_PATH,
@@ -114,7 +145,7 @@ def run(
     exit_on_sigterm()
     from flows.daily import daily
 
-    with console.status("Running the daily flow…"):
+    with run_progress():
         try:
             result = daily(
                 seeds_dir=str(seeds),

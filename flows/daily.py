@@ -17,6 +17,7 @@ from prefect.cache_policies import NO_CACHE  # noqa: E402
 from prefect.utilities.annotations import quote  # noqa: E402
 
 from db import open_db  # noqa: E402
+from flows import progress  # noqa: E402
 from flows.artifacts import publish_artifacts  # noqa: E402
 from flows.feeds import ingest_feeds  # noqa: E402
 from flows.runinfo import current_run  # noqa: E402
@@ -210,9 +211,13 @@ def daily(
                 ((seeds_dir, batch) for batch in scanned["batches"]),
                 items=len(scanned["changed"]),
             )
-            for batch in parsed:
+            total_files, files_done = len(scanned["changed"]), 0
+            progress.report("files", 0, total_files)
+            for paths, batch in zip(scanned["batches"], parsed, strict=True):
                 # quote(): Prefect would otherwise walk every item of the batch (~1 ms a document).
                 _add(counts, ingest_files(db_path, quote(batch), run_id))  # type: ignore[call-overload]
+                files_done += len(paths)
+                progress.report("files", files_done, total_files)
         else:
             logger.warning("seeds folder %s does not exist; no files ingested", seeds_dir)
 
@@ -239,9 +244,13 @@ def daily(
             )
         )
         released = sorted(eligible.difference(pending))
+        total_summaries, summaries_done = len(pending) + len(released), 0
+        progress.report("summaries", 0, total_summaries)
         for summaries in chain(summarised, _summaries(workers, db_path, released, method, length)):
             quoted = quote(summaries.only(eligible))
             _add(counts, store_summaries(db_path, quoted, run_id))  # type: ignore[call-overload]
+            summaries_done += len(summaries.statuses)
+            progress.report("summaries", summaries_done, total_summaries)
     except BaseException as error:
         store.finish_run(
             db,

@@ -213,3 +213,13 @@ def test_edited_headline_alone_is_a_new_version_and_keeps_the_summary(
         ("Prime Minister and Kishida talk about cooperation in Japan and conflict in Ukraine",)
     ]
     assert rows(db_path, "SELECT id, created_at FROM summaries ORDER BY id") == summaries
+
+
+def test_the_run_reports_its_progress(seeds_copy: Path, db_path: Path):
+    from flows import progress
+
+    events: list[tuple[str, int, int]] = []
+    with progress.listening(lambda *event: events.append(event)):
+        run(seeds_copy, db_path)
+    assert ("files", 0, 5) in events and events.count(("files", 5, 5)) == 1
+    assert ("summaries", 5, 5) in events
