@@ -430,20 +430,16 @@ def _xml_entry(entry: Any, *, base: str, now: datetime) -> FeedEntry:
         for name in ("published", "updated", "created")
         if entry.get(name)
     ]
-    published_at, published_raw, problem = _pick_date(raw_dates, now=now)
     author = _text_or_none(entry.get("author"))
-    return FeedEntry(
-        key="",
-        identity="",
+    return _entry(
         guid=guid,
-        url=link,
+        link=link,
         title=title,
-        text=_drop_repeated_title(text, title),
-        published_at=published_at,
-        published_raw=published_raw,
-        date_problem=problem,
+        text=text,
+        raw_dates=raw_dates,
         author=html.unescape(author) if author else None,
-        language=_language_code(_text_or_none(entry.get("language"))),
+        language=_text_or_none(entry.get("language")),
+        now=now,
     )
 
 
@@ -462,11 +458,35 @@ def _json_entry(item: dict[str, Any], *, base: str, now: datetime) -> FeedEntry:
     ]
     text = max(candidates, key=len)
     raw_dates = [(item.get(n), None) for n in ("date_published", "date_modified") if item.get(n)]
-    published_at, published_raw, problem = _pick_date(raw_dates, now=now)
     authors = item.get("authors") or (
         [item["author"]] if isinstance(item.get("author"), dict) else []
     )
     author = next((a.get("name") for a in authors if isinstance(a, dict) and a.get("name")), None)
+    return _entry(
+        guid=guid,
+        link=link,
+        title=title,
+        text=text,
+        raw_dates=raw_dates,
+        author=author,
+        language=_str(item.get("language")),
+        now=now,
+    )
+
+
+def _entry(
+    *,
+    guid: str | None,
+    link: str | None,
+    title: str | None,
+    text: str,
+    raw_dates: list[tuple[Any, Any]],
+    author: str | None,
+    language: str | None,
+    now: datetime,
+) -> FeedEntry:
+    """A FeedEntry from what any feed format says of an entry (identity is assigned later)."""
+    published_at, published_raw, problem = _pick_date(raw_dates, now=now)
     return FeedEntry(
         key="",
         identity="",
@@ -478,7 +498,7 @@ def _json_entry(item: dict[str, Any], *, base: str, now: datetime) -> FeedEntry:
         published_raw=published_raw,
         date_problem=problem,
         author=author,
-        language=_language_code(_str(item.get("language"))),
+        language=_language_code(language),
     )
 
 

@@ -278,26 +278,9 @@ def _load(db: Database, ids: Iterable[int]) -> dict[int, Doc]:
         )
         names = [column[0] for column in cursor.description]
         for values in cursor.fetchall():
-            row = dict(zip(names, values, strict=True))
-            found[row["id"]] = Doc(
-                id=row["id"],
-                title=row["title"],
-                url=row["url"],
-                content_hash=row["content_hash"],
-                language=row["language"],
-                source=row["source"],
-                path=row["path"],
-                duplicate_of=row["duplicate_of"],
-                summary_status=row["summary_status"],
-                word_count=row["word_count"] or 0,
-                story_id=row["story_id"],
-                event_at=row["event_at"],
-                natural_at=row["natural_at"],
-                published_at=row["published_at"],
-                created_at=row["created_at"],
-                file_mtime_ns=row["file_mtime_ns"],
-                feed_name=row["feed_name"],
-            )
+            row = dict(zip(names, values, strict=True))  # the columns are Doc's fields
+            row["word_count"] = row["word_count"] or 0
+            found[row["id"]] = Doc(**row)
     return found
 
 
