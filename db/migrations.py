@@ -539,3 +539,20 @@ def m015_digest_skips_boilerplate(db: Database) -> None:
             "WHERE d.duplicate_of IS NULL AND coalesce(d.summary_status, '') != 'boilerplate'",
         )
     )
+
+
+@migrations()
+def m016_signature_inputs(db: Database) -> None:
+    """MinHash signatures and short-paragraph hashes computed by the parse workers, waiting for the
+    next near-duplicate pass to index them (it would otherwise compute them again, alone)."""
+    db.execute(
+        """
+        CREATE TABLE signature_inputs (
+            document_id INTEGER PRIMARY KEY REFERENCES documents(id) ON DELETE CASCADE,
+            content_hash TEXT NOT NULL,
+            settings TEXT NOT NULL,
+            minhash BLOB NOT NULL,           -- little-endian uint32 values
+            paragraphs TEXT NOT NULL         -- JSON [[hash, words], ...]
+        )
+        """
+    )

@@ -22,12 +22,12 @@ from flows.artifacts import publish_artifacts  # noqa: E402
 from flows.feeds import ingest_feeds  # noqa: E402
 from flows.runinfo import current_run  # noqa: E402
 from flows.scaleout import Workers  # noqa: E402
-from tasks import batches, ingest, runslots, store, summarize  # noqa: E402
+from tasks import batches, features, ingest, runslots, store, summarize  # noqa: E402
 
-FILE_BATCH = 200  # files read and written per task run / transaction
+FILE_BATCH = 500  # files read and written per task run / transaction
 FILE_BATCH_BYTES = 64 * 1024 * 1024  # and at most this many bytes of files, to bound memory
-SUMMARY_BATCH = 100  # documents summarised per task run / transaction
-SUMMARY_WINDOW = 64  # summary batches in flight (~20 MB of text): workers run ahead of the writer
+SUMMARY_BATCH = 250  # documents summarised per task run / transaction
+SUMMARY_WINDOW = 24  # summary batches in flight (~20 MB of text): workers run ahead of the writer
 
 # The summariser names as a Literal, so the Prefect UI renders `method` as a dropdown.
 Method = Literal[summarize.METHODS]  # type: ignore[valid-type]
@@ -61,6 +61,7 @@ def ingest_files(db_path: str, parsed: batches.ParsedFiles, run_id: str) -> dict
     # One transaction for the batch: a kill leaves all of it or none of it.
     with store.write_transaction(db):
         counts = store.save_items(db, items, run_id=run_id)
+        features.save(db, counts.saved, parsed.features)
         store.save_rejects(db, rejects, run_id=run_id)
         store.clear_rejects(db, [item.path for item in items if item.path])
     return {
@@ -134,13 +135,22 @@ def near_duplicates(db_path: str, run_id: str) -> dict[str, Any]:
 
 
 @task(name="stories")
-def group_stories(db_path: str, run_id: str, touched_stories: list[int]) -> dict[str, int]:
-    """Give new reports a story (same event, any outlet or language) and summarise changed ones."""
+def group_stories(
+    db_path: str, run_id: str, touched_stories: list[int], workers: Workers
+) -> dict[str, int]:
+    """Give new reports a story (same event, any outlet or language) and summarise changed ones
+    (on the workers, which have finished the documents' summaries by then)."""
     from tasks import stories, story_summary
 
     db = open_db(db_path)
     result = stories.assign_stories(db, run_id=run_id, dirty=touched_stories)
-    return result.counts() | {"story_summaries": story_summary.update_summaries(db, result.touched)}
+
+    def on_workers(function: Any, calls: Any) -> Any:
+        calls = list(calls)
+        return workers.map(function, calls, items=story_summary.STORY_BATCH * len(calls))
+
+    written = story_summary.update_summaries(db, result.touched, mapper=on_workers)
+    return result.counts() | {"story_summaries": written}
 
 
 def _add(total: dict[str, int], part: dict[str, int]) -> None:
@@ -237,7 +247,8 @@ def daily(
         summarised = _summaries(workers, db_path, pending, method, length)
         decided = near_duplicates(db_path, run_id)
         _add(counts, decided["counts"])
-        _add(counts, group_stories(db_path, run_id, decided["touched_stories"]))
+        grouped = group_stories(db_path, run_id, decided["touched_stories"], quote(workers))  # type: ignore[call-overload]
+        _add(counts, grouped)
         eligible = set(
             store.ids_to_summarise(
                 db, method=method, length=length, settings_version=summarize.SETTINGS_VERSION

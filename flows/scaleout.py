@@ -41,7 +41,7 @@ R = TypeVar("R")
 # costs more than the second core gives back.
 PARALLEL_MIN_ITEMS = 400
 # Modules the fork server imports once, so each worker starts as a copy with them loaded.
-PRELOAD = ["tasks.batches", "tasks.summarize", "tasks.ingest"]
+PRELOAD = ["tasks.batches", "tasks.summarize", "tasks.ingest", "tasks.features"]
 
 
 @dataclass(frozen=True)

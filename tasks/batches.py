@@ -10,7 +10,8 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tasks import ingest, summarize
+from tasks import features, ingest, summarize
+from tasks.features import Features
 from tasks.models import Item, Reject
 from tasks.store import SummaryRow
 
@@ -23,6 +24,7 @@ class ParsedFiles:
 
     items: list[Item] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
+    features: dict[str, Features] = field(default_factory=dict)  # by item key
 
 
 @dataclass
@@ -41,7 +43,8 @@ class Summaries:
 
 
 def parse_files(seeds_dir: str, paths: list[str]) -> ParsedFiles:
-    """Read, decode, clean, language-tag and hash a batch of files found by a scan."""
+    """Read, decode, clean, language-tag and hash a batch of files found by a scan; compute what
+    dedup and stories compare."""
     root = Path(seeds_dir).resolve()
     parsed = ParsedFiles()
     for path in paths:
@@ -49,6 +52,8 @@ def parse_files(seeds_dir: str, paths: list[str]) -> ParsedFiles:
         found, refused = ingest.load_path(root, Path(path))
         parsed.items.extend(found)
         parsed.rejects.extend(refused)
+    # Here, in parallel, rather than in the one writer process that decides dedup and stories.
+    parsed.features = {item.key: features.compute(item) for item in parsed.items}
     return parsed
 
 
@@ -73,10 +78,13 @@ def summarise(documents: list[dict[str, object]], method: str, length: str) -> S
 
 
 def warm_up() -> int:
-    """Load what a worker needs before its first batch (language model, stemmers); its pid."""
+    """Load what a worker needs before its first batch (language model, stemmers, gazetteer);
+    its pid."""
     import os
 
     from tasks.language import detect_language
 
-    detect_language("A sentence long enough for the language identifier to load its model.")
+    sample = "A sentence long enough for the language identifier to load its model, in Japan."
+    detect_language(sample)
+    features.compute(Item(key="warm-up", body=sample, title="Warm up", language="en"))
     return os.getpid()

@@ -57,16 +57,18 @@ def _stop_words() -> frozenset[str]:
     return frozenset(words | set(MONTHS) | WEEKDAYS | {"mr", "mrs", "ms", "dr", "herr", "frau"})
 
 
-def names(text: str, language: str | None = None) -> Counter[str]:
-    """Capitalised words inside sentences, folded: people, places, companies (and German nouns)."""
+def names(text: str, language: str | None = None, *, sentence: bool = False) -> Counter[str]:
+    """Capitalised words inside sentences, folded: people, places, companies (and German nouns).
+
+    `sentence=True` says the text is a single sentence (it is not split again)."""
     stop = _stop_words()
     found: Counter[str] = Counter()
-    for sentence in split_sentences(text, language or "en"):
-        for match in _CAPITALISED.finditer(sentence):
-            if match.start() == 0 or sentence[: match.start()].strip() in {"", "„", '"', "“", "‘"}:
+    for piece in [text] if sentence else split_sentences(text, language or "en"):
+        for match in _CAPITALISED.finditer(piece):
+            if match.start() == 0 or piece[: match.start()].strip() in {"", "„", '"', "“", "‘"}:
                 continue  # a sentence's first word is capitalised whatever it is
             word = _POSSESSIVE.sub("", match.group(1))
-            folded = fold(word)
+            folded = gazetteer.fold_word(word)
             if len(folded) < 3 or folded in stop or gazetteer.is_known(word):
                 continue
             for part in folded.split("-"):
@@ -131,10 +133,11 @@ def dates(text: str) -> Counter[str]:
     return found
 
 
-def signals(text: str, language: str | None = None) -> Counter[str]:
+def signals(text: str, language: str | None = None, *, sentence: bool = False) -> Counter[str]:
     """Every language-independent signal of a text, as `kind:value` keys with counts."""
     found: Counter[str] = Counter()
-    found.update({f"name:{k}": v for k, v in names(text, language).items()})
+    named = names(text, language, sentence=sentence)
+    found.update({f"name:{k}": v for k, v in named.items()})
     found.update(numbers(text, language))
     found.update(dates(text))
     found.update(gazetteer.find(text))

@@ -176,6 +176,8 @@ MAX_PHRASE = 5
 
 def fold(text: str) -> str:
     """Case-folded text without diacritics, so 'Österreich' and 'Osterreich' match."""
+    if text.isascii():  # most English text: nothing to decompose
+        return text.casefold()
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
@@ -226,17 +228,30 @@ def _tables() -> tuple[dict[tuple[str, ...], tuple[str, bool]], dict[str, str]]:
     return phrases, acronyms
 
 
+@lru_cache(maxsize=1)
+def _first_words() -> frozenset[str]:
+    """The folded first word of every phrase: most words of a text start none, and are skipped."""
+    return frozenset(key[0] for key in _tables()[0])
+
+
+@lru_cache(maxsize=100_000)
+def fold_word(token: str) -> str:
+    """`fold` of a single word, remembered: news repeats its words."""
+    return fold(token)
+
+
 def find(text: str) -> Counter[str]:
     """Ids of the countries and organisations named in `text`, with how often each is named."""
     phrases, acronyms = _tables()
+    starts = _first_words()
     raw = tokens(text)
-    folded = [fold(token) for token in raw]
+    folded = [fold_word(token) for token in raw]
     found: Counter[str] = Counter()
     i = 0
     while i < len(raw):
         match = acronyms.get(raw[i].replace(".", "")) if raw[i].isupper() else None
         length = 1
-        if match is None:
+        if match is None and folded[i] in starts:
             for size in range(min(MAX_PHRASE, len(raw) - i), 0, -1):
                 entry = phrases.get(tuple(folded[i : i + size]))
                 if entry and (not entry[1] or raw[i][:1].isupper()):
@@ -253,4 +268,4 @@ def find(text: str) -> Counter[str]:
 def is_known(token: str) -> bool:
     """True when a single word is a gazetteer name (so it is not counted again as a name)."""
     phrases, acronyms = _tables()
-    return token.replace(".", "") in acronyms or (fold(token),) in phrases
+    return token.replace(".", "") in acronyms or (fold_word(token),) in phrases

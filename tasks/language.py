@@ -6,6 +6,9 @@ from functools import lru_cache
 
 # Fewer letters than this and identification is a guess: store no language rather than a wrong one.
 MIN_LETTERS = 20
+# The identifier's cost grows with the text; the first ~150 words name the language as surely as
+# the whole article (no difference over the BBC corpus, the seeds and German news at 600 chars).
+SAMPLE_CHARS = 1000
 
 
 @lru_cache(maxsize=1)
@@ -18,7 +21,7 @@ def _identifier():  # type: ignore[no-untyped-def]
 
 def detect_language(text: str) -> str | None:
     """The ISO 639-1 code of the text's language, or None when there is too little text to tell."""
-    sample = text[:5000]
+    sample = text[:SAMPLE_CHARS]
     if sum(ch.isalpha() for ch in sample) < MIN_LETTERS:
         return None
     code, _probability = _identifier().classify(sample)

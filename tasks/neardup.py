@@ -139,8 +139,13 @@ def _permutations() -> Any:
 
 def signature(text: str, language: str | None) -> np.ndarray:
     """The MinHash signature (uint32 array) of the text's shingles; all-max for an empty text."""
+    return signature_of(shingles.shingles(text, language))
+
+
+def signature_of(shingle_set: set[str]) -> np.ndarray:
+    """The MinHash signature of a set of shingles."""
     minhash = MinHash(num_perm=NUM_PERM, seed=SEED, permutations=_permutations(), scheme="affine32")
-    minhash.update_batch([s.encode("utf-8") for s in shingles.shingles(text, language)])
+    minhash.update_batch([s.encode("utf-8") for s in shingle_set])
     return minhash.hashvalues.astype(np.uint32)
 
 
@@ -478,6 +483,20 @@ class _Pass:
                 pending,
             ).fetchall()
         }
+        # Signatures the parse workers computed (tasks/features.py), used once then dropped.
+        ready = {
+            row[0]: (row[1], row[2], row[3], row[4])
+            for row in self.db.execute(
+                f"SELECT document_id, content_hash, settings, minhash, paragraphs"
+                f" FROM signature_inputs WHERE document_id IN ({','.join('?' * len(pending))})",
+                pending,
+            ).fetchall()
+        }
+        if ready:
+            self.db.conn.execute(
+                f"DELETE FROM signature_inputs WHERE document_id IN ({','.join('?' * len(ready))})",
+                list(ready),
+            )
         for document_id in pending:
             doc = docs[document_id]
             # Windows are measured on the publication date, else on when we first stored it.
@@ -490,10 +509,15 @@ class _Pass:
             if current and current[0] == doc.content_hash and current[1] == SIGNATURE_SETTINGS:
                 self.signatures[document_id] = from_blob(current[2])
                 continue
-            body = self.db.execute(
-                "SELECT body FROM documents WHERE id = ?", [document_id]
-            ).fetchone()[0]
-            values = signature(body, doc.language)
+            given = ready.get(document_id)
+            if given and given[0] == doc.content_hash and given[1] == SIGNATURE_SETTINGS:
+                values = from_blob(given[2])
+                paragraphs = [(digest, words) for digest, words in json.loads(given[3])]
+            else:
+                body = self.db.execute(
+                    "SELECT body FROM documents WHERE id = ?", [document_id]
+                ).fetchone()[0]
+                values, paragraphs = signature(body, doc.language), paragraph_hashes(body)
             self.signatures[document_id] = values
             self.result.signatures += 1
             self.db.conn.execute(
@@ -507,7 +531,7 @@ class _Pass:
             self.db.conn.execute("DELETE FROM paragraphs WHERE document_id = ?", [document_id])
             self.db.conn.executemany(
                 "INSERT OR IGNORE INTO paragraphs (hash, document_id, words) VALUES (?, ?, ?)",
-                [(digest, document_id, words) for digest, words in paragraph_hashes(body)],
+                [(digest, document_id, words) for digest, words in paragraphs],
             )
             if not _is_empty(values):
                 self.db.conn.executemany(

@@ -39,7 +39,11 @@ def tokens(text: str, language: str | None = None) -> list[str]:
 
 def shingles(text: str, language: str | None = None, *, size: int = SHINGLE_SIZE) -> set[str]:
     """The set of `size`-word shingles of the text; a text shorter than that is one shingle."""
-    words = tokens(text, language)
+    return shingles_of(tokens(text, language), size=size)
+
+
+def shingles_of(words: list[str], *, size: int = SHINGLE_SIZE) -> set[str]:
+    """The shingles of already tokenised text (one tokenisation serves dedup and stories)."""
     if len(words) <= size:
         return {" ".join(words)} if words else set()
     return {" ".join(words[i : i + size]) for i in range(len(words) - size + 1)}

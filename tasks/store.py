@@ -8,7 +8,7 @@ import os
 import socket
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 from sqlite_utils import Database
@@ -160,6 +160,8 @@ class SaveCounts:
     updated: int = 0
     unchanged: int = 0
     duplicates: int = 0
+    # (document id, item key) of every document whose text is new: what dedup and stories decide
+    saved: list[tuple[int, str]] = field(default_factory=list)
 
     def add(self, other: SaveCounts) -> None:
         for name, value in asdict(other).items():
@@ -254,6 +256,7 @@ def save_items(db: Database, items: Iterable[Item], *, run_id: str) -> SaveCount
                 )
                 counts.updated += 1
                 _index_document(db, document_id)
+            counts.saved.append((document_id, item.key))
             if assign_exact_duplicate(db, document_id, run_id=run_id):
                 counts.duplicates += 1
     return counts

@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -50,7 +51,7 @@ SIGNALS_CROSS = 0.45
 MIN_SHARED = 3
 SPECIFIC_KINDS = ("name", "num", "date", "md")
 FEATURES_SETTINGS = "stories-v1"
-CHUNK = 200  # pending reports compared per matrix product
+CHUNK = 500  # pending reports compared per matrix product (the window is rebuilt per chunk)
 
 
 # --- features -------------------------------------------------------------------------------------
@@ -72,12 +73,17 @@ def stop_stems(language: str | None) -> frozenset[str]:
 
 def terms(title: str | None, body: str, language: str | None) -> Counter[str]:
     """Stemmed content words, keyed by language; the headline counts twice."""
+    head = shingles.tokens(title, language) if title else []
+    return terms_of(head, shingles.tokens(body, language), language)
+
+
+def terms_of(title_tokens: list[str], body_tokens: list[str], language: str | None) -> Counter[str]:
+    """`terms` of already tokenised text (tokens never span the lines `terms` joins)."""
     stop = stop_stems(language)
     prefix = f"{language or 'xx'}:"
-    text = f"{title}\n{title}\n{body}" if title else body
     return Counter(
         prefix + word
-        for word in shingles.tokens(text, language)
+        for word in chain(title_tokens, title_tokens, body_tokens)
         if len(word) >= 3 and not word.isdigit() and word not in stop
     )
 
@@ -239,12 +245,9 @@ class Comparer:
 def matrix_with_vocabulary(rows: list[dict[str, float]]) -> tuple[sparse.csr_matrix, list[str]]:
     """A sparse matrix of feature dicts (one row each) and the feature behind each column."""
     vocabulary: dict[str, int] = {}
-    indptr, indices, values = [0], [], []
-    for row in rows:
-        for key, value in row.items():
-            indices.append(vocabulary.setdefault(key, len(vocabulary)))
-            values.append(value)
-        indptr.append(len(indices))
+    indices = [vocabulary.setdefault(key, len(vocabulary)) for row in rows for key in row]
+    values = [value for row in rows for value in row.values()]
+    indptr = np.cumsum([0, *map(len, rows)])
     shape = (len(rows), max(1, len(vocabulary)))
     matrix = sparse.csr_matrix((values, indices, indptr), shape=shape, dtype=np.float64)
     return matrix, list(vocabulary)

@@ -14,8 +14,9 @@ import hashlib
 import json
 import logging
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -35,6 +36,7 @@ LAMBDA = 0.6  # relevance against redundancy
 LEAD_BONUS = 0.2
 REDUNDANT = 0.5  # a sentence this close to a chosen one is never added
 MIN_WORDS, MAX_WORDS = 6, 60
+MAX_CANDIDATES = 240  # sentences compared per story (their similarity matrix is quadratic)
 
 
 @dataclass(frozen=True)
@@ -63,11 +65,17 @@ def summarise(reports: list[dict[str, object]], *, sentences: int = SENTENCES) -
             candidates.append(Line(sentence, int(report["id"]), position))  # type: ignore[call-overload]
     if not candidates:
         return []
+    if len(candidates) > MAX_CANDIDATES:
+        # A story carried by dozens of outlets: keep every report's leading sentences (where news
+        # puts what matters, and what the lead bonus favours), so the cost stays bounded.
+        kept = sorted(range(len(candidates)), key=lambda i: (candidates[i].position, i))
+        candidates = [candidates[i] for i in sorted(kept[:MAX_CANDIDATES])]
     lang = language or "en"
     # Words and the signals (names, figures, dates): two ledes that say "24 March" and "Sony"
     # in different words are still the same line.
     features = [
-        dict(terms(None, c.text, lang)) | {k: 2.0 for k in entities.signals(c.text, lang)}
+        dict(terms(None, c.text, lang))
+        | dict.fromkeys(entities.signals(c.text, lang, sentence=True), 2.0)
         for c in candidates
     ]
     vectors = normalise_rows(tfidf_matrix(features, sublinear=True, n=len(candidates)))
@@ -106,13 +114,29 @@ def _input_key(rows: list[tuple[int, str]]) -> str:
     return digest[:32]
 
 
-def update_summaries(db: Database, story_ids: Iterable[int] | None = None) -> int:
-    """Summarise stories whose reports changed (or that never had one); returns how many."""
+# Stories summarised per batch when a pool of workers does it.
+STORY_BATCH = 50
+
+Mapper = Callable[[Callable[..., list[list[Line]]], Iterable[tuple[Any, ...]]], Iterable[Any]]
+
+
+def summarise_stories(stories: list[list[dict[str, object]]]) -> list[list[Line]]:
+    """`summarise` of each story's reports: a batch that can run in any process."""
+    return [summarise(reports) for reports in stories]
+
+
+def update_summaries(
+    db: Database, story_ids: Iterable[int] | None = None, *, mapper: Mapper | None = None
+) -> int:
+    """Summarise stories whose reports changed (or that never had one); returns how many.
+
+    `mapper(function, argument tuples)` runs the batches elsewhere (the flow's worker processes),
+    results in order; by default they run here."""
     wanted = set(story_ids or ())
     wanted |= {row[0] for row in db.execute("SELECT id FROM stories WHERE summary_input IS NULL")}
-    written = 0
     stamp = now()
     with write_transaction(db):
+        jobs: list[tuple[int, str, list[dict[str, object]]]] = []
         for story_id in sorted(wanted):
             story = db.execute(
                 "SELECT summary_input FROM stories WHERE id = ?", [story_id]
@@ -132,16 +156,30 @@ def update_summaries(db: Database, story_ids: Iterable[int] | None = None) -> in
                 continue
             if len(reports) < 2:
                 # One report: its own summary stands in (the digest falls back to it).
-                summary, sources = None, None
+                _save(db, story_id, key, None, stamp)
             else:
-                lines = summarise(reports)
-                summary = "\n".join(line.text for line in lines) or None
-                sources = json.dumps([line.document_id for line in lines]) if lines else None
-                written += 1
-            db.conn.execute(
-                "UPDATE stories SET summary = ?, summary_sources = ?, summary_input = ?,"
-                " updated_at = ? WHERE id = ?",
-                [summary, sources, key, stamp, story_id],
-            )
-    log.info("story summaries: %d written", written)
-    return written
+                jobs.append((story_id, key, reports))
+        batches = [jobs[i : i + STORY_BATCH] for i in range(0, len(jobs), STORY_BATCH)]
+        calls = [([reports for _, _, reports in batch],) for batch in batches]
+        results = (mapper or _here)(summarise_stories, calls)
+        for batch, summaries in zip(batches, results, strict=True):
+            for (story_id, key, _), lines in zip(batch, summaries, strict=True):
+                _save(db, story_id, key, lines, stamp)
+    log.info("story summaries: %d written", len(jobs))
+    return len(jobs)
+
+
+def _here(
+    function: Callable[..., list[list[Line]]], calls: Iterable[tuple[Any, ...]]
+) -> Iterator[list[list[Line]]]:
+    return (function(*args) for args in calls)
+
+
+def _save(db: Database, story_id: int, key: str, lines: list[Line] | None, stamp: str) -> None:
+    summary = ("\n".join(line.text for line in lines) or None) if lines else None
+    sources = json.dumps([line.document_id for line in lines]) if lines else None
+    db.conn.execute(
+        "UPDATE stories SET summary = ?, summary_sources = ?, summary_input = ?,"
+        " updated_at = ? WHERE id = ?",
+        [summary, sources, key, stamp, story_id],
+    )

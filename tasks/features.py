@@ -1,0 +1,74 @@
+"""What dedup and story grouping compare, computed once per new text, where the file is parsed.
+
+A parse worker tokenises each body once and derives from those tokens the near-duplicate MinHash
+signature and short-paragraph hashes (`tasks/neardup.py`) and story grouping's terms and signals
+(`tasks/stories.py`). The writer stores them beside the document, so the dedup and story passes,
+which run in the one writer process, only compare. Documents that arrive without them (feed
+entries, a changed setting) still get them computed by those passes, with the same functions.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from sqlite_utils import Database
+
+from tasks import entities, neardup, shingles, stories
+from tasks.models import Item
+
+
+@dataclass(frozen=True)
+class Features:
+    """One text's comparison features, tied to its content hash."""
+
+    content_hash: str
+    minhash: bytes
+    paragraphs: list[tuple[str, int]]
+    terms: dict[str, int]
+    signals: list[str]
+
+
+def compute(item: Item) -> Features:
+    """The features of an item's title and body (in its language)."""
+    language = item.language
+    body_tokens = shingles.tokens(item.body, language)
+    title_tokens = shingles.tokens(item.title, language) if item.title else []
+    minhash = neardup.signature_of(shingles.shingles_of(body_tokens))
+    return Features(
+        content_hash=item.content_hash,
+        minhash=neardup.to_blob(minhash),
+        paragraphs=neardup.paragraph_hashes(item.body),
+        terms=dict(stories.terms_of(title_tokens, body_tokens, language)),
+        signals=sorted(entities.signals(f"{item.title or ''}\n{item.body}", language)),
+    )
+
+
+def save(db: Database, saved: list[tuple[int, str]], features: dict[str, Features]) -> int:
+    """Store the features of saved documents (id, item key); returns how many were stored."""
+    story_rows, signature_rows = [], []
+    for document_id, key in saved:
+        found = features.get(key)
+        if found is None:
+            continue
+        story_rows.append(
+            (document_id, found.content_hash, stories.FEATURES_SETTINGS, json.dumps(found.terms),
+             json.dumps(found.signals))
+        )  # fmt: skip
+        signature_rows.append(
+            (document_id, found.content_hash, neardup.SIGNATURE_SETTINGS, found.minhash,
+             json.dumps(found.paragraphs))
+        )  # fmt: skip
+    db.conn.executemany(
+        "INSERT INTO story_features (document_id, content_hash, settings, terms, signals)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (document_id) DO UPDATE SET"
+        " content_hash = excluded.content_hash, settings = excluded.settings,"
+        " terms = excluded.terms, signals = excluded.signals",
+        story_rows,
+    )
+    db.conn.executemany(
+        "INSERT OR REPLACE INTO signature_inputs (document_id, content_hash, settings, minhash,"
+        " paragraphs) VALUES (?, ?, ?, ?, ?)",
+        signature_rows,
+    )
+    return len(story_rows)
