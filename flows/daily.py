@@ -135,22 +135,34 @@ def near_duplicates(db_path: str, run_id: str) -> dict[str, Any]:
 
 
 @task(name="stories")
-def group_stories(
-    db_path: str, run_id: str, touched_stories: list[int], workers: Workers
-) -> dict[str, int]:
-    """Give new reports a story (same event, any outlet or language) and summarise changed ones
-    (on the workers, which have finished the documents' summaries by then)."""
-    from tasks import stories, story_summary
+def group_stories(db_path: str, run_id: str, touched_stories: list[int]) -> dict[str, Any]:
+    """Give new reports a story (same event, any outlet or language)."""
+    from tasks import stories
 
-    db = open_db(db_path)
-    result = stories.assign_stories(db, run_id=run_id, dirty=touched_stories)
+    result = stories.assign_stories(open_db(db_path), run_id=run_id, dirty=touched_stories)
+    return {"counts": result.counts(), "touched_stories": sorted(result.touched)}
+
+
+@task(name="story-summaries")
+def summarise_stories(db_path: str, story_ids: list[int], workers: Workers) -> dict[str, int]:
+    """Summarise the stories that changed, on the workers (done with the documents by then)."""
+    from tasks import story_summary
 
     def on_workers(function: Any, calls: Any) -> Any:
         calls = list(calls)
         return workers.map(function, calls, items=story_summary.STORY_BATCH * len(calls))
 
-    written = story_summary.update_summaries(db, result.touched, mapper=on_workers)
-    return result.counts() | {"story_summaries": written}
+    written = story_summary.update_summaries(open_db(db_path), story_ids, mapper=on_workers)
+    return {"story_summaries": written}
+
+
+def _decide(db_path: str, run_id: str, counts: dict[str, int], touched: set[int]) -> None:
+    """Near-duplicates, then stories, for everything stored and not decided yet."""
+    decided = near_duplicates(db_path, run_id)
+    _add(counts, decided["counts"])
+    grouped = group_stories(db_path, run_id, decided["touched_stories"])
+    _add(counts, grouped["counts"])
+    touched.update(grouped["touched_stories"])
 
 
 def _add(total: dict[str, int], part: dict[str, int]) -> None:
@@ -211,6 +223,7 @@ def daily(
         return {"run_id": run_id, "counts": {}, "db_path": db_path, "status": "skipped"}
     counts: dict[str, int] = {}
     workers = Workers()  # where CPU-heavy batches run (worker processes, Dask): flows/scaleout.py
+    touched: set[int] = set()  # stories whose reports changed
     try:
         if Path(seeds_dir).is_dir():
             scanned = scan_seeds(db_path, seeds_dir, run_id)
@@ -228,6 +241,11 @@ def daily(
                 _add(counts, ingest_files(db_path, quote(batch), run_id))  # type: ignore[call-overload]
                 files_done += len(paths)
                 progress.report("files", files_done, total_files)
+                if files_done < total_files:
+                    # Decide this batch while the workers parse the next ones, rather than all of
+                    # it alone once they are done (the passes are incremental: same decisions as
+                    # if the batches had arrived in separate runs).
+                    _decide(db_path, run_id, counts, touched)
         else:
             logger.warning("seeds folder %s does not exist; no files ingested", seeds_dir)
 
@@ -245,10 +263,9 @@ def daily(
             db, method=method, length=length, settings_version=summarize.SETTINGS_VERSION
         )
         summarised = _summaries(workers, db_path, pending, method, length)
-        decided = near_duplicates(db_path, run_id)
-        _add(counts, decided["counts"])
-        grouped = group_stories(db_path, run_id, decided["touched_stories"], quote(workers))  # type: ignore[call-overload]
-        _add(counts, grouped)
+        _decide(db_path, run_id, counts, touched)
+        stories_done = summarise_stories(db_path, sorted(touched), quote(workers))  # type: ignore[call-overload]
+        _add(counts, stories_done)
         eligible = set(
             store.ids_to_summarise(
                 db, method=method, length=length, settings_version=summarize.SETTINGS_VERSION
