@@ -189,8 +189,13 @@ def paragraph_hashes(body: str) -> list[tuple[str, int]]:
     return found
 
 
+_EMPTY = int(np.iinfo(np.uint32).max)
+
+
 def _is_empty(values: np.ndarray) -> bool:
-    return bool(np.all(values == np.iinfo(np.uint32).max))
+    # An empty text's signature is all-max; any other has a smaller value almost everywhere, so
+    # the first position nearly always answers without a pass over the array.
+    return int(values[0]) == _EMPTY and int(values.min()) == _EMPTY
 
 
 # --- documents as the decisions see them ---------------------------------------------------------
@@ -429,6 +434,7 @@ class _Pass:
         self.recompute = recompute
         self.window = timedelta(days=settings.window_days)
         self.signatures: dict[int, np.ndarray] = {}
+        self.buckets: dict[int, list[tuple[int, str]]] = {}  # band keys computed in this pass
         self.before: dict[int, tuple[int | None, str | None]] = {}
         self.reasons: dict[int, tuple[str, float | None, str]] = {}
         self.touched_groups: set[int] = set()
@@ -534,9 +540,11 @@ class _Pass:
                 [(digest, document_id, words) for digest, words in paragraphs],
             )
             if not _is_empty(values):
+                keys = bucket_keys(values, self.bands, self.rows)
+                self.buckets[document_id] = keys
                 self.db.conn.executemany(
                     "INSERT OR IGNORE INTO lsh_bands (band, bucket, document_id) VALUES (?, ?, ?)",
-                    [(b, k, document_id) for b, k in bucket_keys(values, self.bands, self.rows)],
+                    [(b, k, document_id) for b, k in keys],
                 )
             # New text is a new report: its story is decided again (duplicates inherit one).
             if doc.story_id is not None:
@@ -604,7 +612,7 @@ class _Pass:
             found.setdefault(other, "content_hash")
         values = self._signature_of(doc.id)
         if values is not None and not _is_empty(values):
-            keys = bucket_keys(values, self.bands, self.rows)
+            keys = self.buckets.get(doc.id) or bucket_keys(values, self.bands, self.rows)
             for (other,) in self.db.execute(
                 _bucket_sql(len(keys)), [value for key in keys for value in key] + [doc.id]
             ).fetchall():
