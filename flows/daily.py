@@ -125,7 +125,7 @@ def _publish(db_path: str, run_id: str) -> None:
         get_run_logger().warning("could not publish the run's artifacts: %s", error)
 
 
-@task(name="near-duplicates")
+@task(name="near-duplicates", cache_policy=NO_CACHE)
 def near_duplicates(db_path: str, run_id: str) -> dict[str, Any]:
     """Decide new and changed documents against the stored window: copies, boilerplate, outlets."""
     from tasks import neardup
@@ -134,7 +134,7 @@ def near_duplicates(db_path: str, run_id: str) -> dict[str, Any]:
     return {"counts": result.counts(), "touched_stories": sorted(result.touched_stories)}
 
 
-@task(name="stories")
+@task(name="stories", cache_policy=NO_CACHE)
 def group_stories(db_path: str, run_id: str, touched_stories: list[int]) -> dict[str, Any]:
     """Give new reports a story (same event, any outlet or language)."""
     from tasks import stories
@@ -143,7 +143,7 @@ def group_stories(db_path: str, run_id: str, touched_stories: list[int]) -> dict
     return {"counts": result.counts(), "touched_stories": sorted(result.touched)}
 
 
-@task(name="story-summaries")
+@task(name="story-summaries", cache_policy=NO_CACHE)
 def summarise_stories(db_path: str, story_ids: list[int], workers: Workers) -> dict[str, int]:
     """Summarise the stories that changed, on the workers (done with the documents by then)."""
     from tasks import story_summary
