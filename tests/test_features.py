@@ -1,0 +1,82 @@
+"""Features computed once in the parse workers are exactly what dedup and stories would compute."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from db import open_db
+from flows.daily import daily
+from tasks import batches, entities, neardup, stories
+from tests.hostile import BBC_ARTICLES, SEEDS
+
+
+def _parsed() -> list[batches.ParsedFiles]:
+    folders = [SEEDS] + ([BBC_ARTICLES] if BBC_ARTICLES.is_dir() else [])
+    found = []
+    for folder in folders:
+        files = sorted(folder.rglob("*.txt"))[:: 1 if folder == SEEDS else 8]
+        parsed = batches.parse_files(str(folder), [str(path) for path in files])
+        assert len(parsed.items) == len(files) and not parsed.rejects
+        if folder == SEEDS:
+            assert any(item.language == "de" for item in parsed.items)  # German too
+        found.append(parsed)
+    return found
+
+
+PARSED = _parsed()
+
+
+@pytest.mark.parametrize("parsed", PARSED, ids=["seeds", "bbc"][: len(PARSED)])
+def test_parse_workers_compute_what_the_dedup_and_story_passes_would(
+    parsed: batches.ParsedFiles,
+) -> None:
+    assert parsed.items
+    for item in parsed.items:
+        found = parsed.features[item.key]
+        text = f"{item.title or ''}\n{item.body}"
+        assert found.content_hash == item.content_hash
+        assert found.terms == dict(stories.terms(item.title, item.body, item.language)), item.key
+        assert found.signals == sorted(entities.signals(text, item.language)), item.key
+        expected = neardup.to_blob(neardup.signature(item.body, item.language))
+        assert found.minhash == expected, item.key
+        assert found.paragraphs == neardup.paragraph_hashes(item.body), item.key
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_the_flow_indexes_the_workers_signatures_and_recomputes_them_for_changed_text(
+    seeds_copy: Path, db_path: Path
+) -> None:
+    original = sorted(seeds_copy.glob("*.txt"))[1]
+    lines = original.read_text(encoding="utf-8").splitlines()
+    # A near-duplicate: the same article with its last paragraph dropped.
+    (seeds_copy / "copy.txt").write_text("\n".join(lines[:-2]) + "\n", encoding="utf-8")
+
+    daily(seeds_dir=str(seeds_copy), db_path=str(db_path), trigger="test")
+    db = open_db(db_path)
+    assert db.execute("SELECT count(*) FROM signature_inputs").fetchone()[0] == 0  # all used
+    signed = db.execute(
+        "SELECT count(*) FROM signatures s JOIN documents d ON d.id = s.document_id"
+        " AND d.content_hash = s.content_hash"
+    ).fetchone()[0]
+    assert signed == db.execute("SELECT count(*) FROM documents").fetchone()[0] == 6
+    copies = db.execute("SELECT path FROM documents WHERE duplicate_of IS NOT NULL").fetchall()
+    assert [Path(row[0]).name for row in copies] == ["copy.txt"]
+    features = db.execute("SELECT count(*) FROM story_features").fetchone()[0]
+    assert features == 6
+
+    # An edited file: its new text gets a new signature and new story features.
+    edited = original.read_text(encoding="utf-8") + "\nA closing line about zeppelins.\n"
+    original.write_text(edited, encoding="utf-8")
+    daily(seeds_dir=str(seeds_copy), db_path=str(db_path), trigger="test")
+    row = db.execute(
+        "SELECT d.content_hash, s.content_hash, f.content_hash, f.terms FROM documents d"
+        " JOIN signatures s ON s.document_id = d.id JOIN story_features f ON f.document_id = d.id"
+        " WHERE d.path LIKE ?",
+        [f"%{original.name}"],
+    ).fetchone()
+    assert row[0] == row[1] == row[2]
+    assert "en:zeppelin" in json.loads(row[3])
+    assert db.execute("SELECT count(*) FROM signature_inputs").fetchone()[0] == 0
