@@ -12,28 +12,19 @@ from flows.daily import daily
 from tasks import batches, entities, neardup, stories
 from tests.hostile import BBC_ARTICLES, SEEDS
 
-
-def _parsed() -> list[batches.ParsedFiles]:
-    folders = [SEEDS] + ([BBC_ARTICLES] if BBC_ARTICLES.is_dir() else [])
-    found = []
-    for folder in folders:
-        files = sorted(folder.rglob("*.txt"))[:: 1 if folder == SEEDS else 8]
-        parsed = batches.parse_files(str(folder), [str(path) for path in files])
-        assert len(parsed.items) == len(files) and not parsed.rejects
-        if folder == SEEDS:
-            assert any(item.language == "de" for item in parsed.items)  # German too
-        found.append(parsed)
-    return found
+FOLDERS = {"seeds": SEEDS, "bbc": BBC_ARTICLES}
 
 
-PARSED = _parsed()
-
-
-@pytest.mark.parametrize("parsed", PARSED, ids=["seeds", "bbc"][: len(PARSED)])
-def test_parse_workers_compute_what_the_dedup_and_story_passes_would(
-    parsed: batches.ParsedFiles,
-) -> None:
-    assert parsed.items
+@pytest.mark.parametrize("name", FOLDERS)
+def test_parse_workers_compute_what_the_dedup_and_story_passes_would(name: str) -> None:
+    folder = FOLDERS[name].resolve()
+    if not folder.is_dir():
+        pytest.skip(f"{folder} is absent (the shared corpus sits beside the checkout)")
+    files = sorted(folder.rglob("*.txt"))[:: 1 if name == "seeds" else 8]
+    parsed = batches.parse_files(str(folder), [str(path) for path in files])
+    assert len(parsed.items) == len(files) and not parsed.rejects
+    if name == "seeds":
+        assert any(item.language == "de" for item in parsed.items)  # German too
     for item in parsed.items:
         found = parsed.features[item.key]
         text = f"{item.title or ''}\n{item.body}"
