@@ -112,7 +112,7 @@ def new_run_id(api: str, deployment_id: str, before: set[str]) -> str:
             for r in deployment_runs(api, deployment_id)
             if r["id"] not in before and not r["auto_scheduled"]  # the scheduler adds its own
         ],
-        timeout=30,
+        timeout=90,  # the UI posts within seconds; a loaded CI machine needs the headroom
         what="the UI to create a flow run",
     )
     assert len(found) == 1, found
