@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from sqlite_utils import Database
 
-from tasks import entities, neardup, shingles, stories
+from tasks import neardup, shingles, stories
 from tasks.models import Item
 
 
@@ -31,16 +31,15 @@ class Features:
 
 def compute(item: Item) -> Features:
     """The features of an item's title and body (in its language)."""
-    language = item.language
-    body_tokens = shingles.tokens(item.body, language)
-    title_tokens = shingles.tokens(item.title, language) if item.title else []
+    body_tokens = shingles.tokens(item.body, item.language)
+    terms, signals = stories.report_features(item.title, item.body, item.language, body_tokens)
     minhash = neardup.signature_of(shingles.shingles_of(body_tokens))
     return Features(
         content_hash=item.content_hash,
         minhash=neardup.to_blob(minhash),
         paragraphs=neardup.paragraph_hashes(item.body),
-        terms=dict(stories.terms_of(title_tokens, body_tokens, language)),
-        signals=sorted(entities.signals(f"{item.title or ''}\n{item.body}", language)),
+        terms=terms,
+        signals=signals,
     )
 
 
@@ -51,21 +50,12 @@ def save(db: Database, saved: list[tuple[int, str]], features: dict[str, Feature
         found = features.get(key)
         if found is None:
             continue
-        story_rows.append(
-            (document_id, found.content_hash, stories.FEATURES_SETTINGS, json.dumps(found.terms),
-             json.dumps(found.signals))
-        )  # fmt: skip
+        story_rows.append((document_id, found.content_hash, found.terms, found.signals))
         signature_rows.append(
             (document_id, found.content_hash, neardup.SIGNATURE_SETTINGS, found.minhash,
              json.dumps(found.paragraphs))
         )  # fmt: skip
-    db.conn.executemany(
-        "INSERT INTO story_features (document_id, content_hash, settings, terms, signals)"
-        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (document_id) DO UPDATE SET"
-        " content_hash = excluded.content_hash, settings = excluded.settings,"
-        " terms = excluded.terms, signals = excluded.signals",
-        story_rows,
-    )
+    stories.save_features(db, story_rows)
     db.conn.executemany(
         "INSERT OR REPLACE INTO signature_inputs (document_id, content_hash, settings, minhash,"
         " paragraphs) VALUES (?, ?, ?, ?, ?)",

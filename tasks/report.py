@@ -507,18 +507,14 @@ def daily_digest(
     )
     duplicates = _duplicates(db, *_between("d.created_at", start, end))
     rejects = _rejects(db, *_between("last_seen_at", start, end))
-    by_language, by_source, by_day = _tallies(documents)
-    label = _window_label(start, end)
-    return Digest(
-        title=f"News digest — {label}",
-        generated_at=now(),
+    return _assemble(
+        documents,
+        limit,
+        title=f"News digest — {_window_label(start, end)}",
         window_start=start,
         window_end=end,
         previous_digest_at=previous,
         entries=entries,
-        by_language=by_language,
-        by_source=by_source,
-        by_day=by_day,
         duplicates=duplicates,
         rejects=rejects,
         counts={
@@ -529,7 +525,6 @@ def daily_digest(
             "duplicates": len(duplicates),
             "rejects": len(rejects),
         },
-        more=max(0, len(documents) - len(documents[:limit])),
     )
 
 
@@ -618,7 +613,6 @@ def run_digest(db: Database, run_id: str, *, limit: int | None = None) -> Digest
         [run_id, run_id],
     )
     rejects = _rejects(db, "run_id = ?", [run_id])
-    by_language, by_source, by_day = _tallies(documents)
     done = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(counts.items()) if v)
     notes = [
         f"{run[0]['trigger'] or 'manual'} run, {run[0]['status']};"
@@ -627,21 +621,31 @@ def run_digest(db: Database, run_id: str, *, limit: int | None = None) -> Digest
     ]
     if run[0]["status"] == "skipped":
         notes.append(f"Skipped: {run[0]['error'] or 'this scheduled slot was already done'}.")
-    return Digest(
+    return _assemble(
+        documents,
+        limit,
         title=f"Run {run_id[:8]} — {run[0]['started_at']}",
-        generated_at=now(),
         window_start=run[0]["started_at"],
         window_end=run[0]["finished_at"],
         previous_digest_at=None,
         entries=entries,
-        by_language=by_language,
-        by_source=by_source,
-        by_day=by_day,
         duplicates=duplicates,
         rejects=rejects,
         counts={k: int(v) for k, v in counts.items() if isinstance(v, int | float)},
         notes=notes,
+    )
+
+
+def _assemble(documents: list[dict[str, Any]], limit: int | None, **fields: Any) -> Digest:
+    """A digest of these documents: the tallies, the time, and how many a limit left out."""
+    by_language, by_source, by_day = _tallies(documents)
+    return Digest(
+        generated_at=now(),
+        by_language=by_language,
+        by_source=by_source,
+        by_day=by_day,
         more=max(0, len(documents) - len(documents[:limit])),
+        **fields,
     )
 
 

@@ -111,6 +111,28 @@ class Report:
         return abs(self.when - other.when)
 
 
+def report_features(
+    title: str | None, body: str, language: str | None, body_tokens: list[str]
+) -> tuple[dict[str, int], list[str]]:
+    """What grouping compares of a report: its terms and its signals (`body_tokens` are the
+    body's `shingles.tokens`, shared with near-duplicate detection)."""
+    head = shingles.tokens(title, language) if title else []
+    signals = sorted(entities.signals(f"{title or ''}\n{body}", language))
+    return dict(terms_of(head, body_tokens, language)), signals
+
+
+def save_features(db: Database, rows: list[tuple[int, str, dict[str, int], list[str]]]) -> None:
+    """Store (document id, content hash, terms, signals) rows in the features cache."""
+    db.conn.executemany(
+        "INSERT INTO story_features (document_id, content_hash, settings, terms, signals)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (document_id) DO UPDATE SET"
+        " content_hash = excluded.content_hash, settings = excluded.settings,"
+        " terms = excluded.terms, signals = excluded.signals",
+        [(doc_id, digest, FEATURES_SETTINGS, json.dumps(found_terms), json.dumps(found_signals))
+         for doc_id, digest, found_terms, found_signals in rows],
+    )  # fmt: skip
+
+
 def _features(db: Database, ids: list[int]) -> dict[int, Report]:
     """Reports for the ids, from the features cache or computed once from title and body."""
     reports: dict[int, Report] = {}
@@ -139,16 +161,10 @@ def _features(db: Database, ids: list[int]) -> dict[int, Report]:
                 found_signals = json.loads(cached_signals)
             else:
                 body = db.execute("SELECT body FROM documents WHERE id = ?", [doc_id]).fetchone()[0]
-                found_terms = dict(terms(title, body, language))
-                found_signals = sorted(entities.signals(f"{title or ''}\n{body}", language))
-                db.conn.execute(
-                    "INSERT INTO story_features (document_id, content_hash, settings, terms,"
-                    " signals) VALUES (?, ?, ?, ?, ?) ON CONFLICT (document_id) DO UPDATE SET"
-                    " content_hash = excluded.content_hash, settings = excluded.settings,"
-                    " terms = excluded.terms, signals = excluded.signals",
-                    [doc_id, digest, FEATURES_SETTINGS, json.dumps(found_terms),
-                     json.dumps(found_signals)],
-                )  # fmt: skip
+                found_terms, found_signals = report_features(
+                    title, body, language, shingles.tokens(body, language)
+                )
+                save_features(db, [(doc_id, digest, found_terms, found_signals)])
             reports[doc_id] = Report(
                 doc_id, language, parse_time(when), story_id, title, found_terms, found_signals,
                 parse_time(published) if published else None, parse_time(created),
