@@ -104,19 +104,37 @@ def deployment_runs(api: str, deployment_id: str) -> list[dict[str, Any]]:
     )
 
 
-def new_run_id(api: str, deployment_id: str, before: set[str]) -> str:
-    """The id of the flow run that appeared since `before` was taken."""
-    found = wait_for(
-        lambda: [
-            r["id"]
-            for r in deployment_runs(api, deployment_id)
-            if r["id"] not in before and not r["auto_scheduled"]  # the scheduler adds its own
-        ],
-        timeout=90,  # the UI posts within seconds; a loaded CI machine needs the headroom
-        what="the UI to create a flow run",
-    )
-    assert len(found) == 1, found
-    return str(found[0])
+def is_run_creation(request: Any) -> bool:
+    return bool(request.method == "POST" and request.url.endswith("/create_flow_run"))
+
+
+def run_created_by(page: Any, submit: Callable[[], None], *, what: str) -> str:
+    """Do the UI action that creates a flow run; return the id the server gave the UI.
+
+    Waits for the UI's own POST rather than polling for new runs: a click that the UI never turned
+    into a request (a menu re-rendered under load) is clicked once more, and a request the server
+    refused fails with the server's answer instead of a bare timeout.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in (1, 2):
+        try:
+            with page.expect_request(is_run_creation, timeout=30_000) as sent:
+                submit()
+        except PlaywrightTimeout:
+            page.screenshot(path=OUTPUT / f"ui-{what}-no-request-{attempt}.png", full_page=True)
+            page.keyboard.press("Escape")  # close a menu left open before trying again
+            continue
+        response = sent.value.response()
+        assert response is not None, f"{what}: the UI's request failed: {sent.value.failure}"
+        assert response.ok, f"{what}: the server answered {response.status}: {response.text()}"
+        return str(response.json()["id"])
+    pytest.fail(f"{what}: the UI sent no request to create a flow run after two attempts")
+
+
+def assert_manual_run(api: str, deployment_id: str, flow_run_id: str) -> None:
+    run = httpx.get(f"{api}/flow_runs/{flow_run_id}", timeout=10).json()
+    assert run["deployment_id"] == deployment_id and not run["auto_scheduled"], run
 
 
 def finished_state(api: str, flow_run_id: str) -> str:
@@ -250,10 +268,12 @@ def test_quick_and_custom_runs_from_the_prefect_ui(
                     page.screenshot(path=OUTPUT / "ui-deployment.png")
 
                     # Run → Quick run.
-                    before = {r["id"] for r in deployment_runs(api, deployment["id"])}
-                    page.get_by_role("button", name="Run", exact=True).click()
-                    page.get_by_role("button", name="Quick run", exact=True).click()
-                    quick = new_run_id(api, deployment["id"], before)
+                    def quick_run() -> None:
+                        page.get_by_role("button", name="Run", exact=True).click()
+                        page.get_by_role("button", name="Quick run", exact=True).click()
+
+                    quick = run_created_by(page, quick_run, what="quick-run")
+                    assert_manual_run(api, deployment["id"], quick)
                     page.goto(f"http://127.0.0.1:{port}/runs/flow-run/{quick}")
                     expect(page.get_by_text("Completed").first).to_be_visible(
                         timeout=RUN_TIMEOUT * 1000
@@ -267,7 +287,6 @@ def test_quick_and_custom_runs_from_the_prefect_ui(
 
                     # Run → Custom run: method luhn from the dropdown, 2 sentences.
                     page.goto(f"http://127.0.0.1:{port}/deployments/deployment/{deployment['id']}")
-                    before = {r["id"] for r in deployment_runs(api, deployment["id"])}
                     page.get_by_role("button", name="Run", exact=True).click()
                     page.get_by_role("button", name="Custom run", exact=True).click()
                     page.wait_for_url("**/run**")
@@ -277,8 +296,9 @@ def test_quick_and_custom_runs_from_the_prefect_ui(
                     page.get_by_role("option", name="luhn", exact=True).click()
                     page.get_by_role("spinbutton").fill("2")
                     page.screenshot(path=OUTPUT / "ui-custom-run-form.png", full_page=True)
-                    page.get_by_role("button", name="Submit", exact=True).click()
-                    custom = new_run_id(api, deployment["id"], before)
+                    submit = page.get_by_role("button", name="Submit", exact=True)
+                    custom = run_created_by(page, submit.click, what="custom-run")
+                    assert_manual_run(api, deployment["id"], custom)
                     page.goto(f"http://127.0.0.1:{port}/runs/flow-run/{custom}")
                     expect(page.get_by_text("Completed").first).to_be_visible(
                         timeout=RUN_TIMEOUT * 1000
