@@ -33,7 +33,7 @@ def compute(item: Item) -> Features:
     """The features of an item's title and body (in its language)."""
     body_tokens = shingles.tokens(item.body, item.language)
     terms, signals = stories.report_features(item.title, item.body, item.language, body_tokens)
-    minhash = neardup.signature_of(shingles.shingles_of(body_tokens))
+    minhash = neardup.signature_of(body_tokens)
     return Features(
         content_hash=item.content_hash,
         minhash=neardup.to_blob(minhash),

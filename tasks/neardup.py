@@ -65,7 +65,7 @@ FURNITURE_MAX_WORDS = 40
 # A short paragraph carried by this many documents outside a group is furniture, not text.
 FURNITURE_DOCUMENTS = 2
 
-SIGNATURE_SETTINGS = f"minhash-affine32-{NUM_PERM}-seed{SEED}/{shingles.SETTINGS}/p1"
+SIGNATURE_SETTINGS = f"minhash-affine32-{NUM_PERM}-seed{SEED}/{shingles.SETTINGS}-crc3/p1"
 
 
 class DedupError(ValueError):
@@ -139,13 +139,17 @@ def _permutations() -> Any:
 
 def signature(text: str, language: str | None) -> np.ndarray:
     """The MinHash signature (uint32 array) of the text's shingles; all-max for an empty text."""
-    return signature_of(shingles.shingles(text, language))
+    return signature_of(shingles.tokens(text, language))
 
 
-def signature_of(shingle_set: set[str]) -> np.ndarray:
-    """The MinHash signature of a set of shingles."""
-    minhash = MinHash(num_perm=NUM_PERM, seed=SEED, permutations=_permutations(), scheme="affine32")
-    minhash.update_batch([s.encode("utf-8") for s in shingle_set])
+def signature_of(words: list[str]) -> np.ndarray:
+    """The MinHash signature of tokenised text's shingles."""
+    # The shingles come hashed already (`shingle_hashes`): datasketch takes them as they are and
+    # mixes them (its affine32 scheme applies the Murmur3 finaliser before the permutations).
+    minhash = MinHash(
+        num_perm=NUM_PERM, seed=SEED, permutations=_permutations(), scheme="affine32", hashfunc=int
+    )
+    minhash.update_batch(shingles.shingle_hashes(words).tolist())
     return minhash.hashvalues.astype(np.uint32)
 
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Callable
 from functools import lru_cache
+
+import numpy as np
 
 from tasks.gazetteer import fold
 from tasks.sentences import PUNKT_LANGUAGES
@@ -47,6 +50,37 @@ def shingles_of(words: list[str], *, size: int = SHINGLE_SIZE) -> set[str]:
     if len(words) <= size:
         return {" ".join(words)} if words else set()
     return {" ".join(words[i : i + size]) for i in range(len(words) - size + 1)}
+
+
+# Odd 64-bit multipliers (from SplitMix64) that place each word of a shingle differently, so "a b c"
+# and "c b a" hash apart.
+_POSITION_MULTIPLIERS = (0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB)
+_MASK64 = (1 << 64) - 1
+
+
+@lru_cache(maxsize=500_000)
+def _word_hash(word: str) -> int:
+    return zlib.crc32(word.encode("utf-8"))
+
+
+def shingle_hashes(words: list[str], *, size: int = SHINGLE_SIZE) -> np.ndarray:
+    """32-bit hashes of the shingles of tokenised text, computed as arrays rather than by joining
+    and hashing each shingle string (a fifth of a document's parse time).
+
+    One hash per shingle position (repeated shingles repeat their hash; MinHash keeps minima, so
+    that does not matter). A text of `size` words or fewer is one shingle, as in `shingles_of`.
+    """
+    if not words:
+        return np.zeros(0, dtype=np.uint32)
+    hashes = np.fromiter(map(_word_hash, words), dtype=np.uint64, count=len(words))
+    width = min(size, len(words))
+    count = len(words) - width + 1
+    with np.errstate(over="ignore"):  # multiplication modulo 2**64 is the point
+        mixed = np.zeros(count, dtype=np.uint64)
+        for offset in range(width):
+            mixed += hashes[offset : offset + count] * np.uint64(_POSITION_MULTIPLIERS[offset])
+        mixed += np.uint64(width)  # shorter texts never collide with a full shingle's sum
+        return (mixed >> np.uint64(32)).astype(np.uint32)
 
 
 def jaccard(a: set[str], b: set[str]) -> float:

@@ -317,8 +317,11 @@ def assign_exact_duplicate(db: Database, document_id: int, *, run_id: str | None
     ).fetchone()
     if canonical is None or canonical[0] > document_id:
         db.conn.execute(
+            # Correlated, so it reads one row: "IN (SELECT id … WHERE content_hash != ?)" scanned
+            # the whole content-hash index for every document stored.
             "UPDATE documents SET duplicate_of = NULL WHERE id = ? AND duplicate_of IS NOT NULL"
-            " AND duplicate_of IN (SELECT id FROM documents WHERE content_hash != ?)",
+            " AND (SELECT c.content_hash FROM documents c WHERE c.id = documents.duplicate_of)"
+            " != ?",
             [document_id, digest],
         )
         return False

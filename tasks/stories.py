@@ -121,8 +121,23 @@ def report_features(
     return dict(terms_of(head, body_tokens, language)), signals
 
 
+# Features this process stored or read, by document id: (content hash, terms, signals). Every story
+# pass of a run reads the whole window's features; this spares it re-reading and re-decoding them.
+# Entries are checked against the stored content hash, like the table's, before use.
+_recent: dict[int, tuple[str, dict[str, int], list[str]]] = {}
+RECENT_MAX = 50_000
+
+
+def _remember(doc_id: int, digest: str, found_terms: dict[str, int], signals: list[str]) -> None:
+    if len(_recent) >= RECENT_MAX:
+        _recent.clear()  # a bound on memory, not a policy: the table still has them all
+    _recent[doc_id] = (digest, found_terms, signals)
+
+
 def save_features(db: Database, rows: list[tuple[int, str, dict[str, int], list[str]]]) -> None:
     """Store (document id, content hash, terms, signals) rows in the features cache."""
+    for doc_id, digest, found_terms, found_signals in rows:
+        _remember(doc_id, digest, found_terms, found_signals)
     db.conn.executemany(
         "INSERT INTO story_features (document_id, content_hash, settings, terms, signals)"
         " VALUES (?, ?, ?, ?, ?) ON CONFLICT (document_id) DO UPDATE SET"
@@ -142,8 +157,7 @@ def _features(db: Database, ids: list[int]) -> dict[int, Report]:
         rows = db.execute(
             f"""
             SELECT d.id, d.language, coalesce(d.event_at, d.published_at, d.created_at),
-                   d.story_id, d.title, d.content_hash, f.content_hash, f.settings, f.terms,
-                   f.signals,
+                   d.story_id, d.title, d.content_hash, f.content_hash, f.settings,
                    (SELECT min(m.published_at) FROM documents m
                     WHERE m.id = d.id OR m.duplicate_of = d.id) AS published,
                    (SELECT min(m.created_at) FROM documents m
@@ -153,12 +167,21 @@ def _features(db: Database, ids: list[int]) -> dict[int, Report]:
             """,
             chunk,
         ).fetchall()
+        # Ids whose stored features are current; those this process has not seen are read once.
+        current = [row for row in rows if row[6] == row[5] and row[7] == FEATURES_SETTINGS]
+        stored = {row[0]: row[5] for row in current}
+        missing = [i for i, digest in stored.items() if _recent.get(i, ("",))[0] != digest]
+        for doc_id, digest, cached_terms, cached_signals in db.execute(
+            "SELECT document_id, content_hash, terms, signals FROM story_features"
+            f" WHERE document_id IN ({','.join('?' * len(missing))})",
+            missing,
+        ).fetchall():
+            _remember(doc_id, digest, json.loads(cached_terms), json.loads(cached_signals))
         for row in rows:
-            (doc_id, language, when, story_id, title, digest, cached_digest, settings,
-             cached_terms, cached_signals, published, created) = row  # fmt: skip
-            if cached_digest == digest and settings == FEATURES_SETTINGS:
-                found_terms = json.loads(cached_terms)
-                found_signals = json.loads(cached_signals)
+            (doc_id, language, when, story_id, title, digest, _, _, published, created) = row
+            recent = _recent.get(doc_id)
+            if doc_id in stored and recent is not None and recent[0] == digest:
+                _, found_terms, found_signals = recent
             else:
                 body = db.execute("SELECT body FROM documents WHERE id = ?", [doc_id]).fetchone()[0]
                 found_terms, found_signals = report_features(

@@ -297,6 +297,29 @@ def test_shingles_fold_case_diacritics_numbers_and_inflection() -> None:
     assert shingles.jaccard(a, b) == 1.0
 
 
+def test_hashed_shingles_are_the_shingles_one_hash_each() -> None:
+    words = shingles.tokens("the minister met the minister of the interior in Phnom Penh", "en")
+    hashes = shingles.shingle_hashes(words)
+    assert len(hashes) == len(words) - shingles.SHINGLE_SIZE + 1
+    # As many distinct hashes as distinct shingle strings: repeats agree, others differ.
+    assert len(set(hashes.tolist())) == len(shingles.shingles_of(words))
+    assert shingles.shingle_hashes(["a", "b", "c"]) != shingles.shingle_hashes(["c", "b", "a"])
+    assert shingles.shingle_hashes(["a", "b"]) != shingles.shingle_hashes(["a", "b", "a"])
+    assert len(shingles.shingle_hashes(["a"])) == 1 and len(shingles.shingle_hashes([])) == 0
+
+
+def test_signature_estimates_track_exact_jaccard(corpus: Path) -> None:
+    """The MinHash estimate stays within sampling error of the exact shingle Jaccard."""
+    _, body = _article(corpus, "business/021.txt")
+    rng = random.Random(3)
+    exact = shingles.shingles(body, "en")
+    for name, edited in _edits(body, rng).items():
+        truth = shingles.jaccard(exact, shingles.shingles(edited, "en"))
+        estimate = neardup.estimate(neardup.signature(body, "en"), neardup.signature(edited, "en"))
+        # 256 permutations: the standard error is at most 1/(2·16) ≈ 0.03; allow four of them.
+        assert abs(estimate - truth) <= 0.125, (name, truth, estimate)
+
+
 def test_bad_threshold_is_refused(db_path: Path) -> None:
     with pytest.raises(neardup.DedupError, match="threshold"):
         neardup.deduplicate(open_db(db_path), threshold=1.5)
