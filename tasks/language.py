@@ -22,7 +22,17 @@ def _identifier():  # type: ignore[no-untyped-def]
 def detect_language(text: str) -> str | None:
     """The ISO 639-1 code of the text's language, or None when there is too little text to tell."""
     sample = text[:SAMPLE_CHARS]
-    if sum(ch.isalpha() for ch in sample) < MIN_LETTERS:
+    if not _has_letters(sample, MIN_LETTERS):
         return None
     code, _probability = _identifier().classify(sample)
     return str(code)
+
+
+def _has_letters(text: str, count: int) -> bool:
+    """At least `count` letters in the text (stops counting there: a news text gets there fast)."""
+    for ch in text:
+        if ch.isalpha():
+            count -= 1
+            if count == 0:
+                return True
+    return count <= 0

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -97,7 +97,7 @@ class Report:
     when: datetime
     story_id: int | None
     title: str | None
-    terms: dict[str, float]
+    terms: Mapping[str, float]
     signals: list[str]
     published: datetime | None = None  # earliest stated date of the report or its copies
     created: datetime | None = None  # when the report (or its first copy) was stored
@@ -281,7 +281,9 @@ class Comparer:
         return tuple(sorted(common, key=lambda k: (order.get(entities.kind(k), 9), k)))
 
 
-def matrix_with_vocabulary(rows: list[dict[str, float]]) -> tuple[sparse.csr_matrix, list[str]]:
+def matrix_with_vocabulary(
+    rows: Sequence[Mapping[str, float]],
+) -> tuple[sparse.csr_matrix, list[str]]:
     """A sparse matrix of feature dicts (one row each) and the feature behind each column."""
     vocabulary: dict[str, int] = {}
     indices = [vocabulary.setdefault(key, len(vocabulary)) for row in rows for key in row]
@@ -292,7 +294,9 @@ def matrix_with_vocabulary(rows: list[dict[str, float]]) -> tuple[sparse.csr_mat
     return matrix, list(vocabulary)
 
 
-def tfidf_matrix(rows: list[dict[str, float]], *, sublinear: bool, n: int) -> sparse.csr_matrix:
+def tfidf_matrix(
+    rows: Sequence[Mapping[str, float]], *, sublinear: bool, n: int
+) -> sparse.csr_matrix:
     """TF-IDF weights of feature counts; IDF from these `n` rows (smoothed, as scikit-learn's)."""
     counts, _ = matrix_with_vocabulary(rows)
     if sublinear:

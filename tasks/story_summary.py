@@ -137,28 +137,19 @@ def update_summaries(
     stamp = now()
     with write_transaction(db):
         jobs: list[tuple[int, str, list[dict[str, object]]]] = []
-        for story_id in sorted(wanted):
-            story = db.execute(
-                "SELECT summary_input FROM stories WHERE id = ?", [story_id]
-            ).fetchone()
-            if story is None:
+        for story_id, key, report_ids in _changed(db, sorted(wanted)):
+            if len(report_ids) < 2:
+                # One report: its own summary stands in (the digest falls back to it).
+                _save(db, story_id, key, None, stamp)
                 continue
             cursor = db.execute(
                 "SELECT id, body, language, title, content_hash FROM documents"
-                " WHERE story_id = ? AND duplicate_of IS NULL"
-                " ORDER BY coalesce(event_at, published_at, created_at), id",
-                [story_id],
+                f" WHERE id IN ({','.join('?' * len(report_ids))})",
+                report_ids,
             )
             names = [c[0] for c in cursor.description]
-            reports = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-            key = _input_key([(int(r["id"]), str(r["content_hash"])) for r in reports])
-            if story[0] == key:
-                continue
-            if len(reports) < 2:
-                # One report: its own summary stands in (the digest falls back to it).
-                _save(db, story_id, key, None, stamp)
-            else:
-                jobs.append((story_id, key, reports))
+            found = {row[0]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
+            jobs.append((story_id, key, [found[i] for i in report_ids]))
         batches = [jobs[i : i + STORY_BATCH] for i in range(0, len(jobs), STORY_BATCH)]
         calls = [([reports for _, _, reports in batch],) for batch in batches]
         results = (mapper or _here)(summarise_stories, calls)
@@ -167,6 +158,30 @@ def update_summaries(
                 _save(db, story_id, key, lines, stamp)
     log.info("story summaries: %d written", len(jobs))
     return len(jobs)
+
+
+def _changed(db: Database, story_ids: list[int]) -> Iterator[tuple[int, str, list[int]]]:
+    """(story, input key, its canonical reports in order) of the stories whose reports changed
+    since their summary; read without the bodies, which only multi-report stories need."""
+    for start in range(0, len(story_ids), 500):
+        chunk = story_ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        stored = dict(
+            db.execute(f"SELECT id, summary_input FROM stories WHERE id IN ({marks})", chunk)
+        )
+        reports: dict[int, list[tuple[int, str]]] = {story_id: [] for story_id in stored}
+        for story_id, document_id, digest in db.execute(
+            f"SELECT story_id, id, content_hash FROM documents WHERE story_id IN ({marks})"
+            " AND duplicate_of IS NULL ORDER BY coalesce(event_at, published_at, created_at), id",
+            chunk,
+        ):
+            reports[story_id].append((document_id, digest))
+        for story_id in chunk:
+            if story_id not in stored:
+                continue
+            key = _input_key(reports[story_id])
+            if stored[story_id] != key:
+                yield story_id, key, [document_id for document_id, _ in reports[story_id]]
 
 
 def _here(

@@ -114,10 +114,13 @@ def normalise_line(line: str) -> str:
     return _SPACES.sub(" ", line).strip()
 
 
+# Replacement characters and control characters other than tab, line feed and carriage return.
+_BAD_CHARACTER = re.compile("[\ufffd\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
 def looks_binary(text: str) -> bool:
     """True when decoded text is mostly replacement or control characters (a mislabelled binary)."""
     if not text:
         return False
     sample = text[:20_000]
-    bad = sum(1 for ch in sample if ch == "\ufffd" or (ord(ch) < 32 and ch not in "\n\r\t"))
-    return bad / len(sample) > 0.05
+    return len(_BAD_CHARACTER.findall(sample)) / len(sample) > 0.05
