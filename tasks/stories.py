@@ -32,7 +32,7 @@ import numpy as np
 from scipy import sparse
 from sqlite_utils import Database
 
-from tasks import entities, shingles
+from tasks import entities, feature_rows, shingles
 from tasks.gazetteer import fold
 from tasks.neardup import outlet_name, parse_time
 from tasks.sentences import PUNKT_LANGUAGES
@@ -101,6 +101,13 @@ class Report:
     signals: list[str]
     published: datetime | None = None  # earliest stated date of the report or its copies
     created: datetime | None = None  # when the report (or its first copy) was stored
+    row: feature_rows.Row | None = None  # terms and signals as matrix columns
+
+    def encoded(self) -> feature_rows.Row:
+        """The report's matrix row in the current vocabulary (encoded once, then reused)."""
+        if self.row is None or self.row.vocabulary is not feature_rows.current():
+            self.row = feature_rows.encode(self.terms, self.signals)
+        return self.row
 
     def apart(self, other: Report) -> timedelta:
         """Publication dates apart, or storage times when either report has no date."""
@@ -124,14 +131,22 @@ def report_features(
 # Features this process stored or read, by document id: (content hash, terms, signals). Every story
 # pass of a run reads the whole window's features; this spares it re-reading and re-decoding them.
 # Entries are checked against the stored content hash, like the table's, before use.
-_recent: dict[int, tuple[str, dict[str, int], list[str]]] = {}
+_recent: dict[int, tuple[str, dict[str, int], list[str], feature_rows.Row | None]] = {}
 RECENT_MAX = 50_000
 
 
-def _remember(doc_id: int, digest: str, found_terms: dict[str, int], signals: list[str]) -> None:
+def _remember(
+    doc_id: int,
+    digest: str,
+    found_terms: dict[str, int],
+    signals: list[str],
+    row: feature_rows.Row | None = None,
+) -> None:
     if len(_recent) >= RECENT_MAX:
-        _recent.clear()  # a bound on memory, not a policy: the table still has them all
-    _recent[doc_id] = (digest, found_terms, signals)
+        # A bound on memory, not a policy: the table still has them all.
+        _recent.clear()
+        feature_rows.reset()
+    _recent[doc_id] = (digest, found_terms, signals, row)
 
 
 def save_features(db: Database, rows: list[tuple[int, str, dict[str, int], list[str]]]) -> None:
@@ -180,18 +195,21 @@ def _features(db: Database, ids: list[int]) -> dict[int, Report]:
         for row in rows:
             (doc_id, language, when, story_id, title, digest, _, _, published, created) = row
             recent = _recent.get(doc_id)
+            row = None
             if doc_id in stored and recent is not None and recent[0] == digest:
-                _, found_terms, found_signals = recent
+                _, found_terms, found_signals, row = recent
             else:
                 body = db.execute("SELECT body FROM documents WHERE id = ?", [doc_id]).fetchone()[0]
                 found_terms, found_signals = report_features(
                     title, body, language, shingles.tokens(body, language)
                 )
                 save_features(db, [(doc_id, digest, found_terms, found_signals)])
-            reports[doc_id] = Report(
+            report = reports[doc_id] = Report(
                 doc_id, language, parse_time(when), story_id, title, found_terms, found_signals,
-                parse_time(published) if published else None, parse_time(created),
+                parse_time(published) if published else None, parse_time(created), row,
             )  # fmt: skip
+            if report.encoded() is not row:
+                _remember(doc_id, digest, found_terms, found_signals, report.row)
     return reports
 
 
@@ -235,17 +253,22 @@ class Comparer:
         self.reports = reports
         self.index = {report.id: i for i, report in enumerate(reports)}
         n = len(reports)
-        self.terms = normalise_rows(tfidf_matrix([r.terms for r in reports], sublinear=True, n=n))
-        signal_rows = [dict.fromkeys(r.signals, 1.0) for r in reports]
-        binary, vocabulary = matrix_with_vocabulary(signal_rows)
-        df = np.asarray(binary.sum(axis=0)).ravel()
+        rows = [report.encoded() for report in reports]  # all in the current vocabulary
+        vocabulary = feature_rows.current()
+        counts = feature_rows.matrix(
+            [r.term_ids for r in rows], [r.term_counts for r in rows], len(vocabulary.terms)
+        )
+        # TF-IDF as `tfidf_matrix` computes it (sublinear counts, smoothed IDF of these rows).
+        counts.data = 1 + np.log(counts.data)
+        idf = np.log((1 + n) / (1 + feature_rows.document_frequency(counts))) + 1
+        self.terms = normalise_rows(sparse.csr_matrix(counts.multiply(idf)))
+        binary = feature_rows.matrix([r.signal_ids for r in rows], None, len(vocabulary.signals))
+        df = feature_rows.document_frequency(binary)
         # With no signal at all the matrix still has one (empty) column: give it a kind too.
-        kinds = [entities.kind(key) for key in vocabulary]
-        kinds += [""] * (binary.shape[1] - len(kinds))
+        kinds = vocabulary.signal_kinds() + [""] * (binary.shape[1] - len(vocabulary.signals))
         weights = np.array([entities.KIND_WEIGHTS.get(k, 0.5) for k in kinds]) * (
             np.log((1 + n) / (1 + df)) + 1
         )
-        self.vocabulary = vocabulary
         self.signals = binary
         self.weights = weights
         self.totals = binary @ weights
