@@ -54,8 +54,9 @@ def scan_seeds(db_path: str, seeds_dir: str, run_id: str) -> dict[str, Any]:
 
 
 @task(name="ingest-files", cache_policy=NO_CACHE)
-def ingest_files(db_path: str, parsed: batches.ParsedFiles, run_id: str) -> dict[str, int]:
-    """Upsert a batch of parsed files (read and cleaned by a worker) in one transaction."""
+def ingest_files(db_path: str, parsed: batches.ParsedFiles, run_id: str) -> dict[str, Any]:
+    """Upsert a batch of parsed files (read and cleaned by a worker) in one transaction; the
+    counts, and the worker's summaries of the documents stored (new or changed text)."""
     db = open_db(db_path)
     items, rejects = parsed.items, parsed.rejects
     # One transaction for the batch: a kill leaves all of it or none of it.
@@ -64,12 +65,19 @@ def ingest_files(db_path: str, parsed: batches.ParsedFiles, run_id: str) -> dict
         features.save(db, counts.saved, parsed.features)
         store.save_rejects(db, rejects, run_id=run_id)
         store.clear_rejects(db, [item.path for item in items if item.path])
+    summaries = None
+    if parsed.summaries is not None:
+        position = {item.key: i for i, item in enumerate(items)}
+        summaries = parsed.summaries.renumbered({position[key]: doc for doc, key in counts.saved})
     return {
-        "documents_new": counts.new,
-        "documents_updated": counts.updated,
-        "documents_unchanged": counts.unchanged,
-        "exact_duplicates": counts.duplicates,
-        "rejects": len(rejects),
+        "counts": {
+            "documents_new": counts.new,
+            "documents_updated": counts.updated,
+            "documents_unchanged": counts.unchanged,
+            "exact_duplicates": counts.duplicates,
+            "rejects": len(rejects),
+        },
+        "summaries": summaries,
     }
 
 
@@ -95,6 +103,8 @@ def _summaries(
 ) -> Iterator[batches.Summaries]:
     """Summaries of the documents, batch by batch, computed wherever the workers run them; the
     first batches are under way when this returns."""
+    if not ids:
+        return iter(())
     db = open_db(db_path)
     chunks = [ids[start : start + SUMMARY_BATCH] for start in range(0, len(ids), SUMMARY_BATCH)]
     if workers.settings.dask_address:
@@ -116,6 +126,18 @@ def _summaries(
         items=len(ids),
         window=SUMMARY_WINDOW,
     )
+
+
+def _rebatched(parts: list[batches.Summaries], size: int) -> Iterator[batches.Summaries]:
+    """The parts as batches of `size` documents (one transaction and task run each)."""
+    rows = [row for part in parts for row in part.rows]
+    statuses = [item for part in parts for item in part.statuses.items()]
+    by_document: dict[int, list[store.SummaryRow]] = {}
+    for row in rows:
+        by_document.setdefault(row.document_id, []).append(row)
+    for start in range(0, len(statuses), size):
+        chunk = dict(statuses[start : start + size])
+        yield batches.Summaries([r for i in chunk for r in by_document.get(i, [])], chunk)
 
 
 def _publish(db_path: str, run_id: str) -> None:
@@ -224,21 +246,27 @@ def daily(
     counts: dict[str, int] = {}
     workers = Workers()  # where CPU-heavy batches run (worker processes, Dask): flows/scaleout.py
     touched: set[int] = set()  # stories whose reports changed
+    early: list[batches.Summaries] = []  # summaries the parse workers made, stored once decided
     try:
         if Path(seeds_dir).is_dir():
             scanned = scan_seeds(db_path, seeds_dir, run_id)
             counts |= {k: v for k, v in scanned.items() if k not in ("changed", "batches")}
-            # Workers read and clean files while this process writes the batches before them.
+            # Workers read, clean and summarise files while this process writes the batches
+            # before them (a Dask cluster summarises later, as its own task runs).
+            summarise_as = None if workers.settings.dask_address else (method, length)
             parsed = workers.map(
                 batches.parse_files,
-                ((seeds_dir, batch) for batch in scanned["batches"]),
+                ((seeds_dir, batch, summarise_as) for batch in scanned["batches"]),
                 items=len(scanned["changed"]),
             )
             total_files, files_done = len(scanned["changed"]), 0
             progress.report("files", 0, total_files)
             for paths, batch in zip(scanned["batches"], parsed, strict=True):
                 # quote(): Prefect would otherwise walk every item of the batch (~1 ms a document).
-                _add(counts, ingest_files(db_path, quote(batch), run_id))  # type: ignore[call-overload]
+                ingested = ingest_files(db_path, quote(batch), run_id)  # type: ignore[call-overload]
+                _add(counts, ingested["counts"])
+                if ingested["summaries"] is not None:
+                    early.append(ingested["summaries"])
                 files_done += len(paths)
                 progress.report("files", files_done, total_files)
                 if files_done < total_files:
@@ -256,13 +284,16 @@ def daily(
         if feeds or Path(feed_list).is_file():
             _add(counts, ingest_feeds(db_path, feed_list, list(feeds or []), run_id))
 
-        # Workers summarise what is pending while this process finds near-duplicates and stories
-        # over everything stored so far; summaries of documents found to be copies meanwhile are
-        # dropped unwritten, and documents released from being copies are summarised after.
+        # Workers summarise what is pending (and was not summarised as it was parsed) while this
+        # process finds near-duplicates and stories over everything stored so far; summaries of
+        # documents found to be copies meanwhile are dropped unwritten, and documents released
+        # from being copies are summarised after.
         pending = store.ids_to_summarise(
             db, method=method, length=length, settings_version=summarize.SETTINGS_VERSION
         )
-        summarised = _summaries(workers, db_path, pending, method, length)
+        ready = {i for done in early for i in done.statuses}
+        missing = [i for i in pending if i not in ready]
+        summarised = _summaries(workers, db_path, missing, method, length)
         _decide(db_path, run_id, counts, touched)
         stories_done = summarise_stories(db_path, sorted(touched), quote(workers))  # type: ignore[call-overload]
         _add(counts, stories_done)
@@ -274,10 +305,16 @@ def daily(
         released = sorted(eligible.difference(pending))
         total_summaries, summaries_done = len(pending) + len(released), 0
         progress.report("summaries", 0, total_summaries)
-        for summaries in chain(summarised, _summaries(workers, db_path, released, method, length)):
-            quoted = quote(summaries.only(eligible))
-            _add(counts, store_summaries(db_path, quoted, run_id))  # type: ignore[call-overload]
-            summaries_done += len(summaries.statuses)
+        for summaries in chain(
+            _rebatched(early, SUMMARY_BATCH),
+            summarised,
+            _summaries(workers, db_path, released, method, length),
+        ):
+            kept = summaries.only(eligible)
+            if not kept.statuses:
+                continue  # every document of the batch became a copy: nothing to store
+            _add(counts, store_summaries(db_path, quote(kept), run_id))  # type: ignore[call-overload]
+            summaries_done += len(kept.statuses)
             progress.report("summaries", summaries_done, total_summaries)
     except BaseException as error:
         store.finish_run(

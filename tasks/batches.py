@@ -7,7 +7,7 @@ worker) and writes what they return in the main process, the one writer.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from tasks import features, ingest, summarize
@@ -25,6 +25,8 @@ class ParsedFiles:
     items: list[Item] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
     features: dict[str, Features] = field(default_factory=dict)  # by item key
+    # Summaries of the items when asked for, numbered by their position in `items`.
+    summaries: Summaries | None = None
 
 
 @dataclass
@@ -34,6 +36,14 @@ class Summaries:
     rows: list[SummaryRow] = field(default_factory=list)
     statuses: dict[int, str] = field(default_factory=dict)
 
+    def renumbered(self, ids: dict[int, int]) -> Summaries:
+        """The batch with its documents numbered anew (old → new); the others are left out."""
+        return Summaries(
+            [replace(row, document_id=ids[row.document_id]) for row in self.rows
+             if row.document_id in ids],
+            {ids[i]: status for i, status in self.statuses.items() if i in ids},
+        )  # fmt: skip
+
     def only(self, document_ids: set[int]) -> Summaries:
         """The part of the batch about these documents (the others became copies meanwhile)."""
         return Summaries(
@@ -42,9 +52,11 @@ class Summaries:
         )
 
 
-def parse_files(seeds_dir: str, paths: list[str]) -> ParsedFiles:
+def parse_files(
+    seeds_dir: str, paths: list[str], summarise_as: tuple[str, str] | None = None
+) -> ParsedFiles:
     """Read, decode, clean, language-tag and hash a batch of files found by a scan; compute what
-    dedup and stories compare."""
+    dedup and stories compare, and the summaries (method, length) when `summarise_as` says."""
     root = Path(seeds_dir).resolve()
     parsed = ParsedFiles()
     for path in paths:
@@ -54,6 +66,15 @@ def parse_files(seeds_dir: str, paths: list[str]) -> ParsedFiles:
         parsed.rejects.extend(refused)
     # Here, in parallel, rather than in the one writer process that decides dedup and stories.
     parsed.features = {item.key: features.compute(item) for item in parsed.items}
+    if summarise_as is not None:
+        # Here too, while the text is at hand: the writer keeps the summaries of the documents
+        # that are still canonical once dedup has decided, rather than reading them back later.
+        documents: list[dict[str, object]] = [
+            {"id": i, "body": item.body, "language": item.language,
+             "content_hash": item.content_hash}
+            for i, item in enumerate(parsed.items)
+        ]  # fmt: skip
+        parsed.summaries = summarise(documents, *summarise_as)
     return parsed
 
 
