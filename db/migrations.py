@@ -556,3 +556,23 @@ def m016_signature_inputs(db: Database) -> None:
         )
         """
     )
+
+
+@migrations()
+def m017_lsh_bands_integer_buckets(db: Database) -> None:
+    """Band buckets as 64-bit integers rather than 16-character hex text: a smaller key that is
+    cheaper to insert and to compare. The buckets are rebuilt from the stored signatures by the
+    next near-duplicate pass (the stored banding no longer matches)."""
+    db.execute("DROP TABLE lsh_bands")
+    db.execute(
+        """
+        CREATE TABLE lsh_bands (
+            band INTEGER NOT NULL,
+            bucket INTEGER NOT NULL,
+            document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+            PRIMARY KEY (band, bucket, document_id)
+        ) WITHOUT ROWID
+        """
+    )
+    db.execute("CREATE INDEX idx_lsh_bands_document ON lsh_bands(document_id)")
+    db.execute("DELETE FROM dedup_settings WHERE name = 'banding'")

@@ -101,7 +101,9 @@ def run_progress() -> Iterator[None]:
     """A progress bar per stage (files read, documents summarised) while a run works."""
     bar = Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=errors, transient=True,
+        # Off when stderr is not a terminal (a log, CI): its refresh thread would only compete
+        # with the run for the interpreter.
+        console=errors, transient=True, disable=not errors.is_terminal,
     )  # fmt: skip
     stages: dict[str, TaskID] = {"run": bar.add_task("running the daily flow", total=None)}
 

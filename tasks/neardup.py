@@ -168,18 +168,21 @@ def estimate(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.count_nonzero(a == b)) / len(a)
 
 
-def bucket_keys(values: np.ndarray, bands: int, rows: int) -> list[tuple[int, str]]:
-    """(band, bucket) pairs of a signature: a short hash of each band's rows."""
-    raw = values.astype("<u4")
-    return [
-        (
-            band,
-            hashlib.blake2b(
-                raw[band * rows : (band + 1) * rows].tobytes(), digest_size=8
-            ).hexdigest(),
-        )
-        for band in range(bands)
-    ]
+# One odd 64-bit multiplier per row position of a band (fixed: stored buckets depend on them).
+_ROW_MULTIPLIERS = np.random.default_rng(20251225).integers(
+    0, 2**63, size=NUM_PERM, dtype=np.uint64
+) * np.uint64(2) + np.uint64(1)
+
+
+def bucket_keys(values: np.ndarray, bands: int, rows: int) -> list[tuple[int, int]]:
+    """(band, bucket) pairs of a signature: each band's rows hashed to a signed 64-bit integer.
+
+    Σ rowᵢ·mᵢ modulo 2⁶⁴ with random odd mᵢ: equal rows always share a bucket, different ones
+    almost never (a collision would only add a candidate, which the estimate then rejects)."""
+    matrix = values[: bands * rows].astype(np.uint64).reshape(bands, rows)
+    with np.errstate(over="ignore"):  # multiplication modulo 2**64 is the point
+        mixed = (matrix * _ROW_MULTIPLIERS[:rows]).sum(axis=1, dtype=np.uint64)
+    return list(enumerate(mixed.view(np.int64).tolist()))
 
 
 def paragraph_hashes(body: str) -> list[tuple[str, int]]:
@@ -438,7 +441,7 @@ class _Pass:
         self.recompute = recompute
         self.window = timedelta(days=settings.window_days)
         self.signatures: dict[int, np.ndarray] = {}
-        self.buckets: dict[int, list[tuple[int, str]]] = {}  # band keys computed in this pass
+        self.buckets: dict[int, list[tuple[int, int]]] = {}  # band keys computed in this pass
         self.before: dict[int, tuple[int | None, str | None]] = {}
         self.reasons: dict[int, tuple[str, float | None, str]] = {}
         self.touched_groups: set[int] = set()
@@ -507,6 +510,7 @@ class _Pass:
                 f"DELETE FROM signature_inputs WHERE document_id IN ({','.join('?' * len(ready))})",
                 list(ready),
             )
+        band_rows: list[tuple[int, int, int]] = []
         for document_id in pending:
             doc = docs[document_id]
             # Windows are measured on the publication date, else on when we first stored it.
@@ -546,10 +550,7 @@ class _Pass:
             if not _is_empty(values):
                 keys = bucket_keys(values, self.bands, self.rows)
                 self.buckets[document_id] = keys
-                self.db.conn.executemany(
-                    "INSERT OR IGNORE INTO lsh_bands (band, bucket, document_id) VALUES (?, ?, ?)",
-                    [(b, k, document_id) for b, k in keys],
-                )
+                band_rows.extend((b, k, document_id) for b, k in keys)
             # New text is a new report: its story is decided again (duplicates inherit one).
             if doc.story_id is not None:
                 self.result.touched_stories.add(doc.story_id)
@@ -557,6 +558,11 @@ class _Pass:
                     "UPDATE documents SET story_id = NULL WHERE id = ?", [document_id]
                 )
                 doc.story_id = None
+        # In key order, once for the pass: B-tree inserts in order touch far fewer pages.
+        self.db.conn.executemany(
+            "INSERT OR IGNORE INTO lsh_bands (band, bucket, document_id) VALUES (?, ?, ?)",
+            sorted(band_rows),
+        )
 
     def _detach(self, pending: list[int], docs: dict[int, Doc]) -> list[int]:
         """Take the pending documents out of their groups; their copies are decided again too."""
@@ -581,7 +587,9 @@ class _Pass:
                 "UPDATE documents SET duplicate_of = NULL,"
                 " summary_status = CASE WHEN summary_status IN ('duplicate', 'boilerplate')"
                 " THEN NULL ELSE summary_status END"
-                " WHERE id = ? OR duplicate_of = ?",
+                " WHERE (id = ? OR duplicate_of = ?)"
+                # Only rows that change: an UPDATE rewrites every row it matches.
+                " AND (duplicate_of IS NOT NULL OR summary_status IN ('duplicate', 'boilerplate'))",
                 [document_id, document_id],
             )
         return queue
@@ -1004,7 +1012,7 @@ def _bucket_sql(count: int) -> str:
     )
 
 
-def candidate_query_plan(db: Database, keys: Sequence[tuple[int, str]]) -> list[str]:
+def candidate_query_plan(db: Database, keys: Sequence[tuple[int, int]]) -> list[str]:
     """SQLite's plan for the candidate look-up (tests check it searches the index, never scans)."""
     sql = "EXPLAIN QUERY PLAN " + _bucket_sql(len(keys))
     return [str(row[-1]) for row in db.execute(sql, [v for key in keys for v in key] + [0])]

@@ -204,6 +204,11 @@ def save_items(db: Database, items: Iterable[Item], *, run_id: str) -> SaveCount
     of the same row."""
     counts = SaveCounts()
     stamp = now()
+    # Full-text rows are written after the batch's other statements: FTS5 flushes what it holds in
+    # memory whenever a later statement opens a savepoint, and a flush per document made an
+    # unrelated UPDATE the dearest statement of the batch (and left many small segments).
+    new_text: list[tuple[int, str | None, str]] = []
+    changed_text: list[int] = []
     with write_transaction(db):
         for item in items:
             row = db.execute(
@@ -230,7 +235,7 @@ def save_items(db: Database, items: Iterable[Item], *, run_id: str) -> SaveCount
                 assert inserted is not None  # an INSERT into a rowid table always has one
                 document_id = inserted
                 counts.new += 1
-                _index_new_document(db, document_id, item.title, item.body)
+                new_text.append((document_id, item.title, item.body))
             elif row[1] == item.content_hash:
                 document_id, _, old_title, old_body, version = row
                 seen = {k: fields[k] for k in ("file_size", "file_mtime_ns", "last_run_id")}
@@ -246,7 +251,7 @@ def save_items(db: Database, items: Iterable[Item], *, run_id: str) -> SaveCount
                     seen | {"title": item.title, "version": version + 1, "updated_at": stamp},
                 )
                 counts.updated += 1
-                _index_document(db, document_id)
+                changed_text.append(document_id)
                 continue
             else:
                 document_id, _, old_title, old_body, version = row
@@ -255,10 +260,13 @@ def save_items(db: Database, items: Iterable[Item], *, run_id: str) -> SaveCount
                     document_id, fields | {"version": version + 1, "summary_status": None}
                 )
                 counts.updated += 1
-                _index_document(db, document_id)
+                changed_text.append(document_id)
             counts.saved.append((document_id, item.key))
             if assign_exact_duplicate(db, document_id, run_id=run_id):
                 counts.duplicates += 1
+        _index_new_documents(db, new_text)
+        for document_id in changed_text:
+            _index_document(db, document_id)
     return counts
 
 
@@ -345,13 +353,13 @@ def assign_exact_duplicate(db: Database, document_id: int, *, run_id: str | None
     return True
 
 
-def _index_new_document(db: Database, document_id: int, title: str | None, body: str) -> None:
-    """The FTS row of a document just inserted, from the text at hand: it has no summary yet, and
-    this is a third of the cost of _index_document's INSERT … SELECT."""
-    db.conn.execute("DELETE FROM documents_fts WHERE rowid = ?", [document_id])
-    db.conn.execute(
+def _index_new_documents(db: Database, rows: list[tuple[int, str | None, str]]) -> None:
+    """The FTS rows of documents just inserted (id, title, body), from the text at hand: they have
+    no summary yet, and this is a third of the cost of _index_document's INSERT … SELECT."""
+    db.conn.executemany("DELETE FROM documents_fts WHERE rowid = ?", [(row[0],) for row in rows])
+    db.conn.executemany(
         "INSERT INTO documents_fts (rowid, title, body, summary) VALUES (?, ?, ?, '')",
-        [document_id, title or "", body],
+        [(document_id, title or "", body) for document_id, title, body in rows],
     )
 
 
