@@ -40,8 +40,12 @@ R = TypeVar("R")
 # Below this many items a pool's start (~1 s: a fork server importing sumy and the language model)
 # costs more than the second core gives back.
 PARALLEL_MIN_ITEMS = 400
-# Modules the fork server imports once, so each worker starts as a copy with them loaded.
-PRELOAD = ["tasks.batches", "tasks.summarize", "tasks.ingest", "tasks.features"]
+# Modules the fork server imports once, so each worker starts as a copy with them loaded (the
+# summarisers too: `tasks.summarize` loads them only when first asked).
+PRELOAD = [
+    "tasks.batches", "tasks.summarize", "tasks.lexrank", "tasks.fusion", "tasks.ingest",
+    "tasks.features",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -2,36 +2,30 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
 from sumy.models.dom import ObjectDocumentModel, Paragraph, Sentence
-from sumy.nlp.stemmers import Stemmer
-from sumy.summarizers.kl import KLSummarizer
-from sumy.summarizers.lsa import LsaSummarizer
-from sumy.summarizers.luhn import LuhnSummarizer
-from sumy.summarizers.reduction import ReductionSummarizer
-from sumy.summarizers.sum_basic import SumBasicSummarizer
-from sumy.summarizers.text_rank import TextRankSummarizer
 from sumy.utils import get_stop_words
 
-from tasks.fusion import FusionSummarizer
-from tasks.lexrank import VectorLexRank
 from tasks.sentences import PUNKT_LANGUAGES, OfflineTokenizer, split_paragraphs
 
 log = logging.getLogger(__name__)
 
-# Method name → sumy summariser class (the registry idiom of sumy's own CLI).
-SUMY_METHODS: dict[str, type] = {
-    "lexrank": VectorLexRank,  # sumy's LexRank choice, vectorised: tasks/lexrank.py
-    "lsa": LsaSummarizer,
-    "luhn": LuhnSummarizer,
-    "textrank": TextRankSummarizer,
-    "kl": KLSummarizer,
-    "sumbasic": SumBasicSummarizer,
-    "reduction": ReductionSummarizer,
+# Method name → sumy summariser class (the registry idiom of sumy's own CLI), as (module, class):
+# sumy's summarisers import NLTK, which imports SciPy's statistics (~0.7 s), so they are loaded
+# on first use and commands or processes that never summarise start without them.
+SUMY_METHODS: dict[str, tuple[str, str]] = {
+    "lexrank": ("tasks.lexrank", "VectorLexRank"),  # sumy's LexRank choice, vectorised
+    "lsa": ("sumy.summarizers.lsa", "LsaSummarizer"),
+    "luhn": ("sumy.summarizers.luhn", "LuhnSummarizer"),
+    "textrank": ("sumy.summarizers.text_rank", "TextRankSummarizer"),
+    "kl": ("sumy.summarizers.kl", "KLSummarizer"),
+    "sumbasic": ("sumy.summarizers.sum_basic", "SumBasicSummarizer"),
+    "reduction": ("sumy.summarizers.reduction", "ReductionSummarizer"),
 }
 # The default fuses two centralities, length and position (tasks/fusion.py); it beats every single
 # sumy method and the lead baseline on held-out news (`newsflow eval`, benchmarks/quality/).
@@ -82,6 +76,8 @@ def is_supported(code: str | None) -> bool:
 
 @lru_cache(maxsize=64)
 def _has_resources(name: str) -> bool:
+    from sumy.nlp.stemmers import Stemmer
+
     try:
         Stemmer(name)
         get_stop_words(name)
@@ -92,10 +88,15 @@ def _has_resources(name: str) -> bool:
 
 @lru_cache(maxsize=64)
 def _summarizer(method: str, name: str) -> Callable[[ObjectDocumentModel, int], tuple]:
+    from sumy.nlp.stemmers import Stemmer
+
     if method == FUSION:
+        from tasks.fusion import FusionSummarizer
+
         summarizer = FusionSummarizer(Stemmer(name), language=name)
     else:
-        summarizer = SUMY_METHODS[method](Stemmer(name))
+        module, cls = SUMY_METHODS[method]
+        summarizer = getattr(importlib.import_module(module), cls)(Stemmer(name))
     summarizer.stop_words = get_stop_words(name)
     return summarizer  # type: ignore[no-any-return]
 
