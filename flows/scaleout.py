@@ -44,7 +44,7 @@ PARALLEL_MIN_ITEMS = 400
 # summarisers too: `tasks.summarize` loads them only when first asked).
 PRELOAD = [
     "tasks.batches", "tasks.summarize", "tasks.lexrank", "tasks.fusion", "tasks.ingest",
-    "tasks.features",
+    "tasks.features", "datasketch",
 ]  # fmt: skip
 
 

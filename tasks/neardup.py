@@ -36,7 +36,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
-from datasketch import MinHash
 from sqlite_utils import Database
 
 from tasks import shingles
@@ -133,8 +132,17 @@ def _save_settings(db: Database, values: dict[str, str]) -> None:
 
 
 @lru_cache(maxsize=1)
+def _minhash() -> Any:
+    # datasketch's package imports its LSH variants and with them SciPy's integrators (~0.4 s):
+    # loaded when a signature is first computed, not by every process that only compares them.
+    from datasketch import MinHash
+
+    return MinHash
+
+
+@lru_cache(maxsize=1)
 def _permutations() -> Any:
-    return MinHash(num_perm=NUM_PERM, seed=SEED).permutations
+    return _minhash()(num_perm=NUM_PERM, seed=SEED).permutations
 
 
 def signature(text: str, language: str | None) -> np.ndarray:
@@ -146,7 +154,7 @@ def signature_of(words: list[str]) -> np.ndarray:
     """The MinHash signature of tokenised text's shingles."""
     # The shingles come hashed already (`shingle_hashes`): datasketch takes them as they are and
     # mixes them (its affine32 scheme applies the Murmur3 finaliser before the permutations).
-    minhash = MinHash(
+    minhash = _minhash()(
         num_perm=NUM_PERM, seed=SEED, permutations=_permutations(), scheme="affine32", hashfunc=int
     )
     minhash.update_batch(shingles.shingle_hashes(words).tolist())
