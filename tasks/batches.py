@@ -13,6 +13,7 @@ from pathlib import Path
 from tasks import features, ingest, summarize
 from tasks.features import Features
 from tasks.models import Item, Reject
+from tasks.sentences import split_paragraphs
 from tasks.store import SummaryRow
 
 log = logging.getLogger(__name__)
@@ -64,15 +65,20 @@ def parse_files(
         found, refused = ingest.load_path(root, Path(path))
         parsed.items.extend(found)
         parsed.rejects.extend(refused)
+    # Sentences once per body: story signals (names) and the summariser both use them.
+    split = [split_paragraphs(item.body, item.language or "en") for item in parsed.items]
     # Here, in parallel, rather than in the one writer process that decides dedup and stories.
-    parsed.features = {item.key: features.compute(item) for item in parsed.items}
+    parsed.features = {
+        item.key: features.compute(item, paragraphs)
+        for item, paragraphs in zip(parsed.items, split, strict=True)
+    }
     if summarise_as is not None:
         # Here too, while the text is at hand: the writer keeps the summaries of the documents
         # that are still canonical once dedup has decided, rather than reading them back later.
         documents: list[dict[str, object]] = [
             {"id": i, "body": item.body, "language": item.language,
-             "content_hash": item.content_hash}
-            for i, item in enumerate(parsed.items)
+             "content_hash": item.content_hash, "paragraphs": paragraphs}
+            for i, (item, paragraphs) in enumerate(zip(parsed.items, split, strict=True))
         ]  # fmt: skip
         parsed.summaries = summarise(documents, *summarise_as)
     return parsed

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 from functools import lru_cache
 
 from tasks import gazetteer
@@ -57,13 +58,22 @@ def _stop_words() -> frozenset[str]:
     return frozenset(words | set(MONTHS) | WEEKDAYS | {"mr", "mrs", "ms", "dr", "herr", "frau"})
 
 
-def names(text: str, language: str | None = None, *, sentence: bool = False) -> Counter[str]:
+def names(
+    text: str,
+    language: str | None = None,
+    *,
+    sentence: bool = False,
+    sentences: Sequence[str] | None = None,
+) -> Counter[str]:
     """Capitalised words inside sentences, folded: people, places, companies (and German nouns).
 
-    `sentence=True` says the text is a single sentence (it is not split again)."""
+    `sentence=True` says the text is a single sentence (it is not split again); `sentences` are
+    the text's sentences when the caller has split it already (`split_sentences`)."""
     stop = _stop_words()
     found: Counter[str] = Counter()
-    for piece in [text] if sentence else split_sentences(text, language or "en"):
+    if sentences is None:
+        sentences = [text] if sentence else split_sentences(text, language or "en")
+    for piece in sentences:
         for match in _CAPITALISED.finditer(piece):
             if match.start() == 0 or piece[: match.start()].strip() in {"", "„", '"', "“", "‘"}:
                 continue  # a sentence's first word is capitalised whatever it is
@@ -133,10 +143,17 @@ def dates(text: str) -> Counter[str]:
     return found
 
 
-def signals(text: str, language: str | None = None, *, sentence: bool = False) -> Counter[str]:
-    """Every language-independent signal of a text, as `kind:value` keys with counts."""
+def signals(
+    text: str,
+    language: str | None = None,
+    *,
+    sentence: bool = False,
+    sentences: Sequence[str] | None = None,
+) -> Counter[str]:
+    """Every language-independent signal of a text, as `kind:value` keys with counts (`sentence`
+    and `sentences` as for `names`)."""
     found: Counter[str] = Counter()
-    named = names(text, language, sentence=sentence)
+    named = names(text, language, sentence=sentence, sentences=sentences)
     found.update({f"name:{k}": v for k, v in named.items()})
     found.update(numbers(text, language))
     found.update(dates(text))

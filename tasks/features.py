@@ -29,10 +29,14 @@ class Features:
     signals: list[str]
 
 
-def compute(item: Item) -> Features:
-    """The features of an item's title and body (in its language)."""
+def compute(item: Item, paragraphs: list[list[str]] | None = None) -> Features:
+    """The features of an item's title and body (in its language); `paragraphs` are the body's
+    `split_paragraphs` in its language (or English), when the caller has them."""
     body_tokens = shingles.tokens(item.body, item.language)
-    terms, signals = stories.report_features(item.title, item.body, item.language, body_tokens)
+    sentences = None if paragraphs is None else [s for paragraph in paragraphs for s in paragraph]
+    terms, signals = stories.report_features(
+        item.title, item.body, item.language, body_tokens, sentences
+    )
     minhash = neardup.signature_of(body_tokens)
     return Features(
         content_hash=item.content_hash,

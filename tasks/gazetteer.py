@@ -171,6 +171,7 @@ ORGANISATIONS: dict[str, tuple[str, ...]] = {
 
 _GERMAN_ADJECTIVE_ENDINGS = ("", "e", "en", "er", "es", "em")
 _TOKEN = re.compile(r"[\w.]+", re.UNICODE)
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 MAX_PHRASE = 5
 
 
@@ -179,7 +180,11 @@ def fold(text: str) -> str:
     if text.isascii():  # most English text: nothing to decompose
         return text.casefold()
     decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    # Drop the combining marks with one C-level translate rather than a test per character.
+    marks = {
+        ord(ch): None for ch in set(_NON_ASCII.findall(decomposed)) if unicodedata.combining(ch)
+    }
+    return decomposed.translate(marks) if marks else decomposed
 
 
 def tokens(text: str) -> list[str]:

@@ -35,7 +35,7 @@ from sqlite_utils import Database
 from tasks import entities, feature_rows, shingles
 from tasks.gazetteer import fold
 from tasks.neardup import outlet_name, parse_time
-from tasks.sentences import PUNKT_LANGUAGES
+from tasks.sentences import PUNKT_LANGUAGES, split_sentences
 from tasks.store import now, write_transaction
 
 log = logging.getLogger(__name__)
@@ -119,12 +119,21 @@ class Report:
 
 
 def report_features(
-    title: str | None, body: str, language: str | None, body_tokens: list[str]
+    title: str | None,
+    body: str,
+    language: str | None,
+    body_tokens: list[str],
+    body_sentences: list[str] | None = None,
 ) -> tuple[dict[str, int], list[str]]:
     """What grouping compares of a report: its terms and its signals (`body_tokens` are the
-    body's `shingles.tokens`, shared with near-duplicate detection)."""
+    body's `shingles.tokens`, shared with near-duplicate detection; `body_sentences`, when given,
+    its `split_sentences` in the language or English, shared with the summariser)."""
     head = shingles.tokens(title, language) if title else []
-    signals = sorted(entities.signals(f"{title or ''}\n{body}", language))
+    text = f"{title or ''}\n{body}"
+    sentences = None
+    if body_sentences is not None:  # the split of title and body, line by line, as names' own
+        sentences = [*split_sentences(title or "", language or "en"), *body_sentences]
+    signals = sorted(entities.signals(text, language, sentences=sentences))
     return dict(terms_of(head, body_tokens, language)), signals
 
 

@@ -125,12 +125,16 @@ def summarize_text(
     language: str,
     method: str = DEFAULT_METHOD,
     length: int | float = DEFAULT_SENTENCES,
+    paragraphs: list[list[str]] | None = None,
 ) -> Summary:
-    """Summarise a clean body; the sentences come back in document order with their indexes."""
+    """Summarise a clean body; the sentences come back in document order with their indexes.
+
+    `paragraphs` are the body's `split_paragraphs` in this language, when the caller has them."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     name = language_name(language)
-    paragraphs = split_paragraphs(body, language)
+    if paragraphs is None:
+        paragraphs = split_paragraphs(body, language)
     flat = [sentence for paragraph in paragraphs for sentence in paragraph]
     if not flat:
         return Summary([], [])
@@ -172,7 +176,11 @@ def summarise_documents(
             statuses[document_id] = "unsupported_language"
             continue
         summary = summarize_text(
-            str(document["body"]), language=str(language), method=method, length=length
+            str(document["body"]),
+            language=str(language),
+            method=method,
+            length=length,
+            paragraphs=document.get("paragraphs"),  # type: ignore[arg-type]
         )
         if not summary.sentences:
             statuses[document_id] = "too_short"
