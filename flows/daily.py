@@ -22,7 +22,7 @@ from flows.artifacts import publish_artifacts  # noqa: E402
 from flows.feeds import ingest_feeds  # noqa: E402
 from flows.runinfo import current_run  # noqa: E402
 from flows.scaleout import Workers  # noqa: E402
-from tasks import batches, features, ingest, runslots, store, summarize  # noqa: E402
+from tasks import batches, features, ingest, runslots, store, story_summary, summarize  # noqa: E402
 
 FILE_BATCH = 500  # files read and written per task run / transaction
 FILE_BATCH_BYTES = 64 * 1024 * 1024  # and at most this many bytes of files, to bound memory
@@ -165,17 +165,18 @@ def group_stories(db_path: str, run_id: str, touched_stories: list[int]) -> dict
     return {"counts": result.counts(), "touched_stories": sorted(result.touched)}
 
 
+@task(name="plan-story-summaries", cache_policy=NO_CACHE)
+def plan_story_summaries(db_path: str, story_ids: list[int]) -> list[story_summary.Job]:
+    """The stories whose reports changed: those with several reports need a summary."""
+    return story_summary.plan(open_db(db_path), story_ids)
+
+
 @task(name="story-summaries", cache_policy=NO_CACHE)
-def summarise_stories(db_path: str, story_ids: list[int], workers: Workers) -> dict[str, int]:
-    """Summarise the stories that changed, on the workers (done with the documents by then)."""
-    from tasks import story_summary
-
-    def on_workers(function: Any, calls: Any) -> Any:
-        calls = list(calls)
-        return workers.map(function, calls, items=story_summary.STORY_BATCH * len(calls))
-
-    written = story_summary.update_summaries(open_db(db_path), story_ids, mapper=on_workers)
-    return {"story_summaries": written}
+def store_story_summaries(
+    db_path: str, jobs: list[story_summary.Job], results: Iterator[Any]
+) -> dict[str, int]:
+    """Store the story summaries the workers computed."""
+    return {"story_summaries": story_summary.write(open_db(db_path), jobs, results)}
 
 
 def _decide(db_path: str, run_id: str, counts: dict[str, int], touched: set[int]) -> None:
@@ -295,8 +296,16 @@ def daily(
         missing = [i for i in pending if i not in ready]
         summarised = _summaries(workers, db_path, missing, method, length)
         _decide(db_path, run_id, counts, touched)
-        stories_done = summarise_stories(db_path, sorted(touched), quote(workers))  # type: ignore[call-overload]
-        _add(counts, stories_done)
+        # The workers summarise the stories that changed while this process stores the
+        # documents' summaries.
+        jobs = plan_story_summaries(db_path, sorted(touched))
+        story_calls = story_summary.calls(jobs)
+        story_lines = workers.map(
+            story_summary.summarise_stories,
+            story_calls,
+            items=story_summary.STORY_BATCH * len(story_calls),
+            window=max(1, len(story_calls)),
+        )
         eligible = set(
             store.ids_to_summarise(
                 db, method=method, length=length, settings_version=summarize.SETTINGS_VERSION
@@ -316,6 +325,8 @@ def daily(
             _add(counts, store_summaries(db_path, quote(kept), run_id))  # type: ignore[call-overload]
             summaries_done += len(kept.statuses)
             progress.report("summaries", summaries_done, total_summaries)
+        stored = store_story_summaries(db_path, quote(jobs), quote(story_lines))  # type: ignore[call-overload]
+        _add(counts, stored)
     except BaseException as error:
         store.finish_run(
             db,

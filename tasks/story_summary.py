@@ -125,6 +125,15 @@ def summarise_stories(stories: list[list[dict[str, object]]]) -> list[list[Line]
     return [summarise(reports) for reports in stories]
 
 
+@dataclass(frozen=True)
+class Job:
+    """A story to summarise: its input key and its canonical reports, in order."""
+
+    story_id: int
+    key: str
+    reports: list[dict[str, object]]
+
+
 def update_summaries(
     db: Database, story_ids: Iterable[int] | None = None, *, mapper: Mapper | None = None
 ) -> int:
@@ -132,15 +141,22 @@ def update_summaries(
 
     `mapper(function, argument tuples)` runs the batches elsewhere (the flow's worker processes),
     results in order; by default they run here."""
+    jobs = plan(db, story_ids)
+    return write(db, jobs, (mapper or _here)(summarise_stories, calls(jobs)))
+
+
+def plan(db: Database, story_ids: Iterable[int] | None = None) -> list[Job]:
+    """The stories (these, and any never summarised) whose reports changed since their summary.
+
+    A story of one report is settled here: its report's own summary stands in for it."""
     wanted = set(story_ids or ())
     wanted |= {row[0] for row in db.execute("SELECT id FROM stories WHERE summary_input IS NULL")}
     stamp = now()
+    jobs: list[Job] = []
     with write_transaction(db):
-        jobs: list[tuple[int, str, list[dict[str, object]]]] = []
         for story_id, key, report_ids in _changed(db, sorted(wanted)):
             if len(report_ids) < 2:
-                # One report: its own summary stands in (the digest falls back to it).
-                _save(db, story_id, key, None, stamp)
+                _save(db, story_id, key, None, stamp)  # the digest falls back to the report's
                 continue
             cursor = db.execute(
                 "SELECT id, body, language, title, content_hash FROM documents"
@@ -149,15 +165,34 @@ def update_summaries(
             )
             names = [c[0] for c in cursor.description]
             found = {row[0]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
-            jobs.append((story_id, key, [found[i] for i in report_ids]))
-        batches = [jobs[i : i + STORY_BATCH] for i in range(0, len(jobs), STORY_BATCH)]
-        calls = [([reports for _, _, reports in batch],) for batch in batches]
-        results = (mapper or _here)(summarise_stories, calls)
-        for batch, summaries in zip(batches, results, strict=True):
-            for (story_id, key, _), lines in zip(batch, summaries, strict=True):
-                _save(db, story_id, key, lines, stamp)
-    log.info("story summaries: %d written", len(jobs))
-    return len(jobs)
+            jobs.append(Job(story_id, key, [found[i] for i in report_ids]))
+    return jobs
+
+
+def calls(jobs: list[Job]) -> list[tuple[list[list[dict[str, object]]]]]:
+    """`summarise_stories` argument tuples for the jobs, STORY_BATCH stories each."""
+    return [
+        ([job.reports for job in jobs[i : i + STORY_BATCH]],)
+        for i in range(0, len(jobs), STORY_BATCH)
+    ]
+
+
+def write(db: Database, jobs: list[Job], results: Iterable[list[list[Line]]]) -> int:
+    """Store the summaries computed for the jobs (`summarise_stories` results, batch by batch).
+
+    A story whose reports changed since it was planned (another run, meanwhile) keeps what it
+    has: its summary would describe reports it no longer has, and its next run redoes it."""
+    lines = [story for batch in results for story in batch]
+    stamp = now()
+    with write_transaction(db):
+        current = {story_id: key for story_id, key, _ in _changed(db, [j.story_id for j in jobs])}
+        written = 0
+        for job, story in zip(jobs, lines, strict=True):
+            if current.get(job.story_id) == job.key:
+                _save(db, job.story_id, job.key, story, stamp)
+                written += 1
+    log.info("story summaries: %d written", written)
+    return written
 
 
 def _changed(db: Database, story_ids: list[int]) -> Iterator[tuple[int, str, list[int]]]:

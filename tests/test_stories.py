@@ -180,6 +180,18 @@ def test_a_story_summary_takes_lines_from_several_reports_and_credits_each(
         "Games Weekly",
     }
 
+    # Planned, then a report changes before the summaries are written (another run, meanwhile):
+    # the stale summary is not stored, and the next run summarises the story again.
+    story_id, key = db.execute("SELECT id, summary_input FROM stories").fetchone()
+    db.execute("UPDATE stories SET summary_input = NULL WHERE id = ?", [story_id])
+    jobs = story_summary.plan(db, [story_id])
+    assert [job.story_id for job in jobs] == [story_id] and jobs[0].key == key
+    lines = story_summary.summarise_stories([job.reports for job in jobs])
+    db.execute("UPDATE documents SET content_hash = 'edited' WHERE url = 'https://b.example/psp'")
+    assert story_summary.write(db, jobs, [lines]) == 0
+    assert db.execute("SELECT summary_input FROM stories").fetchone()[0] is None
+    assert [job.story_id for job in story_summary.plan(db, [story_id])] == [story_id]
+
 
 def test_gazetteer_maps_english_and_german_names_to_one_id() -> None:
     english = gazetteer.find("The Cambodian minister met Japan's envoy and UN officials in the US.")
