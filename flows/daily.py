@@ -25,7 +25,6 @@ from flows.scaleout import Workers  # noqa: E402
 from tasks import batches, features, ingest, runslots, store, story_summary, summarize  # noqa: E402
 
 FILE_BATCH = 500  # files read and written per task run / transaction
-FIRST_FILE_BATCH = 125  # the writer waits for the first batch alone: it is smaller (then doubling)
 FILE_BATCH_BYTES = 64 * 1024 * 1024  # and at most this many bytes of files, to bound memory
 SUMMARY_BATCH = 250  # documents summarised per task run / transaction
 SUMMARY_WINDOW = 24  # summary batches in flight (~20 MB of text): workers run ahead of the writer
@@ -44,9 +43,7 @@ def scan_seeds(db_path: str, seeds_dir: str, run_id: str) -> dict[str, Any]:
     unchanged = [e.key for e in entries if known.get(e.key) == (e.size, e.mtime_ns)]
     store.touch_files(db, unchanged, run_id=run_id)
     store.save_rejects(db, rejects, run_id=run_id)
-    batches = ingest.plan_batches(
-        changed, max_files=FILE_BATCH, max_bytes=FILE_BATCH_BYTES, first_files=FIRST_FILE_BATCH
-    )
+    batches = ingest.plan_batches(changed, max_files=FILE_BATCH, max_bytes=FILE_BATCH_BYTES)
     return {
         "changed": [str(e.path) for e in changed],
         "batches": [[str(e.path) for e in batch] for batch in batches],

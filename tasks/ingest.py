@@ -186,22 +186,17 @@ def _file_type(mode: int) -> str:
 
 
 def plan_batches(
-    entries: list[FileEntry], *, max_files: int, max_bytes: int, first_files: int | None = None
+    entries: list[FileEntry], *, max_files: int, max_bytes: int
 ) -> list[list[FileEntry]]:
     """Split files into batches of at most max_files files and max_bytes bytes (one file more
-    when it alone is bigger), so a batch's memory is bounded whatever the folder holds.
-
-    With `first_files`, the first batch holds that many files and each next one twice as many,
-    up to max_files: whoever waits for the first batch waits less."""
+    when it alone is bigger), so a batch's memory is bounded whatever the folder holds."""
     batches: list[list[FileEntry]] = []
     batch: list[FileEntry] = []
     size = 0
-    limit = min(first_files or max_files, max_files)
     for entry in entries:
-        if batch and (len(batch) >= limit or size + entry.size > max_bytes):
+        if batch and (len(batch) >= max_files or size + entry.size > max_bytes):
             batches.append(batch)
             batch, size = [], 0
-            limit = min(2 * limit, max_files)
         batch.append(entry)
         size += entry.size
     if batch:

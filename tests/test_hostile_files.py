@@ -195,13 +195,6 @@ def test_batches_are_bounded_in_files_and_bytes() -> None:
     assert [[e.size for e in batch] for batch in batches] == [[10, 10], [10], [100], [5, 5, 5], [5]]
 
 
-def test_batches_start_small_and_double_up_to_the_limit() -> None:
-    entries = [ingest.FileEntry(Path(f"/x/{n}"), str(n), 1, 0) for n in range(20)]
-    batches = ingest.plan_batches(entries, max_files=6, max_bytes=1000, first_files=2)
-    assert [len(batch) for batch in batches] == [2, 4, 6, 6, 2]
-    assert [e for batch in batches for e in batch] == entries
-
-
 @pytest.fixture(scope="module")
 def hostile_run(
     hostile: HostileFolder, tmp_path_factory: pytest.TempPathFactory
