@@ -24,9 +24,9 @@ from flows.runinfo import current_run  # noqa: E402
 from flows.scaleout import Workers  # noqa: E402
 from tasks import batches, features, ingest, runslots, store, story_summary, summarize  # noqa: E402
 
-FILE_BATCH = 500  # files read and written per task run / transaction
+FILE_BATCH = 1000  # files read and written per task run / transaction
 FILE_BATCH_BYTES = 64 * 1024 * 1024  # and at most this many bytes of files, to bound memory
-SUMMARY_BATCH = 250  # documents summarised per task run / transaction
+SUMMARY_BATCH = 500  # documents summarised per task run / transaction
 SUMMARY_WINDOW = 24  # summary batches in flight (~20 MB of text): workers run ahead of the writer
 
 # The summariser names as a Literal, so the Prefect UI renders `method` as a dropdown.
