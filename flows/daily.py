@@ -311,8 +311,11 @@ def daily(
                 db, method=method, length=length, settings_version=summarize.SETTINGS_VERSION
             )
         )
-        released = sorted(eligible.difference(pending))
-        total_summaries, summaries_done = len(pending) + len(released), 0
+        # Released from being copies, and not summarised as parsed (a summary of the same text
+        # would have been kept).
+        released = sorted(eligible.difference(pending).difference(ready))
+        will_store = (set(pending) | ready) & eligible
+        total_summaries, summaries_done = len(will_store) + len(released), 0
         progress.report("summaries", 0, total_summaries)
         for summaries in chain(
             _rebatched(early, SUMMARY_BATCH),
