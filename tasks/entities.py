@@ -28,6 +28,8 @@ _MONTH_NAME = r"([A-Za-zäÄ]{3,9})\.?"
 _DAY_MONTH = re.compile(rf"\b(\d{{1,2}})\.?\s+{_MONTH_NAME}(?:,?\s+(\d{{4}}))?")
 _MONTH_DAY = re.compile(rf"\b{_MONTH_NAME}\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(\d{{4}}))?")
 _ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+# Figures and dates all hold a digit: a text without one (most sentences) skips their patterns.
+_DIGIT = re.compile(r"\d")
 
 WEEKDAYS = {
     "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
@@ -111,6 +113,8 @@ def _number_value(raw: str, language: str | None) -> str | None:
 def numbers(text: str, language: str | None = None) -> Counter[str]:
     """Figures (`num:300`, `num:21.5`) and years (`year:2025`); single digits say nothing."""
     found: Counter[str] = Counter()
+    if not _DIGIT.search(text):
+        return found
     for match in _NUMBER.finditer(text):
         value = _number_value(match.group(0), language)
         if value is None:
@@ -126,6 +130,8 @@ def numbers(text: str, language: str | None = None) -> Counter[str]:
 def dates(text: str) -> Counter[str]:
     """Calendar dates in English or German: `date:2025-12-25` when the year is given, `md:12-25`."""
     found: Counter[str] = Counter()
+    if not _DIGIT.search(text):
+        return found
 
     def add(day: int, month: int | None, year: str | None) -> None:
         if month is None or not 1 <= day <= 31:

@@ -252,8 +252,11 @@ def find(text: str) -> Counter[str]:
     raw = tokens(text)
     folded = [fold_word(token) for token in raw]
     found: Counter[str] = Counter()
-    i = 0
-    while i < len(raw):
+    free = 0  # the first token not taken by a match yet
+    # Only an upper-case token (an acronym) or the first word of a phrase can start a match.
+    for i in [i for i, word in enumerate(folded) if word in starts or raw[i].isupper()]:
+        if i < free:
+            continue
         match = acronyms.get(raw[i].replace(".", "")) if raw[i].isupper() else None
         length = 1
         if match is None and folded[i] in starts:
@@ -264,9 +267,7 @@ def find(text: str) -> Counter[str]:
                     break
         if match:
             found[match] += 1
-            i += length
-        else:
-            i += 1
+            free = i + length
     return found
 
 
