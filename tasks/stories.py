@@ -141,7 +141,7 @@ def report_features(
 # pass of a run reads the whole window's features; this spares it re-reading and re-decoding them.
 # Entries are checked against the stored content hash, like the table's, before use.
 _recent: dict[int, tuple[str, dict[str, int], list[str], feature_rows.Row | None]] = {}
-RECENT_MAX = 50_000
+RECENT_MAX = 20_000  # ~20 KB each with their matrix rows: about 400 MB at most
 
 
 def _remember(
