@@ -128,18 +128,6 @@ def _summaries(
     )
 
 
-def _rebatched(parts: list[batches.Summaries], size: int) -> Iterator[batches.Summaries]:
-    """The parts as batches of `size` documents (one transaction and task run each)."""
-    rows = [row for part in parts for row in part.rows]
-    statuses = [item for part in parts for item in part.statuses.items()]
-    by_document: dict[int, list[store.SummaryRow]] = {}
-    for row in rows:
-        by_document.setdefault(row.document_id, []).append(row)
-    for start in range(0, len(statuses), size):
-        chunk = dict(statuses[start : start + size])
-        yield batches.Summaries([r for i in chunk for r in by_document.get(i, [])], chunk)
-
-
 def _publish(db_path: str, run_id: str) -> None:
     try:
         publish_artifacts(db_path, run_id)
@@ -317,8 +305,9 @@ def daily(
         will_store = (set(pending) | ready) & eligible
         total_summaries, summaries_done = len(will_store) + len(released), 0
         progress.report("summaries", 0, total_summaries)
+        # The parse workers' summaries are stored a file batch at a time.
         for summaries in chain(
-            _rebatched(early, SUMMARY_BATCH),
+            early,
             summarised,
             _summaries(workers, db_path, released, method, length),
         ):

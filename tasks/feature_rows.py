@@ -77,8 +77,3 @@ def matrix(ids: list[np.ndarray], values: list[np.ndarray] | None, width: int) -
     indices = np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64)
     data = np.concatenate(values) if values else np.ones(len(indices))
     return sparse.csr_matrix((data, indices, indptr), shape=(len(ids), max(1, width)))
-
-
-def document_frequency(counts: sparse.csr_matrix) -> np.ndarray:
-    """How many rows use each column (a row lists a column once)."""
-    return np.bincount(counts.indices, minlength=counts.shape[1])

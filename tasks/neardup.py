@@ -392,17 +392,28 @@ def deduplicate(
 def _reband(db: Database, bands: int, rows: int) -> int:
     """Rebuild every LSH bucket from the stored signatures (after a threshold change)."""
     db.conn.execute("DELETE FROM lsh_bands")
+    band_rows: list[tuple[int, int, int]] = []
     count = 0
     for document_id, blob in db.execute("SELECT document_id, minhash FROM signatures").fetchall():
         values = from_blob(blob)
         if len(values) != NUM_PERM or _is_empty(values):
             continue
-        db.conn.executemany(
-            "INSERT OR IGNORE INTO lsh_bands (band, bucket, document_id) VALUES (?, ?, ?)",
-            [(band, bucket, document_id) for band, bucket in bucket_keys(values, bands, rows)],
-        )
+        band_rows.extend((b, k, document_id) for b, k in bucket_keys(values, bands, rows))
         count += 1
+        if len(band_rows) >= 100_000:  # bounded memory, however many signatures are stored
+            _insert_bands(db, band_rows)
+            band_rows.clear()
+    _insert_bands(db, band_rows)
     return count
+
+
+def _insert_bands(db: Database, band_rows: list[tuple[int, int, int]]) -> None:
+    """Index (band, bucket, document) rows, in key order: B-tree inserts in order touch far fewer
+    pages."""
+    db.conn.executemany(
+        "INSERT OR IGNORE INTO lsh_bands (band, bucket, document_id) VALUES (?, ?, ?)",
+        sorted(band_rows),
+    )
 
 
 def _queue_everything(db: Database, result: DedupResult) -> None:
@@ -566,11 +577,7 @@ class _Pass:
                     "UPDATE documents SET story_id = NULL WHERE id = ?", [document_id]
                 )
                 doc.story_id = None
-        # In key order, once for the pass: B-tree inserts in order touch far fewer pages.
-        self.db.conn.executemany(
-            "INSERT OR IGNORE INTO lsh_bands (band, bucket, document_id) VALUES (?, ?, ?)",
-            sorted(band_rows),
-        )
+        _insert_bands(self.db, band_rows)  # once for the pass
 
     def _detach(self, pending: list[int], docs: dict[int, Doc]) -> list[int]:
         """Take the pending documents out of their groups; their copies are decided again too."""

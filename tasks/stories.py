@@ -204,9 +204,9 @@ def _features(db: Database, ids: list[int]) -> dict[int, Report]:
         for row in rows:
             (doc_id, language, when, story_id, title, digest, _, _, published, created) = row
             recent = _recent.get(doc_id)
-            row = None
+            encoded = None
             if doc_id in stored and recent is not None and recent[0] == digest:
-                _, found_terms, found_signals, row = recent
+                _, found_terms, found_signals, encoded = recent
             else:
                 body = db.execute("SELECT body FROM documents WHERE id = ?", [doc_id]).fetchone()[0]
                 found_terms, found_signals = report_features(
@@ -215,9 +215,9 @@ def _features(db: Database, ids: list[int]) -> dict[int, Report]:
                 save_features(db, [(doc_id, digest, found_terms, found_signals)])
             report = reports[doc_id] = Report(
                 doc_id, language, parse_time(when), story_id, title, found_terms, found_signals,
-                parse_time(published) if published else None, parse_time(created), row,
+                parse_time(published) if published else None, parse_time(created), encoded,
             )  # fmt: skip
-            if report.encoded() is not row:
+            if report.encoded() is not encoded:
                 _remember(doc_id, digest, found_terms, found_signals, report.row)
     return reports
 
@@ -267,12 +267,9 @@ class Comparer:
         counts = feature_rows.matrix(
             [r.term_ids for r in rows], [r.term_counts for r in rows], len(vocabulary.terms)
         )
-        # TF-IDF as `tfidf_matrix` computes it (sublinear counts, smoothed IDF of these rows).
-        counts.data = 1 + np.log(counts.data)
-        idf = np.log((1 + n) / (1 + feature_rows.document_frequency(counts))) + 1
-        self.terms = normalise_rows(sparse.csr_matrix(counts.multiply(idf)))
+        self.terms = normalise_rows(tfidf_weights(counts, sublinear=True, n=n))
         binary = feature_rows.matrix([r.signal_ids for r in rows], None, len(vocabulary.signals))
-        df = feature_rows.document_frequency(binary)
+        df = np.asarray(binary.sum(axis=0)).ravel()
         # With no signal at all the matrix still has one (empty) column: give it a kind too.
         kinds = vocabulary.signal_kinds() + [""] * (binary.shape[1] - len(vocabulary.signals))
         weights = np.array([entities.KIND_WEIGHTS.get(k, 0.5) for k in kinds]) * (
@@ -330,7 +327,11 @@ def tfidf_matrix(
     rows: Sequence[Mapping[str, float]], *, sublinear: bool, n: int
 ) -> sparse.csr_matrix:
     """TF-IDF weights of feature counts; IDF from these `n` rows (smoothed, as scikit-learn's)."""
-    counts, _ = matrix_with_vocabulary(rows)
+    return tfidf_weights(matrix_with_vocabulary(rows)[0], sublinear=sublinear, n=n)
+
+
+def tfidf_weights(counts: sparse.csr_matrix, *, sublinear: bool, n: int) -> sparse.csr_matrix:
+    """`tfidf_matrix` of a matrix of counts (changed in place)."""
     if sublinear:
         counts.data = 1 + np.log(counts.data)
     df = np.asarray((counts > 0).sum(axis=0)).ravel()
