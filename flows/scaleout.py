@@ -44,7 +44,7 @@ PARALLEL_MIN_ITEMS = 400
 # summarisers too: `tasks.summarize` loads them only when first asked).
 PRELOAD = [
     "tasks.batches", "tasks.summarize", "tasks.lexrank", "tasks.fusion", "tasks.ingest",
-    "tasks.features", "datasketch",
+    "tasks.features", "datasketch", "flows.worker_start",
 ]  # fmt: skip
 
 
@@ -90,18 +90,25 @@ class Workers:
             self._dask.__exit__(None, None, None)
             self._dask = None
 
+    @property
+    def pooled(self) -> bool:
+        """True once the local worker pool runs."""
+        return self._pool is not None
+
     def start(self, expected_items: int) -> bool:
-        """Start the local pool if the work is big enough to pay for it; True if there is one."""
+        """Start the local pool if the work is big enough to pay for it; True if there is one
+        (a pool already started serves small work too)."""
+        if self._pool is not None:
+            return True
         if self.settings.workers < 2 or expected_items < PARALLEL_MIN_ITEMS:
             return False
-        if self._pool is None:
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(PRELOAD)
-            self._pool = ProcessPoolExecutor(self.settings.workers, mp_context=context)
-            from tasks.batches import warm_up
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(PRELOAD)
+        self._pool = ProcessPoolExecutor(self.settings.workers, mp_context=context)
+        from tasks.batches import warm_up
 
-            for _ in range(self.settings.workers):
-                self._pool.submit(warm_up)
+        for _ in range(self.settings.workers):  # start the workers now, not at first use
+            self._pool.submit(warm_up)
         return True
 
     def map(

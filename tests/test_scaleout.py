@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,23 @@ def test_pool_returns_results_in_submission_order():
         assert workers._pool is not None
     assert results == [3**i for i in range(40)]
     assert workers._pool is None
+
+
+def test_a_started_pool_serves_small_work_too():
+    """Story summaries after a big ingest are few, but the workers are already there."""
+    with Workers(ScaleSettings(workers=2)) as workers:
+        assert workers.start(scaleout.PARALLEL_MIN_ITEMS)
+        pids = set(workers.map(_worker_state, [()] * 4, items=1))
+        assert os.getpid() not in {pid for pid, _ in pids}
+        # The fork server loaded the language model before forking: no worker loads it again.
+        assert all(loaded for _, loaded in pids)
+
+
+def _worker_state() -> tuple[int, bool]:
+    from tasks import language
+
+    preloaded = "flows.worker_start" in sys.modules  # only the fork server imports it
+    return os.getpid(), preloaded and language._identifier.cache_info().currsize > 0
 
 
 # --- the flow under each runner -------------------------------------------------------------------
