@@ -195,7 +195,7 @@ def show_digest(database, *, since: str | None, limit: int | None = None) -> Non
     """One entry per story (its summary, each line's outlet, its reports), then lone documents."""
     from tasks.stories import digest_entries
 
-    entries = digest_entries(database, since=since)
+    entries = digest_entries(database, since=since, limit=limit)
     if not entries:
         console.print("Nothing new.")
         return

@@ -642,13 +642,15 @@ def _rows(db: Database, sql: str, params: list[Any]) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def digest_entries(db: Database, *, since: str | None = None) -> list[dict[str, Any]]:
+def digest_entries(
+    db: Database, *, since: str | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
     """The digest: one entry per story (with its reports and outlets), then documents without one.
 
     Each entry has `kind` (story | document), `title`, `summary` lines as (text, document id,
     outlet), `sources` (document id, title, outlet, location, and its copies) and dates. `since`
     keeps entries with a report created or changed since then. Boilerplate-only documents are left
-    out (they are flagged, not news).
+    out (they are flagged, not news). `limit` keeps at least that many entries, the first ones.
     """
     where = "d.duplicate_of IS NULL AND coalesce(d.summary_status, '') != 'boilerplate'"
     params: list[Any] = []
@@ -669,6 +671,8 @@ def digest_entries(db: Database, *, since: str | None = None) -> list[dict[str, 
         """,
         params,
     )
+    if limit is not None:
+        documents = _first_entries(documents, limit)
     story_ids = sorted({d["story_id"] for d in documents if d["story_id"] is not None})
     stories = {
         s["id"]: s
@@ -761,6 +765,23 @@ def _document_entry(row: dict[str, Any]) -> dict[str, Any]:
         "status": None if row.get("summary") else row.get("summary_status"),
         "sources": [source],
     }
+
+
+def _first_entries(documents: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """The documents (in digest order) that make the first `limit` entries: one per story, one
+    per document without a story. Building every entry of a large database only to show ten
+    would cost more than the rest of a run with nothing new."""
+    keys: set[tuple[str, int]] = set()
+    kept = []
+    for document in documents:
+        story_id = document["story_id"]
+        key = ("story", story_id) if story_id is not None else ("document", document["id"])
+        if key not in keys:
+            if len(keys) == limit:
+                break
+            keys.add(key)
+        kept.append(document)
+    return kept
 
 
 def _story_entry(story: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:

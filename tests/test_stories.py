@@ -77,6 +77,11 @@ def test_english_report_and_its_german_translation_share_a_story(
         [f"{SEED_001}.txt"],
     ).fetchone()[0]
     assert "other language" in reason and "name:kamikawa" in reason
+    # The digest lists each story once; a limit gives the same first entries, built alone.
+    entries = stories.digest_entries(db)
+    assert len(entries) == 5 and sum(len(e["sources"]) for e in entries) == 7
+    for limit in range(1, 6):
+        assert stories.digest_entries(db, limit=limit)[:limit] == entries[:limit]
 
 
 def _feed(db: Database, name: str) -> int:
