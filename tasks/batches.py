@@ -106,7 +106,8 @@ def summarise(documents: list[dict[str, object]], method: str, length: str) -> S
 
 def warm_up() -> int:
     """Load what a worker needs before its first batch (language model, stemmers, gazetteer);
-    its pid."""
+    its pid. The pool's fork server runs it once (flows/worker_start.py); in a worker forked from
+    it, it finds everything loaded."""
     import os
 
     from tasks.language import detect_language
