@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import html
 import re
+import threading
 from dataclasses import dataclass
+from types import ModuleType
 
 from tasks.dates import find_date
 
@@ -21,10 +23,26 @@ class Extracted:
     published_raw: str | None = None
 
 
+_first_import = threading.Lock()
+
+
+def _trafilatura() -> ModuleType:
+    """trafilatura with dateparser already imported, whichever thread asks first.
+
+    htmldate imports dateparser lazily, on the first page whose date needs it. When two feed
+    threads reached that import at once, Python 3.11's import locks reported a deadlock in
+    dateparser's circular modules and the page's extraction failed (seen in CI, 2 of 350 pages).
+    One thread imports the whole stack while the others wait; later calls find it in sys.modules.
+    """
+    with _first_import:
+        import dateparser.languages.loader  # noqa: F401  (imported for its side effect)
+        import trafilatura
+    return trafilatura
+
+
 def extract_html(page: str, *, url: str | None = None) -> Extracted | None:
     """The page's main text (boilerplate removed) and metadata, or None when it has none."""
-    import trafilatura
-
+    trafilatura = _trafilatura()
     document = trafilatura.bare_extraction(
         page,
         url=url,
@@ -32,7 +50,10 @@ def extract_html(page: str, *, url: str | None = None) -> Extracted | None:
         include_tables=False,
         favor_precision=True,
         with_metadata=True,
-        deduplicate=True,
+        # trafilatura's deduplicate keeps one process-wide cache of paragraphs and drops any seen
+        # more than twice: the fourth outlet carrying the same wire story got no text at all.
+        # Boilerplate is removed without it; copies are for neardup and stories to find.
+        deduplicate=False,
     )
     # bare_extraction returns a Document unless asked for a dict (as_dict=True).
     if document is None or isinstance(document, dict) or not (document.text or "").strip():
