@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
-from flows.settings import apply_defaults
+from flows.settings import apply_defaults, foreground_run
 
 apply_defaults()
 
@@ -147,7 +147,7 @@ def run(
     exit_on_sigterm()
     from flows.daily import daily
 
-    with run_progress():
+    with run_progress(), foreground_run():
         try:
             result = daily(
                 seeds_dir=str(seeds),
@@ -174,14 +174,14 @@ def run(
 
 def check_feeds(urls: list[str], feeds_file: Path | None) -> None:
     """Refuse feed URLs that are not http(s) and feed lists that do not parse, before running."""
-    from tasks.feeds import FeedListError, load_feed_list
-
     for url in urls:
         if not url.lower().startswith(("http://", "https://")) or len(url) < 11:
             raise fail(f"--feed: {url!r} is not an http(s) URL")
     if feeds_file is not None:
         if not feeds_file.is_file():
             raise fail(f"--feeds-file: {feeds_file} is not a file")
+        from tasks.feeds import FeedListError, load_feed_list
+
         try:
             load_feed_list(feeds_file)
         except FeedListError as error:

@@ -21,7 +21,6 @@ from prefect.utilities.annotations import quote  # noqa: E402
 from db import open_db  # noqa: E402
 from flows import progress  # noqa: E402
 from flows.artifacts import publish_artifacts  # noqa: E402
-from flows.feeds import ingest_feeds  # noqa: E402
 from flows.runinfo import current_run  # noqa: E402
 from flows.scaleout import Workers  # noqa: E402
 from tasks import batches, features, ingest, runslots, store, story_summary, summarize  # noqa: E402
@@ -285,6 +284,8 @@ def daily(
         if feeds_file and not Path(feeds_file).is_file():
             raise FileNotFoundError(f"feed list {feeds_file} does not exist")
         if feeds or Path(feed_list).is_file():
+            from flows.feeds import ingest_feeds  # httpx, feedparser, trafilatura: when needed
+
             _add(counts, ingest_feeds(db_path, feed_list, list(feeds or []), run_id))
 
         # Workers summarise what is pending (and was not summarised as it was parsed) while this
