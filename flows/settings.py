@@ -29,7 +29,7 @@ def foreground_run() -> Iterator[None]:
     Flow run heartbeats feed Prefect's zombie detection, for deployment runs that nobody watches
     (`newsflow serve` keeps them). The heartbeat thread sleeps in whole seconds, and Prefect joins
     it when the flow ends: every foreground run waited up to a second more for nothing (about a
-    quarter of a run over unchanged input). A heartbeat frequency the user configured is kept.
+    fifth of a run over unchanged input). A heartbeat frequency the user configured is kept.
     """
     from prefect.settings import (
         PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
