@@ -14,6 +14,7 @@ A route is a list of `Reply`s served in order (the last one repeats) or a callab
 from __future__ import annotations
 
 import gzip
+import html
 import threading
 import zlib
 from collections.abc import Callable
@@ -203,3 +204,15 @@ def _make_handler(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:
             pass
 
     return _Handler
+
+
+def article_page(title: str, paragraphs: list[str], *, canonical: str | None = None) -> str:
+    """A news article page as outlets serve it: navigation, the article, a footer."""
+    head = f'<link rel="canonical" href="{canonical}">' if canonical else ""
+    body = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
+    return (
+        f'<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f'{head}</head><body><nav><a href="/">Home</a> | <a href="/world">World</a></nav>'
+        f"<article><h1>{html.escape(title)}</h1>{body}</article>"
+        "<footer>© Loopback News. All rights reserved.</footer></body></html>"
+    )

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import html
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 from tasks.extract import extract_html
+from tests.http_server import article_page
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def page(title: str, paragraphs: list[str]) -> str:
-    body = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
-    return (
-        f"<!doctype html><html><head><title>{html.escape(title)}</title></head><body>"
-        '<nav><a href="/">Home</a> | <a href="/world">World</a></nav>'
-        f"<article><h1>{html.escape(title)}</h1>{body}</article>"
-        "<footer>All rights reserved.</footer></body></html>"
-    )
 
 
 def test_the_main_text_without_navigation_or_footer():
@@ -29,7 +19,9 @@ def test_the_main_text_without_navigation_or_footer():
         "Unions called the plan reckless and said they would ballot members on a strike.",
         "The authority said falling container traffic left it no choice but to shrink.",
     ]
-    found = extract_html(page("Port to cut 2,000 jobs", paragraphs), url="http://127.0.0.1/p")
+    found = extract_html(
+        article_page("Port to cut 2,000 jobs", paragraphs), url="http://127.0.0.1/p"
+    )
     assert found is not None
     assert found.title == "Port to cut 2,000 jobs"
     assert "Unions called the plan reckless" in found.body
@@ -44,7 +36,7 @@ def test_threads_extracting_at_once_in_a_fresh_interpreter_all_succeed(corpus, t
     for number in ("027", "034"):
         lines = (corpus / f"bbc-news-summary/article/business/{number}.txt").read_text("utf-8")
         title, *paragraphs = [line.strip() for line in lines.splitlines() if line.strip()]
-        (tmp_path / f"{number}.html").write_text(page(title, paragraphs), encoding="utf-8")
+        (tmp_path / f"{number}.html").write_text(article_page(title, paragraphs), encoding="utf-8")
     script = textwrap.dedent(
         f"""
         import pathlib, sys, threading
@@ -83,7 +75,9 @@ def test_a_wire_story_carried_by_many_outlets_is_extracted_every_time():
         for n in range(6)
     ]
     bodies = [
-        extract_html(page("Ministers agree wider ties", paragraphs), url=f"http://127.0.0.1/{n}")
+        extract_html(
+            article_page("Ministers agree wider ties", paragraphs), url=f"http://127.0.0.1/{n}"
+        )
         for n in range(6)
     ]
     assert all(found is not None and "Paragraph 5" in found.body for found in bodies)

@@ -20,7 +20,7 @@ from db import open_db
 from flows.feeds import FeedRunSettings, run_feeds
 from tasks import feed_store, feeds, netguard, store
 from tasks.fetch import FetchSettings
-from tests.http_server import Reply, ScriptedServer, conditional, redirect
+from tests.http_server import Reply, ScriptedServer, article_page, conditional, redirect
 
 FAST = FetchSettings(
     connect_timeout=1.0,
@@ -89,17 +89,6 @@ def entry(
     return (
         f'<item><title>{html.escape(title)}</title><guid isPermaLink="false">{guid}</guid>'
         f"{link_xml}<description>{html.escape(text)}</description><pubDate>{date}</pubDate></item>"
-    )
-
-
-def article_page(title: str, paragraphs: list[str], *, canonical: str | None = None) -> str:
-    head = f'<link rel="canonical" href="{canonical}">' if canonical else ""
-    body = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
-    return (
-        f'<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-        f'{head}</head><body><nav><a href="/">Home</a> | <a href="/world">World</a></nav>'
-        f"<article><h1>{html.escape(title)}</h1>{body}</article>"
-        "<footer>© Loopback News. All rights reserved.</footer></body></html>"
     )
 
 
