@@ -20,7 +20,6 @@ from tasks.gazetteer import fold
 from tasks.sentences import split_sentences
 
 _CAPITALISED = re.compile(r"(?<![\w’'])([A-ZÀ-ÖØ-Þ][\w’'\-]*\w|[A-ZÀ-ÖØ-Þ])", re.UNICODE)
-_POSSESSIVE = re.compile(r"[’']s$")
 # A figure with its separators ("1,300.5", "1.300,5", "800 000"); the language decides which
 # separator is the decimal point. Units may follow ("£300m", "12cm"); letters may not precede.
 _NUMBER = re.compile(r"(?<![\w.,])\d+(?:[.,’'\u00a0\u202f]\d+)*(?!\d)")
@@ -71,24 +70,43 @@ def names(
 
     `sentence=True` says the text is a single sentence (it is not split again); `sentences` are
     the text's sentences when the caller has split it already (`split_sentences`)."""
-    stop = _stop_words()
-    found: Counter[str] = Counter()
     if sentences is None:
         sentences = [text] if sentence else split_sentences(text, language or "en")
+    found: Counter[str] = Counter()
     for piece in sentences:
+        first = True
         for match in _CAPITALISED.finditer(piece):
-            if match.start() == 0 or piece[: match.start()].strip() in {"", "„", '"', "“", "‘"}:
-                continue  # a sentence's first word is capitalised whatever it is
-            word = _POSSESSIVE.sub("", match.group(1))
-            folded = gazetteer.fold_word(word)
-            if len(folded) < 3 or folded in stop or gazetteer.is_known(word):
-                continue
-            for part in folded.split("-"):
-                if len(part) >= 3 and part not in stop and not gazetteer.is_known(part):
-                    found[part] += 1
+            # A sentence's first word is capitalised whatever it is. Only the first match can
+            # be it: any later one has that match's word before it.
+            if first:
+                first = False
+                if piece[: match.start()].strip() in _OPENERS:
+                    continue
+            found.update(_name_parts(match.group(1)))
     return found
 
 
+_OPENERS = frozenset({"", "„", '"', "“", "‘"})  # what may precede a sentence's first word
+
+
+@lru_cache(maxsize=100_000)
+def _name_parts(word: str) -> tuple[str, ...]:
+    """The folded name parts a capitalised word counts as (none for a stop word or a gazetteer
+    name), remembered: news repeats its names."""
+    if word.endswith(("’s", "'s")):
+        word = word[:-2]  # the possessive
+    folded = gazetteer.fold_word(word)
+    stop = _stop_words()
+    if len(folded) < 3 or folded in stop or gazetteer.is_known(word):
+        return ()
+    return tuple(
+        part
+        for part in folded.split("-")
+        if len(part) >= 3 and part not in stop and not gazetteer.is_known(part)
+    )
+
+
+@lru_cache(maxsize=100_000)
 def _number_value(raw: str, language: str | None) -> str | None:
     """'1,300' → '1300', '21.5' → '21.5' in English; '1.300' → '1300', '21,5' → '21.5' in German."""
     decimal = "," if language == "de" else "."
@@ -160,7 +178,8 @@ def signals(
     and `sentences` as for `names`)."""
     found: Counter[str] = Counter()
     named = names(text, language, sentence=sentence, sentences=sentences)
-    found.update({f"name:{k}": v for k, v in named.items()})
+    for name, count in named.items():
+        found["name:" + name] = count
     found.update(numbers(text, language))
     found.update(dates(text))
     found.update(gazetteer.find(text))

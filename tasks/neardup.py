@@ -529,14 +529,18 @@ class _Pass:
                 f"DELETE FROM signature_inputs WHERE document_id IN ({','.join('?' * len(ready))})",
                 list(ready),
             )
+        # The pass's writes are collected and made a statement per kind, not per document.
+        moved: list[tuple[str, int]] = []  # (event_at, document)
+        signature_rows: list[tuple[int, str, bytes, str, str]] = []
+        stale_bands: list[tuple[int, int, int]] = []
+        paragraph_rows: list[tuple[str, int, int]] = []
         band_rows: list[tuple[int, int, int]] = []
+        reopened: list[int] = []  # documents whose story is decided again
         for document_id in pending:
             doc = docs[document_id]
             # Windows are measured on the publication date, else on when we first stored it.
             if doc.event_at != doc.natural_at:
-                self.db.conn.execute(
-                    "UPDATE documents SET event_at = ? WHERE id = ?", [doc.natural_at, document_id]
-                )
+                moved.append((doc.natural_at, document_id))
                 doc.event_at = doc.natural_at
             current = stored.get(document_id)
             if current and current[0] == doc.content_hash and current[1] == SIGNATURE_SETTINGS:
@@ -553,19 +557,12 @@ class _Pass:
                 values, paragraphs = signature(body, doc.language), paragraph_hashes(body)
             self.signatures[document_id] = values
             self.result.signatures += 1
-            self.db.conn.execute(
-                "INSERT INTO signatures (document_id, content_hash, minhash, created_at, settings)"
-                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (document_id) DO UPDATE SET"
-                " content_hash = excluded.content_hash, minhash = excluded.minhash,"
-                " created_at = excluded.created_at, settings = excluded.settings",
-                [document_id, doc.content_hash, to_blob(values), self.stamp, SIGNATURE_SETTINGS],
+            signature_rows.append(
+                (document_id, doc.content_hash, to_blob(values), self.stamp, SIGNATURE_SETTINGS)
             )
-            self.db.conn.execute("DELETE FROM lsh_bands WHERE document_id = ?", [document_id])
-            self.db.conn.execute("DELETE FROM paragraphs WHERE document_id = ?", [document_id])
-            self.db.conn.executemany(
-                "INSERT OR IGNORE INTO paragraphs (hash, document_id, words) VALUES (?, ?, ?)",
-                [(digest, document_id, words) for digest, words in paragraphs],
-            )
+            if current:
+                stale_bands.extend(self._bands_of(from_blob(current[2]), document_id))
+            paragraph_rows.extend((digest, document_id, words) for digest, words in paragraphs)
             if not _is_empty(values):
                 keys = bucket_keys(values, self.bands, self.rows)
                 self.buckets[document_id] = keys
@@ -573,11 +570,38 @@ class _Pass:
             # New text is a new report: its story is decided again (duplicates inherit one).
             if doc.story_id is not None:
                 self.result.touched_stories.add(doc.story_id)
-                self.db.conn.execute(
-                    "UPDATE documents SET story_id = NULL WHERE id = ?", [document_id]
-                )
+                reopened.append(document_id)
                 doc.story_id = None
+        execute_many = self.db.conn.executemany
+        execute_many("UPDATE documents SET event_at = ? WHERE id = ?", moved)
+        execute_many(
+            "INSERT INTO signatures (document_id, content_hash, minhash, created_at, settings)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (document_id) DO UPDATE SET"
+            " content_hash = excluded.content_hash, minhash = excluded.minhash,"
+            " created_at = excluded.created_at, settings = excluded.settings",
+            signature_rows,
+        )
+        # A replaced signature's buckets are found by its keys (the table's primary key).
+        execute_many(
+            "DELETE FROM lsh_bands WHERE band = ? AND bucket = ? AND document_id = ?", stale_bands
+        )
+        execute_many(
+            "DELETE FROM paragraphs WHERE document_id = ?", [(row[0],) for row in signature_rows]
+        )
+        execute_many(
+            "INSERT OR IGNORE INTO paragraphs (hash, document_id, words) VALUES (?, ?, ?)",
+            paragraph_rows,
+        )
+        execute_many("UPDATE documents SET story_id = NULL WHERE id = ?", [(i,) for i in reopened])
         _insert_bands(self.db, band_rows)  # once for the pass
+
+    def _bands_of(self, values: np.ndarray, document_id: int) -> list[tuple[int, int, int]]:
+        """The (band, bucket, document) rows a stored signature has in `lsh_bands`: its keys under
+        the current banding (a banding change rebuilds them all), none for an empty text or one
+        signed with another permutation count (`_reband` skips those)."""
+        if len(values) != NUM_PERM or _is_empty(values):
+            return []
+        return [(b, k, document_id) for b, k in bucket_keys(values, self.bands, self.rows)]
 
     def _detach(self, pending: list[int], docs: dict[int, Doc]) -> list[int]:
         """Take the pending documents out of their groups; their copies are decided again too."""

@@ -227,6 +227,14 @@ def test_a_changed_document_is_decided_again_and_its_copies_released(
     _save(db, _item("orig", _article(corpus, "entertainment/021.txt")[1]))  # a new version
     result = neardup.deduplicate(db, run_id="2")
     assert result.signatures == 1
+    # The old text's buckets are gone: only the new signature's are indexed.
+    orig = _row(db, "orig")["id"]
+    (blob,) = db.execute("SELECT minhash FROM signatures WHERE document_id = ?", [orig]).fetchone()
+    keys = neardup.bucket_keys(
+        neardup.from_blob(blob), *neardup.lsh_params(neardup.DEFAULT_THRESHOLD)
+    )
+    stored = db.execute("SELECT band, bucket FROM lsh_bands WHERE document_id = ?", [orig])
+    assert sorted(stored.fetchall()) == sorted(keys)
     assert _row(db, "copy")["duplicate_of"] is None
     assert _row(db, "copy")["summary_status"] is None  # to be summarised now
     # The store released the copy when the text changed; dedup decided it again and logged it.
