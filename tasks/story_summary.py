@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import sparse
 from sqlite_utils import Database
 
 from tasks import entities
@@ -78,21 +77,20 @@ def summarise(reports: list[dict[str, object]], *, sentences: int = SENTENCES) -
         | dict.fromkeys(entities.signals(c.text, lang, sentence=True), 2.0)
         for c in candidates
     ]
-    vectors = normalise_rows(tfidf_matrix(features, sublinear=True, n=len(candidates)))
+    # Dense from here: a story's few hundred sentences are cheaper as arrays than as sparse ones.
+    vectors = normalise_rows(tfidf_matrix(features, sublinear=True, n=len(candidates))).toarray()
     # The centre: the mean of each report's own mean sentence vector, so reports count equally.
     by_report: dict[int, list[int]] = {}
     for index, line in enumerate(candidates):
         by_report.setdefault(line.document_id, []).append(index)
     centre = np.zeros(vectors.shape[1])
     for indexes in by_report.values():
-        centre += np.asarray(vectors[indexes].mean(axis=0)).ravel()
+        centre += vectors[indexes].mean(axis=0)
     centre /= max(np.linalg.norm(centre), 1e-12)
     relevance = vectors @ centre
     lead = np.array([1.0 / (1 + line.position) for line in candidates])
     score = (1 - LEAD_BONUS) * relevance + LEAD_BONUS * lead
-    similarity = (
-        (vectors @ vectors.T).toarray() if sparse.issparse(vectors) else vectors @ vectors.T
-    )
+    similarity = vectors @ vectors.T
     picked: list[int] = []
     while len(picked) < min(sentences, len(candidates)):
         redundancy = similarity[:, picked].max(axis=1) if picked else np.zeros(len(candidates))
