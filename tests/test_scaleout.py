@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -48,6 +49,32 @@ def test_pool_returns_results_in_submission_order():
         assert workers._pool is not None
     assert results == [3**i for i in range(40)]
     assert workers._pool is None
+
+
+@pytest.mark.parametrize(("user_value", "expected"), [(None, "['1'] None"), ("3", "['3'] 3")])
+def test_workers_get_one_blas_thread_each_unless_the_user_says(
+    user_value: str | None, expected: str
+) -> None:
+    """The pool is the parallelism: a BLAS thread per core in every worker only spins. In a fresh
+    interpreter, so that this pool starts the fork server whose environment the workers get."""
+    script = (
+        "import os\n"
+        "from flows.scaleout import PARALLEL_MIN_ITEMS, ScaleSettings, Workers\n"
+        "if __name__ == '__main__':\n"
+        "    with Workers(ScaleSettings(workers=2)) as workers:\n"
+        "        calls = [('OPENBLAS_NUM_THREADS',)] * 4\n"
+        "        seen = set(workers.map(os.getenv, calls, items=PARALLEL_MIN_ITEMS))\n"
+        "    print(sorted(seen), os.getenv('OPENBLAS_NUM_THREADS'))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in scaleout.WORKER_ENVIRONMENT}
+    if user_value is not None:
+        env["OPENBLAS_NUM_THREADS"] = user_value
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120,
+        cwd=Path(__file__).resolve().parent.parent, check=True,
+    )  # fmt: skip
+    # The workers got the value; the flow's own process kept its environment as it was.
+    assert done.stdout.strip() == expected
 
 
 def test_a_started_pool_serves_small_work_too():
