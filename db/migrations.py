@@ -582,6 +582,6 @@ def m017_lsh_bands_integer_buckets(db: Database) -> None:
 def m018_lsh_bands_without_document_index(db: Database) -> None:
     """No second index on `lsh_bands`: every band insert paid for it (inserts into 320,000 rows
     took 1.26 s with it, 0.40 s without), and its one use, removing a replaced signature's buckets,
-    finds them by their keys instead (`neardup._Pass._bands_of`). Documents are never deleted
+    finds them by their keys instead (`neardup.band_rows_of`). Documents are never deleted
     by newsflow; deleting one by hand scans the table for its buckets."""
     db.execute("DROP INDEX IF EXISTS idx_lsh_bands_document")

@@ -395,16 +395,25 @@ def _reband(db: Database, bands: int, rows: int) -> int:
     band_rows: list[tuple[int, int, int]] = []
     count = 0
     for document_id, blob in db.execute("SELECT document_id, minhash FROM signatures").fetchall():
-        values = from_blob(blob)
-        if len(values) != NUM_PERM or _is_empty(values):
-            continue
-        band_rows.extend((b, k, document_id) for b, k in bucket_keys(values, bands, rows))
-        count += 1
+        found = band_rows_of(from_blob(blob), document_id, bands, rows)
+        band_rows.extend(found)
+        count += bool(found)
         if len(band_rows) >= 100_000:  # bounded memory, however many signatures are stored
             _insert_bands(db, band_rows)
             band_rows.clear()
     _insert_bands(db, band_rows)
     return count
+
+
+def band_rows_of(
+    values: np.ndarray, document_id: int, bands: int, rows: int
+) -> list[tuple[int, int, int]]:
+    """The (band, bucket, document) rows a signature has in `lsh_bands`: none for an empty text or
+    one signed with another permutation count. A replaced signature's rows are deleted by these
+    keys, so this is the one place that says which signatures have buckets."""
+    if len(values) != NUM_PERM or _is_empty(values):
+        return []
+    return [(b, k, document_id) for b, k in bucket_keys(values, bands, rows)]
 
 
 def _insert_bands(db: Database, band_rows: list[tuple[int, int, int]]) -> None:
@@ -560,13 +569,15 @@ class _Pass:
             signature_rows.append(
                 (document_id, doc.content_hash, to_blob(values), self.stamp, SIGNATURE_SETTINGS)
             )
-            if current:
-                stale_bands.extend(self._bands_of(from_blob(current[2]), document_id))
+            if current:  # its buckets (a banding change rebuilds them all) go
+                stale_bands.extend(
+                    band_rows_of(from_blob(current[2]), document_id, self.bands, self.rows)
+                )
             paragraph_rows.extend((digest, document_id, words) for digest, words in paragraphs)
-            if not _is_empty(values):
-                keys = bucket_keys(values, self.bands, self.rows)
-                self.buckets[document_id] = keys
-                band_rows.extend((b, k, document_id) for b, k in keys)
+            keys = band_rows_of(values, document_id, self.bands, self.rows)
+            if keys:
+                self.buckets[document_id] = [(b, k) for b, k, _ in keys]
+                band_rows.extend(keys)
             # New text is a new report: its story is decided again (duplicates inherit one).
             if doc.story_id is not None:
                 self.result.touched_stories.add(doc.story_id)
@@ -594,14 +605,6 @@ class _Pass:
         )
         execute_many("UPDATE documents SET story_id = NULL WHERE id = ?", [(i,) for i in reopened])
         _insert_bands(self.db, band_rows)  # once for the pass
-
-    def _bands_of(self, values: np.ndarray, document_id: int) -> list[tuple[int, int, int]]:
-        """The (band, bucket, document) rows a stored signature has in `lsh_bands`: its keys under
-        the current banding (a banding change rebuilds them all), none for an empty text or one
-        signed with another permutation count (`_reband` skips those)."""
-        if len(values) != NUM_PERM or _is_empty(values):
-            return []
-        return [(b, k, document_id) for b, k in bucket_keys(values, self.bands, self.rows)]
 
     def _detach(self, pending: list[int], docs: dict[int, Doc]) -> list[int]:
         """Take the pending documents out of their groups; their copies are decided again too."""
