@@ -716,10 +716,7 @@ class _Pass:
                 )  # fmt: skip
                 self.distinct_from[doc.id] = other_id
             return
-        group = self._group_of(doc.id)
-        for other, _, _ in matches:
-            group |= self._group_of(other.id)
-        self._regroup(group)
+        self._regroup(self._group_of(doc.id, *(other.id for other, _, _ in matches)))
 
     def _score(self, doc: Doc, other: Doc, how: str) -> tuple[str, float | None]:
         if doc.url and doc.url == other.url:
@@ -731,22 +728,27 @@ class _Pass:
             return how, None
         return "minhash", estimate(a, b)
 
-    def _group_of(self, document_id: int) -> set[int]:
-        row = self.db.execute(
-            "SELECT coalesce(duplicate_of, id) FROM documents WHERE id = ?", [document_id]
-        ).fetchone()
-        root = row[0]
-        members = {
-            r[0]
-            for r in self.db.execute(
-                "SELECT id FROM documents WHERE duplicate_of = ?", [root]
+    def _group_of(self, *document_ids: int) -> set[int]:
+        """The documents' groups, merged: their canonicals and every copy of those. Two
+        statements however many documents (a wire story's hundred outlets are one group)."""
+        ids = json.dumps(document_ids)
+        roots = [
+            row[0]
+            for row in self.db.execute(
+                "SELECT coalesce(duplicate_of, id) FROM documents"
+                " WHERE id IN (SELECT value FROM json_each(?))",
+                [ids],
             ).fetchall()
-        }
-        return {root} | members
+        ]
+        members = self.db.execute(
+            "SELECT id FROM documents WHERE duplicate_of IN (SELECT value FROM json_each(?))",
+            [json.dumps(roots)],
+        ).fetchall()
+        return set(roots).union(row[0] for row in members)
 
     def _regroup(self, group: set[int]) -> None:
         docs = _load(self.db, group)
-        full = {doc_id: self._full_words(doc, group) for doc_id, doc in docs.items()}
+        full = self._full_words(docs, group)
         self.full_words.update(full)
         # Longest full text, then earliest; lengths within LENGTH_TOLERANCE count as equal, so
         # a line or two of edits or furniture never outranks the text that came first.
@@ -770,22 +772,32 @@ class _Pass:
                 )
         self.touched_groups.add(canonical.id)
 
-    def _full_words(self, doc: Doc, group: set[int]) -> int:
-        """Words of the body without the furniture: short paragraphs that documents outside
-        the group carry too (an outlet's sign-up line, a cookie notice, a credit line)."""
-        outside = sorted(group)
-        marks = ",".join("?" * len(outside))
-        furniture = self.db.execute(
-            f"""
-            SELECT coalesce(sum(p.words), 0) FROM paragraphs p
-            WHERE p.document_id = ? AND (
-                SELECT count(*) FROM paragraphs o
-                WHERE o.hash = p.hash AND o.document_id NOT IN ({marks})
-            ) >= ?
-            """,
-            [doc.id, *outside, FURNITURE_DOCUMENTS],
-        ).fetchone()[0]
-        return max(0, doc.word_count - int(furniture))
+    def _full_words(self, docs: dict[int, Doc], group: set[int]) -> dict[int, int]:
+        """Words of each body without the furniture: short paragraphs that documents outside
+        the group carry too (an outlet's sign-up line, a cookie notice, a credit line). One
+        statement for the group, not one per member: regrouping is per decided member."""
+        furniture = dict(
+            self.db.execute(
+                """
+                SELECT p.document_id, sum(p.words) FROM paragraphs p
+                WHERE p.document_id IN (SELECT value FROM json_each(:docs)) AND (
+                    SELECT count(*) FROM paragraphs o
+                    WHERE o.hash = p.hash
+                    AND o.document_id NOT IN (SELECT value FROM json_each(:group))
+                ) >= :least
+                GROUP BY p.document_id
+                """,
+                {
+                    "docs": json.dumps(list(docs)),
+                    "group": json.dumps(sorted(group)),
+                    "least": FURNITURE_DOCUMENTS,
+                },
+            ).fetchall()  # fmt: skip
+        )
+        return {
+            doc_id: max(0, doc.word_count - int(furniture.get(doc_id, 0)))
+            for doc_id, doc in docs.items()
+        }
 
     def _is_boilerplate_pair(self, a: Doc, b: Doc) -> bool:
         """Short, matching bodies under different headlines that they do not talk about."""
