@@ -24,6 +24,7 @@ from flows.artifacts import publish_artifacts  # noqa: E402
 from flows.runinfo import current_run  # noqa: E402
 from flows.scaleout import Workers  # noqa: E402
 from tasks import batches, features, ingest, runslots, store, story_summary, summarize  # noqa: E402
+from tasks.nltk_light import import_nltk  # noqa: E402
 
 FILE_BATCH = 1000  # files read and written per task run / transaction
 FILE_BATCH_BYTES = 64 * 1024 * 1024  # and at most this many bytes of files, to bound memory
@@ -179,6 +180,7 @@ def _decide(db_path: str, run_id: str, counts: dict[str, int], touched: set[int]
 
 def _import_in_background(*modules: str) -> None:
     def load() -> None:
+        import_nltk()
         for module in modules:
             importlib.import_module(module)
 
@@ -259,7 +261,7 @@ def daily(
             )
             if workers.pooled:
                 # This process waits for the workers' first batch: meanwhile it loads what
-                # deciding needs (NLTK's stemmers cost 0.75 s to import, SciPy included).
+                # deciding needs (NLTK's stemmers, SciPy's sparse matrices).
                 _import_in_background("tasks.neardup", "tasks.stories", "nltk.stem.snowball")
             total_files, files_done = len(scanned["changed"]), 0
             progress.report("files", 0, total_files)

@@ -8,7 +8,8 @@ Settings (environment variables):
   there as Prefect task runs through prefect-dask's `DaskTaskRunner`; every Dask worker needs this
   project installed. Files are still parsed locally (the workers cannot see the seeds folder).
 
-The local pool forks its workers from a fork server that has imported the batch modules once.
+The local pool forks its workers from a fork server that has imported the batch modules once;
+`newsflow run` starts that server before it imports Prefect (`start_early`).
 As with any multiprocessing code, a script that runs the flow itself must guard its entry point
 (`if __name__ == "__main__":`); the `newsflow` command and Prefect's runners do.
 
@@ -44,8 +45,8 @@ PARALLEL_MIN_ITEMS = 400
 # Modules the fork server imports once, so each worker starts as a copy with them loaded (the
 # summarisers too: `tasks.summarize` loads them only when first asked).
 PRELOAD = [
-    "tasks.batches", "tasks.summarize", "tasks.lexrank", "tasks.fusion", "tasks.ingest",
-    "tasks.features", "datasketch", "flows.worker_start",
+    "flows.worker_start", "tasks.batches", "tasks.summarize", "tasks.lexrank", "tasks.fusion",
+    "tasks.ingest", "tasks.features", "datasketch",
 ]  # fmt: skip
 
 
@@ -68,6 +69,13 @@ def _environment(defaults: dict[str, str]) -> Iterator[None]:
             os.environ.pop(name, None)
 
 
+def _fork_server() -> Any:
+    """The multiprocessing context whose fork server imports PRELOAD once."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    return context
+
+
 @dataclass(frozen=True)
 class ScaleSettings:
     """How many local worker processes, and which Dask cluster (if any) summarises."""
@@ -85,6 +93,24 @@ class ScaleSettings:
             raise ValueError(f"NEWSFLOW_WORKERS must be a whole number, got {raw!r}") from None
         address = os.environ.get("NEWSFLOW_DASK_ADDRESS", "").strip() or None
         return cls(workers=max(1, workers), dask_address=address)
+
+
+def start_early(expected_items: int, settings: ScaleSettings | None = None) -> bool:
+    """Start the pool's fork server now, if a run of this many items will want the pool; True if
+    it did. The server imports and loads what the workers need (~2 s of CPU) in its own process,
+    so a command that calls this before importing Prefect gets it done on the second core
+    meanwhile, rather than after, when the flow starts its first batch. The `Workers` of the same
+    process then fork from it. A wrong guess costs nothing but the head start: too low, the pool
+    starts as usual; too high, the server sits idle and goes when the process does."""
+    settings = settings or ScaleSettings.from_env()
+    if settings.workers < 2 or expected_items < PARALLEL_MIN_ITEMS:
+        return False
+    from multiprocessing import forkserver
+
+    _fork_server()
+    with _environment(WORKER_ENVIRONMENT):
+        forkserver.ensure_running()
+    return True
 
 
 class Workers:
@@ -122,13 +148,11 @@ class Workers:
             return True
         if self.settings.workers < 2 or expected_items < PARALLEL_MIN_ITEMS:
             return False
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(PRELOAD)
-        self._pool = ProcessPoolExecutor(self.settings.workers, mp_context=context)
+        self._pool = ProcessPoolExecutor(self.settings.workers, mp_context=_fork_server())
         from tasks.batches import warm_up
 
-        # The fork server (started by the first submit) and the workers forked from it inherit
-        # this environment.
+        # The fork server (started by the first submit, unless `start_early` did) and the
+        # workers forked from it inherit this environment.
         with _environment(WORKER_ENVIRONMENT):
             for _ in range(self.settings.workers):  # start the workers now, not at first use
                 self._pool.submit(warm_up)

@@ -124,6 +124,28 @@ def scan_folder(root: Path) -> tuple[list[FileEntry], list[Reject]]:
     return entries, rejects
 
 
+def count_article_files(root: Path, *, stop_at: int) -> int:
+    """Article files under `root` by name alone (no stat, no links followed, no reads), counting
+    no further than `stop_at`: a guess at a run's size in milliseconds, before the real scan."""
+    count = 0
+    stack: list[tuple[str, int]] = [(str(root), 0)]
+    while stack and count < stop_at:
+        directory, depth = stack.pop()
+        try:
+            with os.scandir(directory) as listing:
+                for child in listing:
+                    if child.name in IGNORED_NAMES or child.name.startswith("."):
+                        continue
+                    if child.is_dir(follow_symlinks=False):
+                        if depth < MAX_DEPTH:
+                            stack.append((child.path, depth + 1))
+                    elif os.path.splitext(child.name)[1].lower() in SUFFIXES:
+                        count += 1
+        except OSError:
+            continue  # the scan proper records it
+    return min(count, stop_at)
+
+
 def _relpath(root: Path, path: Path) -> str:
     """The POSIX path below root, printable and storable even when the name is not UTF-8."""
     relpath = path.relative_to(root).as_posix() if path != root else "."

@@ -25,6 +25,9 @@ _THOUSANDS = re.compile(r"(?<=\d)[.,'’\u00a0\u202f ](?=\d{3}\b)")
 @lru_cache(maxsize=32)
 def _stemmer(language: str | None) -> Callable[[str], str]:
     """The Snowball stemmer of the language (pure code, no data download), or no stemming."""
+    from tasks.nltk_light import import_nltk
+
+    import_nltk()
     from nltk.stem.snowball import SnowballStemmer
 
     name = PUNKT_LANGUAGES.get(language or "")

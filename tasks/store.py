@@ -179,6 +179,11 @@ def known_files(db: Database) -> dict[str, tuple[int | None, int | None]]:
     }
 
 
+def count_file_documents(db: Database) -> int:
+    """How many documents come from files (a JSON file's records count one each)."""
+    return int(db.execute("SELECT count(*) FROM documents WHERE path IS NOT NULL").fetchone()[0])
+
+
 def touch_files(db: Database, keys: Iterable[str], *, run_id: str) -> None:
     """Mark unchanged files (and a JSON file's records) as seen by this run; nothing else."""
     paths = {key.removeprefix("file:") for key in keys}

@@ -29,6 +29,21 @@ def test_run_prints_a_digest_and_where_the_database_is(
     assert str(db_path) in result.output
 
 
+def test_run_guesses_its_size_from_the_files_the_database_has_not_seen(
+    prefect_harness, seeds_copy: Path, db_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Before importing Prefect, `run` asks for the worker pool's early start with the number of
+    files new to the database: all five seeds the first time, none once they are stored."""
+    from flows import scaleout
+
+    asked: list[int] = []
+    monkeypatch.setattr(scaleout, "start_early", lambda items: asked.append(items) or False)
+    for _ in range(2):
+        result = runner.invoke(app, ["run", "--seeds", str(seeds_copy), "--db", str(db_path)])
+        assert result.exit_code == 0, result.output
+    assert asked == [5, 0]
+
+
 def test_search_finds_the_japan_articles(ran: Path):
     result = runner.invoke(app, ["search", "Japan", "--db", str(ran)])
     assert result.exit_code == 0, result.output

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.ingest import content_hash, load_file, scan_folder
+from tasks.ingest import content_hash, count_article_files, load_file, scan_folder
 
 BODY = (
     "The ministers met in Phnom Penh on Monday to discuss trade. They agreed to meet again "
@@ -155,3 +155,21 @@ def test_hostile_markup_in_a_json_record_is_cleaned_in_linear_time(tmp_path: Pat
     assert time.perf_counter() - started < 10  # quadratic cleaning took minutes here
     assert len(items) + len(rejects) == 1
     assert all("<script" not in item.body for item in items)
+
+
+def test_the_quick_count_finds_what_the_scan_would_consider(tmp_path: Path):
+    """The guess `newsflow run` makes before the scan (to start its workers early) counts the
+    article files by name: hidden and ignored names and other suffixes are left out, sub-folders
+    are counted, and the count stops where the caller stops caring."""
+    for name in ("a.txt", "b.HTML", "c.json", "notes.pdf", ".hidden.txt", "README.md"):
+        (tmp_path / name).write_text(BODY)
+    (tmp_path / "more" / "deeper").mkdir(parents=True)
+    (tmp_path / "more" / "d.md").write_text(BODY)
+    (tmp_path / "more" / "deeper" / "e.txt").write_text(BODY)
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "f.txt").write_text(BODY)
+    entries, rejects = scan_folder(tmp_path)
+    assert count_article_files(tmp_path, stop_at=100) == len(entries) == 5
+    assert [r.reason for r in rejects] == ["unsupported_type"]
+    assert count_article_files(tmp_path, stop_at=3) == 3
+    assert count_article_files(tmp_path / "missing", stop_at=100) == 0

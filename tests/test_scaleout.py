@@ -77,6 +77,36 @@ def test_workers_get_one_blas_thread_each_unless_the_user_says(
     assert done.stdout.strip() == expected
 
 
+def test_an_early_fork_server_is_the_one_the_pool_forks_from():
+    """`newsflow run` starts the fork server before it imports Prefect; the pool must then fork
+    its workers from that server (their parent), with the one-BLAS-thread environment, and not
+    start another. In a fresh interpreter, whose fork server is not running yet."""
+    script = (
+        "import os\n"
+        "from multiprocessing import forkserver\n"
+        "from flows.scaleout import PARALLEL_MIN_ITEMS, ScaleSettings, Workers, start_early\n"
+        "if __name__ == '__main__':\n"
+        "    two = ScaleSettings(workers=2)\n"
+        "    assert not start_early(PARALLEL_MIN_ITEMS - 1, two)  # too little work: no server\n"
+        "    assert not start_early(10**6, ScaleSettings(workers=1))\n"
+        "    assert forkserver._forkserver._forkserver_pid is None\n"
+        "    assert start_early(PARALLEL_MIN_ITEMS, two)\n"
+        "    server = forkserver._forkserver._forkserver_pid\n"
+        "    with Workers(two) as workers:\n"
+        "        calls = [()] * 4\n"
+        "        parents = set(workers.map(os.getppid, calls, items=PARALLEL_MIN_ITEMS))\n"
+        "        blas = set(workers.map(os.getenv, [('OPENBLAS_NUM_THREADS',)], items=1))\n"
+        "    print(parents == {server}, forkserver._forkserver._forkserver_pid == server,"
+        " sorted(blas), os.getenv('OPENBLAS_NUM_THREADS'))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in scaleout.WORKER_ENVIRONMENT}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120,
+        cwd=Path(__file__).resolve().parent.parent, check=True,
+    )  # fmt: skip
+    assert done.stdout.strip() == "True True ['1'] None"
+
+
 def test_a_started_pool_serves_small_work_too():
     """Story summaries after a big ingest are few, but the workers are already there."""
     with Workers(ScaleSettings(workers=2)) as workers:
