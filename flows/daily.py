@@ -262,7 +262,9 @@ def daily(
             if workers.pooled:
                 # This process waits for the workers' first batch: meanwhile it loads what
                 # deciding needs (NLTK's stemmers, SciPy's sparse matrices).
-                _import_in_background("tasks.neardup", "tasks.stories", "nltk.stem.snowball")
+                _import_in_background(
+                    "tasks.neardup", "tasks.stories", "nltk.stem.snowball", "scipy.sparse"
+                )
             total_files, files_done = len(scanned["changed"]), 0
             progress.report("files", 0, total_files)
             for paths, batch in zip(scanned["batches"], parsed, strict=True):

@@ -12,9 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import sparse
+
+if TYPE_CHECKING:  # SciPy loads when a matrix is first built, not with the module (0.15 s)
+    from scipy import sparse
 
 
 @dataclass
@@ -72,6 +75,8 @@ def encode(terms: Mapping[str, float], signals: Iterable[str]) -> Row:
 
 def matrix(ids: list[np.ndarray], values: list[np.ndarray] | None, width: int) -> sparse.csr_matrix:
     """Rows of column ids (and their values; 1.0 when None) as a CSR matrix `width` wide."""
+    from scipy import sparse
+
     indptr = np.zeros(len(ids) + 1, dtype=np.int64)
     np.cumsum([len(row) for row in ids], out=indptr[1:])
     indices = np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64)

@@ -26,10 +26,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from itertools import chain
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy import sparse
 from sqlite_utils import Database
 
 from tasks import entities, feature_rows, shingles
@@ -37,6 +36,9 @@ from tasks.gazetteer import fold
 from tasks.neardup import outlet_name, parse_time
 from tasks.sentences import PUNKT_LANGUAGES, split_sentences
 from tasks.store import now, write_transaction
+
+if TYPE_CHECKING:  # SciPy loads when a matrix is first built, not with the module (0.15 s)
+    from scipy import sparse
 
 log = logging.getLogger(__name__)
 
@@ -314,6 +316,8 @@ def matrix_with_vocabulary(
     rows: Sequence[Mapping[str, float]],
 ) -> tuple[sparse.csr_matrix, list[str]]:
     """A sparse matrix of feature dicts (one row each) and the feature behind each column."""
+    from scipy import sparse
+
     vocabulary: dict[str, int] = {}
     indices = [vocabulary.setdefault(key, len(vocabulary)) for row in rows for key in row]
     values = [value for row in rows for value in row.values()]
@@ -332,6 +336,8 @@ def tfidf_matrix(
 
 def tfidf_weights(counts: sparse.csr_matrix, *, sublinear: bool, n: int) -> sparse.csr_matrix:
     """`tfidf_matrix` of a matrix of counts (changed in place)."""
+    from scipy import sparse
+
     if sublinear:
         counts.data = 1 + np.log(counts.data)
     df = np.asarray((counts > 0).sum(axis=0)).ravel()
@@ -340,6 +346,8 @@ def tfidf_weights(counts: sparse.csr_matrix, *, sublinear: bool, n: int) -> spar
 
 def normalise_rows(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
     """Rows scaled to unit length, so a dot product is a cosine."""
+    from scipy import sparse
+
     norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
     return sparse.csr_matrix(sparse.diags(1 / np.maximum(norms, 1e-12)) @ matrix)
 
