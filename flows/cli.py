@@ -6,6 +6,7 @@ import contextlib
 import gc
 import json
 import signal
+import sqlite3
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -181,7 +182,10 @@ def start_workers_early(seeds: Path, db: Path) -> None:
     from tasks.ingest import count_article_files
     from tasks.store import count_file_documents
 
-    known = count_file_documents(open_db(db))
+    try:
+        known = count_file_documents(open_db(db))
+    except (sqlite3.Error, OSError):
+        return  # only a head start is lost: the run itself reports what is wrong with the file
     files = count_article_files(seeds, stop_at=known + scaleout.PARALLEL_MIN_ITEMS)
     scaleout.start_early(files - known)
 
