@@ -21,7 +21,6 @@ from dataclasses import replace
 from functools import lru_cache
 
 import punkt
-from sumy.utils import get_stop_words
 
 # ISO 639-1 code → the Punkt model's name.
 PUNKT_LANGUAGES = {
@@ -84,6 +83,8 @@ def _tokenizer(language: str) -> punkt.PunktSentenceTokenizer:
 
 @lru_cache(maxsize=32)
 def _capitalised_function_words(name: str) -> frozenset[str]:
+    from sumy.utils import get_stop_words  # sumy's utilities import requests: loaded when needed
+
     try:
         return frozenset(word.lower() for word in get_stop_words(name))
     except LookupError:

@@ -7,17 +7,18 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-
-from sumy.models.dom import ObjectDocumentModel, Paragraph, Sentence
-from sumy.utils import get_stop_words
+from typing import TYPE_CHECKING
 
 from tasks.sentences import PUNKT_LANGUAGES, OfflineTokenizer, split_paragraphs
+
+if TYPE_CHECKING:
+    from sumy.models.dom import ObjectDocumentModel
 
 log = logging.getLogger(__name__)
 
 # Method name → sumy summariser class (the registry idiom of sumy's own CLI), as (module, class):
-# sumy's summarisers import NLTK, which imports SciPy's statistics (~0.7 s), so they are loaded
-# on first use and commands or processes that never summarise start without them.
+# sumy's summarisers import NLTK (and sumy's utilities import requests), so sumy is loaded on first
+# use and commands or processes that never summarise start without it.
 SUMY_METHODS: dict[str, tuple[str, str]] = {
     "lexrank": ("tasks.lexrank", "VectorLexRank"),  # sumy's LexRank choice, vectorised
     "lsa": ("sumy.summarizers.lsa", "LsaSummarizer"),
@@ -77,6 +78,7 @@ def is_supported(code: str | None) -> bool:
 @lru_cache(maxsize=64)
 def _has_resources(name: str) -> bool:
     from sumy.nlp.stemmers import Stemmer
+    from sumy.utils import get_stop_words
 
     try:
         Stemmer(name)
@@ -89,6 +91,7 @@ def _has_resources(name: str) -> bool:
 @lru_cache(maxsize=64)
 def _summarizer(method: str, name: str) -> Callable[[ObjectDocumentModel, int], tuple]:
     from sumy.nlp.stemmers import Stemmer
+    from sumy.utils import get_stop_words
 
     if method == FUSION:
         from tasks.fusion import FusionSummarizer
@@ -110,6 +113,8 @@ def resolve_count(length: int | float, total: int) -> int:
 
 def build_document(sentences: list[list[str]], language: str) -> ObjectDocumentModel:
     """sumy's document model from already-split paragraphs, so no sumy parser tokenises again."""
+    from sumy.models.dom import ObjectDocumentModel, Paragraph, Sentence
+
     tokenizer = OfflineTokenizer(language)
     return ObjectDocumentModel(
         tuple(
