@@ -94,6 +94,10 @@ class ScaleSettings:
         address = os.environ.get("NEWSFLOW_DASK_ADDRESS", "").strip() or None
         return cls(workers=max(1, workers), dask_address=address)
 
+    def wants_pool(self, items: int) -> bool:
+        """Whether work of this many items pays for starting the local pool."""
+        return self.workers >= 2 and items >= PARALLEL_MIN_ITEMS
+
 
 def start_early(expected_items: int, settings: ScaleSettings | None = None) -> bool:
     """Start the pool's fork server now, if a run of this many items will want the pool; True if
@@ -102,8 +106,7 @@ def start_early(expected_items: int, settings: ScaleSettings | None = None) -> b
     meanwhile, rather than after, when the flow starts its first batch. The `Workers` of the same
     process then fork from it. A wrong guess costs nothing but the head start: too low, the pool
     starts as usual; too high, the server sits idle and goes when the process does."""
-    settings = settings or ScaleSettings.from_env()
-    if settings.workers < 2 or expected_items < PARALLEL_MIN_ITEMS:
+    if not (settings or ScaleSettings.from_env()).wants_pool(expected_items):
         return False
     from multiprocessing import forkserver
 
@@ -146,7 +149,7 @@ class Workers:
         (a pool already started serves small work too)."""
         if self._pool is not None:
             return True
-        if self.settings.workers < 2 or expected_items < PARALLEL_MIN_ITEMS:
+        if not self.settings.wants_pool(expected_items):
             return False
         self._pool = ProcessPoolExecutor(self.settings.workers, mp_context=_fork_server())
         from tasks.batches import warm_up

@@ -87,7 +87,7 @@ def scan_folder(root: Path) -> tuple[list[FileEntry], list[Reject]]:
             continue
         subdirectories: list[tuple[Path, str]] = []
         for child in children:
-            if child.name in IGNORED_NAMES or child.name.startswith("."):
+            if _is_skipped(child.name):
                 continue
             path = Path(child.path)
             below = prefix + child.name
@@ -128,6 +128,11 @@ def scan_folder(root: Path) -> tuple[list[FileEntry], list[Reject]]:
     return entries, rejects
 
 
+def _is_skipped(name: str) -> bool:
+    """Hidden names and IGNORED_NAMES: not articles, and not worth a reject row."""
+    return name in IGNORED_NAMES or name.startswith(".")
+
+
 def count_article_files(root: Path, *, stop_at: int) -> int:
     """Article files under `root` by name alone (no stat, no links followed, no reads), counting
     no further than `stop_at`: a guess at a run's size in milliseconds, before the real scan."""
@@ -138,7 +143,7 @@ def count_article_files(root: Path, *, stop_at: int) -> int:
         try:
             with os.scandir(directory) as listing:
                 for child in listing:
-                    if child.name in IGNORED_NAMES or child.name.startswith("."):
+                    if _is_skipped(child.name):
                         continue
                     if child.is_dir(follow_symlinks=False):
                         if depth < MAX_DEPTH:
