@@ -110,7 +110,7 @@ def start_early(expected_items: int, settings: ScaleSettings | None = None) -> b
         return False
     from multiprocessing import forkserver
 
-    _fork_server()
+    _fork_server()  # sets what the server imports before it starts
     with _environment(WORKER_ENVIRONMENT):
         forkserver.ensure_running()
     return True

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from tasks.nltk_light import import_nltk
 from tasks.sentences import PUNKT_LANGUAGES, OfflineTokenizer, split_paragraphs
 
 if TYPE_CHECKING:
@@ -75,13 +76,20 @@ def is_supported(code: str | None) -> bool:
     return True
 
 
+def _stemmer_class() -> type:
+    """sumy's Stemmer, which imports NLTK: loaded without SciPy's statistics (tasks/nltk_light)."""
+    import_nltk()
+    from sumy.nlp.stemmers import Stemmer
+
+    return Stemmer
+
+
 @lru_cache(maxsize=64)
 def _has_resources(name: str) -> bool:
-    from sumy.nlp.stemmers import Stemmer
     from sumy.utils import get_stop_words
 
     try:
-        Stemmer(name)
+        _stemmer_class()(name)
         get_stop_words(name)
     except LookupError:
         return False
@@ -90,16 +98,16 @@ def _has_resources(name: str) -> bool:
 
 @lru_cache(maxsize=64)
 def _summarizer(method: str, name: str) -> Callable[[ObjectDocumentModel, int], tuple]:
-    from sumy.nlp.stemmers import Stemmer
     from sumy.utils import get_stop_words
 
+    stemmer = _stemmer_class()(name)
     if method == FUSION:
         from tasks.fusion import FusionSummarizer
 
-        summarizer = FusionSummarizer(Stemmer(name), language=name)
+        summarizer = FusionSummarizer(stemmer, language=name)
     else:
         module, cls = SUMY_METHODS[method]
-        summarizer = getattr(importlib.import_module(module), cls)(Stemmer(name))
+        summarizer = getattr(importlib.import_module(module), cls)(stemmer)
     summarizer.stop_words = get_stop_words(name)
     return summarizer  # type: ignore[no-any-return]
 
