@@ -146,10 +146,9 @@ def run(
         raise fail(f"--seeds: {seeds} is not a folder")
     check_feeds(feed or [], feeds_file)
     exit_on_sigterm()
-    start_workers_early(seeds, db)
-    from flows.daily import daily
+    with workers_started_early(seeds, db), run_progress(), foreground_run():
+        from flows.daily import daily  # after the early start: it imports Prefect
 
-    with run_progress(), foreground_run():
         try:
             result = daily(
                 seeds_dir=str(seeds),
@@ -174,10 +173,11 @@ def run(
     console.print(f"\nDatabase: [bold]{escape(str(db))}[/bold]")
 
 
-def start_workers_early(seeds: Path, db: Path) -> None:
-    """When the folder holds enough files the database has not seen for the run to use its worker
-    pool, start the pool's fork server before Prefect is imported (about 1.5 s on one core): the
-    workers' own start-up then runs meanwhile, on the other core."""
+@contextlib.contextmanager
+def workers_started_early(seeds: Path, db: Path) -> Iterator[None]:
+    """For the run (the block): when the folder holds files the database has not seen, start the
+    worker pool's fork server before Prefect is imported (about 1 s on one core): the workers'
+    own start-up then runs meanwhile, on the other core."""
     from flows import scaleout
     from tasks.ingest import count_article_files
     from tasks.store import count_file_documents
@@ -185,9 +185,13 @@ def start_workers_early(seeds: Path, db: Path) -> None:
     try:
         known = count_file_documents(open_db(db))
     except (sqlite3.Error, OSError):
-        return  # only a head start is lost: the run itself reports what is wrong with the file
+        # Only a head start is lost: the run itself reports what is wrong with the file.
+        yield
+        return
+    # A count of new files up to where the pool pays anyway: the guess reads names, not files.
     files = count_article_files(seeds, stop_at=known + scaleout.PARALLEL_MIN_ITEMS)
-    scaleout.start_early(files - known)
+    with scaleout.early_start(files - known):
+        yield
 
 
 def check_feeds(urls: list[str], feeds_file: Path | None) -> None:

@@ -37,7 +37,9 @@ def test_run_guesses_its_size_from_the_files_the_database_has_not_seen(
     from flows import scaleout
 
     asked: list[int] = []
-    monkeypatch.setattr(scaleout, "start_early", lambda items: asked.append(items) or False)
+    monkeypatch.setattr(
+        scaleout, "start_early", lambda items, settings=None: asked.append(items) or False
+    )
     for _ in range(2):
         result = runner.invoke(app, ["run", "--seeds", str(seeds_copy), "--db", str(db_path)])
         assert result.exit_code == 0, result.output

@@ -87,7 +87,7 @@ def test_an_early_fork_server_is_the_one_the_pool_forks_from():
         "from flows.scaleout import PARALLEL_MIN_ITEMS, ScaleSettings, Workers, start_early\n"
         "if __name__ == '__main__':\n"
         "    two = ScaleSettings(workers=2)\n"
-        "    assert not start_early(PARALLEL_MIN_ITEMS - 1, two)  # too little work: no server\n"
+        "    assert not start_early(0, two)  # no new work: no server\n"
         "    assert not start_early(10**6, ScaleSettings(workers=1))\n"
         "    assert forkserver._forkserver._forkserver_pid is None\n"
         "    assert start_early(PARALLEL_MIN_ITEMS, two)\n"
@@ -105,6 +105,25 @@ def test_an_early_fork_server_is_the_one_the_pool_forks_from():
         cwd=Path(__file__).resolve().parent.parent, check=True,
     )  # fmt: skip
     assert done.stdout.strip() == "True True ['1'] None"
+
+
+def test_an_early_start_makes_any_work_worth_a_pool_for_that_run_only():
+    """Started before Prefect loads, the pool's start costs no waiting: one new file pays for it.
+    Once the run (the block) is over, small work runs in the process again."""
+    two = ScaleSettings(workers=2)
+    with scaleout.early_start(0, two) as started:
+        assert not started  # nothing new: no server, and no pool for small work
+        with Workers(two) as workers:
+            assert not workers.start(1)
+    with scaleout.early_start(1, two) as started:
+        assert started
+        with Workers(two) as workers:
+            assert workers.start(1)
+            assert {pid for pid, _ in workers.map(_worker_state, [()], items=1)} != {os.getpid()}
+    with Workers(two) as workers:
+        assert not workers.start(scaleout.PARALLEL_MIN_ITEMS - 1)
+    with scaleout.early_start(10**6, ScaleSettings(workers=1)) as started:
+        assert not started  # one worker: the flow's own process is the pool
 
 
 def test_a_started_pool_serves_small_work_too():
