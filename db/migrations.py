@@ -585,3 +585,10 @@ def m018_lsh_bands_without_document_index(db: Database) -> None:
     finds them by their keys instead (`neardup.band_rows_of`). Documents are never deleted
     by newsflow; deleting one by hand scans the table for its buckets."""
     db.execute("DROP INDEX IF EXISTS idx_lsh_bands_document")
+
+
+@migrations()
+def m019_story_features_sentences(db: Database) -> None:
+    """Where the body's sentences are, as the parse split them: story summaries slice them rather
+    than split every report again (a third of their time)."""
+    db.execute("ALTER TABLE story_features ADD COLUMN sentences TEXT")  # JSON {language, spans}

@@ -16,6 +16,7 @@ from sqlite_utils import Database
 
 from tasks import neardup, shingles, stories
 from tasks.models import Item
+from tasks.sentences import spans
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class Features:
     paragraphs: list[tuple[str, int]]
     terms: dict[str, int]
     signals: list[str]
+    sentences: str | None = None  # JSON {language, spans}: the body's split, for story summaries
 
 
 def compute(item: Item, paragraphs: list[list[str]] | None = None) -> Features:
@@ -38,12 +40,16 @@ def compute(item: Item, paragraphs: list[list[str]] | None = None) -> Features:
         item.title, item.body, item.language, body_tokens, sentences
     )
     minhash = neardup.signature_of(body_tokens)
+    found = None if sentences is None else spans(item.body, sentences)
     return Features(
         content_hash=item.content_hash,
         minhash=neardup.to_blob(minhash),
         paragraphs=neardup.paragraph_hashes(item.body),
         terms=terms,
         signals=signals,
+        sentences=None
+        if found is None
+        else json.dumps({"language": item.language or "en", "spans": found}),
     )
 
 
@@ -54,7 +60,9 @@ def save(db: Database, saved: list[tuple[int, str]], features: dict[str, Feature
         found = features.get(key)
         if found is None:
             continue
-        story_rows.append((document_id, found.content_hash, found.terms, found.signals))
+        story_rows.append(
+            (document_id, found.content_hash, found.terms, found.signals, found.sentences)
+        )
         signature_rows.append(
             (document_id, found.content_hash, neardup.SIGNATURE_SETTINGS, found.minhash,
              json.dumps(found.paragraphs))

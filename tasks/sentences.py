@@ -164,6 +164,25 @@ def split_sentences(text: str, language: str = "en") -> list[str]:
     return sentences
 
 
+def same_model(language: str, other: str) -> bool:
+    """Whether `split_sentences` splits the same way in both languages (the same Punkt model)."""
+    return PUNKT_LANGUAGES.get(language, "english") == PUNKT_LANGUAGES.get(other, "english")
+
+
+def spans(text: str, sentences: list[str]) -> list[int] | None:
+    """Start and end offsets, flat, of `text`'s sentences (its `split_sentences`, in order), to
+    slice them again later rather than split; None if one is not found (it always is)."""
+    found: list[int] = []
+    position = 0
+    for sentence in sentences:
+        start = text.find(sentence, position)
+        if start < 0:
+            return None
+        position = start + len(sentence)
+        found += (start, position)
+    return found
+
+
 def split_paragraphs(text: str, language: str = "en") -> list[list[str]]:
     """Paragraphs (blank-line separated) as lists of sentences."""
     return [

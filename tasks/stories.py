@@ -160,17 +160,21 @@ def _remember(
     _recent[doc_id] = (digest, found_terms, signals, row)
 
 
-def save_features(db: Database, rows: list[tuple[int, str, dict[str, int], list[str]]]) -> None:
-    """Store (document id, content hash, terms, signals) rows in the features cache."""
-    for doc_id, digest, found_terms, found_signals in rows:
+def save_features(
+    db: Database, rows: list[tuple[int, str, dict[str, int], list[str], str | None]]
+) -> None:
+    """Store (document id, content hash, terms, signals, sentences) rows in the features cache
+    (sentences: the body's split as `features.compute` records it, or None)."""
+    for doc_id, digest, found_terms, found_signals, _ in rows:
         _remember(doc_id, digest, found_terms, found_signals)
     db.conn.executemany(
-        "INSERT INTO story_features (document_id, content_hash, settings, terms, signals)"
-        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (document_id) DO UPDATE SET"
+        "INSERT INTO story_features (document_id, content_hash, settings, terms, signals,"
+        " sentences) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (document_id) DO UPDATE SET"
         " content_hash = excluded.content_hash, settings = excluded.settings,"
-        " terms = excluded.terms, signals = excluded.signals",
-        [(doc_id, digest, FEATURES_SETTINGS, json.dumps(found_terms), json.dumps(found_signals))
-         for doc_id, digest, found_terms, found_signals in rows],
+        " terms = excluded.terms, signals = excluded.signals, sentences = excluded.sentences",
+        [(doc_id, digest, FEATURES_SETTINGS, json.dumps(found_terms), json.dumps(found_signals),
+          sentences)
+         for doc_id, digest, found_terms, found_signals, sentences in rows],
     )  # fmt: skip
 
 
@@ -214,7 +218,7 @@ def _features(db: Database, ids: list[int]) -> dict[int, Report]:
                 found_terms, found_signals = report_features(
                     title, body, language, shingles.tokens(body, language)
                 )
-                save_features(db, [(doc_id, digest, found_terms, found_signals)])
+                save_features(db, [(doc_id, digest, found_terms, found_signals, None)])
             report = reports[doc_id] = Report(
                 doc_id, language, parse_time(when), story_id, title, found_terms, found_signals,
                 parse_time(published) if published else None, parse_time(created), encoded,

@@ -23,7 +23,7 @@ from sqlite_utils import Database
 
 from tasks import entities
 from tasks.gazetteer import fold
-from tasks.sentences import split_sentences, words
+from tasks.sentences import same_model, split_sentences, words
 from tasks.store import now, write_transaction
 from tasks.stories import normalise_rows, primary_language, terms, tfidf_matrix
 
@@ -48,14 +48,15 @@ class Line:
 
 
 def summarise(reports: list[dict[str, object]], *, sentences: int = SENTENCES) -> list[Line]:
-    """Pick `sentences` lines from the reports (dicts with id, body, language, title)."""
+    """Pick `sentences` lines from the reports (dicts with id, body, language, title, and maybe
+    sentences: where the parse found them, `features.compute`'s JSON)."""
     language = primary_language(Counter(str(r["language"]) for r in reports if r.get("language")))
     chosen_reports = [r for r in reports if r.get("language") == language] or reports
     candidates: list[Line] = []
     seen: set[str] = set()
     for report in chosen_reports:
         lang = str(report.get("language") or "en")
-        for position, sentence in enumerate(split_sentences(str(report["body"]), lang)):
+        for position, sentence in enumerate(_sentences(report, lang)):
             # A sentence several outlets carry word for word is credited to the first report.
             key = " ".join(fold(sentence).split())
             if key in seen or not MIN_WORDS <= len(words(sentence)) <= MAX_WORDS:
@@ -107,6 +108,18 @@ def summarise(reports: list[dict[str, object]], *, sentences: int = SENTENCES) -
     )
 
 
+def _sentences(report: dict[str, object], language: str) -> list[str]:
+    """`split_sentences` of the report's body, sliced where the parse found them if it did."""
+    body = str(report["body"])
+    if report.get("sentences"):
+        found = json.loads(str(report["sentences"]))
+        # The split depends only on the Punkt model the language maps to.
+        if same_model(found["language"], language):
+            ends = found["spans"]
+            return [body[ends[i] : ends[i + 1]] for i in range(0, len(ends), 2)]
+    return split_sentences(body, language)
+
+
 def _input_key(rows: list[tuple[int, str]]) -> str:
     digest = hashlib.sha256(f"{SETTINGS}:{SENTENCES}:{sorted(rows)}".encode()).hexdigest()
     return digest[:32]
@@ -156,9 +169,12 @@ def plan(db: Database, story_ids: Iterable[int] | None = None) -> list[Job]:
             if len(report_ids) < 2:
                 _save(db, story_id, key, None, stamp)  # the digest falls back to the report's
                 continue
+            # With where the parse found the body's sentences, when they are of this body.
             cursor = db.execute(
-                "SELECT id, body, language, title, content_hash FROM documents"
-                f" WHERE id IN ({','.join('?' * len(report_ids))})",
+                "SELECT d.id, d.body, d.language, d.title, d.content_hash, f.sentences"
+                " FROM documents d LEFT JOIN story_features f ON f.document_id = d.id"
+                " AND f.content_hash = d.content_hash"
+                f" WHERE d.id IN ({','.join('?' * len(report_ids))})",
                 report_ids,
             )
             names = [c[0] for c in cursor.description]

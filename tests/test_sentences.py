@@ -7,7 +7,14 @@ from sumy.parsers.plaintext import PlaintextParser
 from typer.testing import CliRunner
 
 from flows.cli import app
-from tasks.sentences import OfflineTokenizer, split_paragraphs, split_sentences, words
+from tasks.sentences import (
+    OfflineTokenizer,
+    same_model,
+    spans,
+    split_paragraphs,
+    split_sentences,
+    words,
+)
 
 GERMAN = {
     "z. B.": ["Das gilt z. B. für Banken.", "Andere Firmen sind nicht betroffen."],
@@ -138,3 +145,16 @@ def test_cli_summarize_returns_every_german_sentence_exactly():
     )
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == GERMAN_PARAGRAPH
+
+
+def test_spans_slice_back_the_sentences_split_found():
+    """The parse records sentences as offsets; slicing the body with them gives the split."""
+    text = "Am 3. Dezember kam er an. Er blieb.\n\n  Second paragraph, Washington D.C. It rained.\n"
+    for language in ("de", "en"):
+        found = split_sentences(text, language)
+        ends = spans(text, found)
+        assert ends is not None
+        assert [text[ends[i] : ends[i + 1]] for i in range(0, len(ends), 2)] == found
+    assert spans("Some text.", ["Other text."]) is None
+    # Languages without a Punkt model of their own split as English does.
+    assert same_model("en", "ja") and same_model("nb", "no") and not same_model("de", "en")

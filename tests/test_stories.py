@@ -12,6 +12,7 @@ from sqlite_utils import Database
 from db import open_db
 from tasks import entities, gazetteer, ingest, neardup, shingles, store, stories, story_summary
 from tasks.models import Item
+from tasks.sentences import split_sentences
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "benchmarks" / "dedup" / "translations"
@@ -82,6 +83,37 @@ def test_english_report_and_its_german_translation_share_a_story(
     assert len(entries) == 5 and sum(len(e["sources"]) for e in entries) == 7
     for limit in range(1, 6):
         assert stories.digest_entries(db, limit=limit)[:limit] == entries[:limit]
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_story_summaries_slice_the_sentences_the_parse_found(seeds_copy: Path, db_path: Path):
+    """The parse records where each body's sentences are; story summaries slice them rather than
+    split every report again, and choose the same lines. A record of another text is not used."""
+    from flows.daily import daily
+
+    shutil.copy(TRANSLATIONS / f"seed-{SEED_001}.de.txt", seeds_copy / "001-de.txt")
+    shutil.copy(TRANSLATIONS / f"seed-{SEED_000}.en.txt", seeds_copy / "000-en.txt")
+    daily(seeds_dir=str(seeds_copy), db_path=str(db_path), trigger="test")
+    db = open_db(db_path)
+    story_ids = [row[0] for row in db.execute("SELECT id FROM stories WHERE document_count > 1")]
+    assert len(story_ids) == 2
+    db.execute("UPDATE stories SET summary_input = NULL")
+    jobs = story_summary.plan(db, story_ids)
+    reports = [report for job in jobs for report in job.reports]
+    assert {report["language"] for report in reports} == {"en", "de"}
+    for report in reports:
+        found = json.loads(str(report["sentences"]))
+        body, ends = str(report["body"]), found["spans"]
+        sliced = [body[ends[i] : ends[i + 1]] for i in range(0, len(ends), 2)]
+        assert sliced == split_sentences(body, str(report["language"]))
+    split_again = [[report | {"sentences": None} for report in job.reports] for job in jobs]
+    sliced_lines = story_summary.summarise_stories([job.reports for job in jobs])
+    assert sliced_lines == story_summary.summarise_stories(split_again)
+    assert all(len(lines) >= 3 for lines in sliced_lines)
+
+    db.execute("UPDATE story_features SET content_hash = 'another text'")
+    stale = story_summary.plan(db, story_ids)
+    assert all(report["sentences"] is None for job in stale for report in job.reports)
 
 
 def _feed(db: Database, name: str) -> int:
