@@ -588,8 +588,10 @@ def code_version() -> str:
             capture_output=True,
             text=True,
         ).stdout.strip()
+        # Not counting the figures file the benchmark itself writes: runs in a row are of one tree.
+        status = ["git", "status", "--porcelain", "--untracked-files=no"]
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            [*status, "--", ".", ":!benchmarks/latest.json"],
             cwd=ROOT,
             check=True,
             capture_output=True,
