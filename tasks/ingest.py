@@ -346,7 +346,11 @@ def _read(entry: FileEntry, max_bytes: int) -> tuple[bytes, os.stat_result] | Re
         if info.st_size > max_bytes:  # grew since the scan
             return _too_large(entry.relpath, info.st_size, max_bytes)
         try:
-            data = handle.read(max_bytes + 1)
+            # The size it has and a byte more, to see it grow (reading max_bytes + 1 at once
+            # allocated a 5 MB buffer per file); if it grew, on as far as the limit.
+            data = handle.read(info.st_size + 1)
+            if len(data) > info.st_size:
+                data += handle.read(max_bytes + 1 - len(data))
         except OSError as error:
             return Reject(
                 entry.relpath, "unreadable", detail=error.strerror or str(error), size=info.st_size

@@ -162,6 +162,29 @@ def test_files_that_change_after_the_scan_are_refused_not_fatal(tmp_path: Path) 
     assert items == [] and rejects[0].reason == "unreadable"
 
 
+@pytest.mark.parametrize(("limit", "outcome"), [(10_000, "read whole"), (2_500, "too_large")])
+def test_a_file_that_grows_while_it_is_read_is_read_on_to_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: int, outcome: str
+) -> None:
+    """The read asks for the size fstat gave and a byte more; a file that grew meanwhile is read on,
+    as far as the limit, and refused past it, as if read to the limit at once."""
+    path = tmp_path / "grows.txt"
+    path.write_bytes(b"news " * 600)  # 3,000 bytes
+    entry = ingest.scan_folder(tmp_path)[0][0]
+    real_fstat = os.fstat
+
+    def seen_before_it_grew(descriptor: int) -> os.stat_result:  # 2,000 bytes ago
+        info = real_fstat(descriptor)
+        return os.stat_result((*info[:6], info.st_size - 2_000, *info[7:10]))
+
+    monkeypatch.setattr(os, "fstat", seen_before_it_grew)
+    found = ingest._read(entry, limit)
+    if outcome == "too_large":
+        assert isinstance(found, ingest.Reject) and found.reason == "too_large"
+    else:
+        assert not isinstance(found, ingest.Reject) and found[0] == b"news " * 600
+
+
 @pytest.mark.parametrize(
     ("text", "encoding"),
     [
