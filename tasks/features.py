@@ -16,7 +16,7 @@ from sqlite_utils import Database
 
 from tasks import neardup, shingles, stories
 from tasks.models import Item
-from tasks.sentences import spans
+from tasks.sentences import record
 
 
 @dataclass(frozen=True)
@@ -40,16 +40,14 @@ def compute(item: Item, paragraphs: list[list[str]] | None = None) -> Features:
         item.title, item.body, item.language, body_tokens, sentences
     )
     minhash = neardup.signature_of(body_tokens)
-    found = None if sentences is None else spans(item.body, sentences)
+    language = item.language or "en"  # the language the body was split in
     return Features(
         content_hash=item.content_hash,
         minhash=neardup.to_blob(minhash),
         paragraphs=neardup.paragraph_hashes(item.body),
         terms=terms,
         signals=signals,
-        sentences=None
-        if found is None
-        else json.dumps({"language": item.language or "en", "spans": found}),
+        sentences=None if sentences is None else record(item.body, sentences, language),
     )
 
 

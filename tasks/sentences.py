@@ -16,6 +16,7 @@ full stops. News text still trips it in a few known places, so its result is cor
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
 from functools import lru_cache
@@ -164,23 +165,35 @@ def split_sentences(text: str, language: str = "en") -> list[str]:
     return sentences
 
 
-def same_model(language: str, other: str) -> bool:
-    """Whether `split_sentences` splits the same way in both languages (the same Punkt model)."""
-    return PUNKT_LANGUAGES.get(language, "english") == PUNKT_LANGUAGES.get(other, "english")
-
-
-def spans(text: str, sentences: list[str]) -> list[int] | None:
-    """Start and end offsets, flat, of `text`'s sentences (its `split_sentences`, in order), to
-    slice them again later rather than split; None if one is not found (it always is)."""
-    found: list[int] = []
+def record(text: str, sentences: list[str], language: str) -> str | None:
+    """Where `text`'s sentences (its `split_sentences` in `language`, in order) are, as JSON
+    offsets: kept beside the text, they are sliced again rather than split (`replay`). None if a
+    sentence is not in the text (it always is)."""
+    spans: list[int] = []
     position = 0
     for sentence in sentences:
         start = text.find(sentence, position)
         if start < 0:
             return None
         position = start + len(sentence)
-        found += (start, position)
-    return found
+        spans += (start, position)
+    return json.dumps({"language": language, "spans": spans})
+
+
+def replay(text: str, recorded: object, language: str) -> list[str] | None:
+    """The sentences a `record` of `text` holds, when `split_sentences` in `language` splits as
+    the recorded one did (the same Punkt model); None without a usable record."""
+    if not recorded:
+        return None
+    try:
+        found = json.loads(str(recorded))
+        model = PUNKT_LANGUAGES.get(found["language"], "english")
+        if model != PUNKT_LANGUAGES.get(language, "english"):
+            return None
+        spans = found["spans"]
+        return [text[spans[i] : spans[i + 1]] for i in range(0, len(spans), 2)]
+    except (ValueError, KeyError, TypeError, IndexError):
+        return None
 
 
 def split_paragraphs(text: str, language: str = "en") -> list[list[str]]:

@@ -23,7 +23,7 @@ from sqlite_utils import Database
 
 from tasks import entities
 from tasks.gazetteer import fold
-from tasks.sentences import same_model, split_sentences, words
+from tasks.sentences import replay, split_sentences, words
 from tasks.store import now, write_transaction
 from tasks.stories import normalise_rows, primary_language, terms, tfidf_matrix
 
@@ -111,13 +111,8 @@ def summarise(reports: list[dict[str, object]], *, sentences: int = SENTENCES) -
 def _sentences(report: dict[str, object], language: str) -> list[str]:
     """`split_sentences` of the report's body, sliced where the parse found them if it did."""
     body = str(report["body"])
-    if report.get("sentences"):
-        found = json.loads(str(report["sentences"]))
-        # The split depends only on the Punkt model the language maps to.
-        if same_model(found["language"], language):
-            ends = found["spans"]
-            return [body[ends[i] : ends[i + 1]] for i in range(0, len(ends), 2)]
-    return split_sentences(body, language)
+    found = replay(body, report.get("sentences"), language)
+    return split_sentences(body, language) if found is None else found
 
 
 def _input_key(rows: list[tuple[int, str]]) -> str:

@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 from flows.cli import app
 from tasks.sentences import (
     OfflineTokenizer,
-    same_model,
-    spans,
+    record,
+    replay,
     split_paragraphs,
     split_sentences,
     words,
@@ -147,14 +147,16 @@ def test_cli_summarize_returns_every_german_sentence_exactly():
     assert result.output.splitlines() == GERMAN_PARAGRAPH
 
 
-def test_spans_slice_back_the_sentences_split_found():
-    """The parse records sentences as offsets; slicing the body with them gives the split."""
+def test_a_recorded_split_is_replayed_by_slicing_for_the_same_punkt_model_only():
+    """The parse records where a body's sentences are; slicing it again gives the same split."""
     text = "Am 3. Dezember kam er an. Er blieb.\n\n  Second paragraph, Washington D.C. It rained.\n"
     for language in ("de", "en"):
         found = split_sentences(text, language)
-        ends = spans(text, found)
-        assert ends is not None
-        assert [text[ends[i] : ends[i + 1]] for i in range(0, len(ends), 2)] == found
-    assert spans("Some text.", ["Other text."]) is None
-    # Languages without a Punkt model of their own split as English does.
-    assert same_model("en", "ja") and same_model("nb", "no") and not same_model("de", "en")
+        assert replay(text, record(text, found, language), language) == found
+    english = record(text, split_sentences(text, "en"), "en")
+    # Languages without a Punkt model of their own split as English does; German does not.
+    assert replay(text, english, "ja") == split_sentences(text, "ja")
+    assert replay(text, english, "de") is None
+    assert record("Some text.", ["Other text."], "en") is None
+    for unusable in (None, "", "not JSON", '{"spans": [0, 4]}', '{"language": "en", "spans": [0]}'):
+        assert replay(text, unusable, "en") is None
