@@ -343,7 +343,9 @@ def test_a_wire_story_in_several_real_feeds_shares_one_story_through_the_daily_f
     assert json.loads(story[1]) == ["de", "en"]
 
 
-def test_comparer_matrices_equal_the_dict_tfidf_and_survive_a_vocabulary_reset() -> None:
+def test_comparer_matrices_equal_the_dict_tfidf_and_survive_a_vocabulary_reset(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Rows encoded once per process give the cosines `tfidf_matrix` gives from the dicts."""
     from datetime import UTC, datetime
 
@@ -382,3 +384,13 @@ def test_comparer_matrices_equal_the_dict_tfidf_and_survive_a_vocabulary_reset()
         r.row is not None and r.row.vocabulary is feature_rows.current() for r in again.reports
     )
     assert np.allclose(again.compare([1, 2, 3])[0], text, atol=1e-12)
+
+    # Compared a few rows at a time (to bound memory), each row is exactly what it is in one go.
+    whole = again.compare([3, 1, 2])
+    monkeypatch.setattr(stories, "COMPARE_ROWS", 2)
+    rows = list(stories._compared(again, [3, 1, 2]))
+    assert [doc_id for doc_id, *_ in rows] == [3, 1, 2]
+    for row, (_, *parts) in enumerate(rows):
+        assert all(
+            np.array_equal(part, matrix[row]) for part, matrix in zip(parts, whole, strict=True)
+        )
