@@ -275,13 +275,15 @@ def last_run(db_path: Path, api_url: str | None) -> dict[str, Any]:
 
     with sqlite3.connect(db_path) as conn:
         row = conn.execute(
-            "SELECT status, counts, flow_run_id FROM runs ORDER BY started_at DESC, rowid DESC"
-            " LIMIT 1"
+            "SELECT status, counts, flow_run_id, cpu FROM runs"
+            " ORDER BY started_at DESC, rowid DESC LIMIT 1"
         ).fetchone()
     conn.close()
     if not row:
         return {}
     found: dict[str, Any] = {"status": row[0], "counts": json.loads(row[1] or "{}")}
+    if row[3]:
+        found["cpu_by_stage"] = json.loads(row[3])
     if api_url and row[2]:
         try:
             found |= phases(api_url, row[2])
@@ -550,6 +552,8 @@ def report(results: dict[str, Any]) -> str:
                 f"{name} {p['seconds']:.1f}s/{p['runs']}" for name, p in run["phases"].items()
             )
             lines.append(f"{title} flow run {run['flow_run_seconds']:.1f} s; tasks: {parts}")
+    if "cpu_by_stage" in b:
+        lines.append(f"(b) CPU s by stage: {cpu_by_stage(b['cpu_by_stage'])}")
     lines.append("")
     labels = {
         "cold_throughput_multiple": "cold throughput vs anchor (a/b)",
@@ -574,6 +578,17 @@ def report(results: dict[str, Any]) -> str:
         f"the anchor's sentences"
     )
     return "\n".join(lines)
+
+
+def cpu_by_stage(cpu: dict[str, Any]) -> str:
+    """`runs.cpu` as one line: the flow's process, then each kind of worker batch (the file
+    parse by stage)."""
+    parts = [f"flow process {cpu['flow']:.1f}"]
+    for name, seconds in cpu["workers"].items():
+        stages = cpu["parse"] if name == "parse_files" else {}
+        detail = ", ".join(f"{stage} {value:.1f}" for stage, value in stages.items())
+        parts.append(f"{name} {seconds:.1f}" + (f" ({detail})" if detail else ""))
+    return "; ".join(parts)
 
 
 def code_version() -> str:

@@ -592,3 +592,9 @@ def m019_story_features_sentences(db: Database) -> None:
     """Where the body's sentences are, as the parse split them: story summaries slice them rather
     than split every report again (a third of their time)."""
     db.execute("ALTER TABLE story_features ADD COLUMN sentences TEXT")  # JSON {language, spans}
+
+
+@migrations()
+def m020_runs_cpu(db: Database) -> None:
+    """The CPU seconds a run took: the flow's process, and its workers' batches by kind."""
+    db.execute("ALTER TABLE runs ADD COLUMN cpu TEXT")  # JSON {flow, workers, parse}

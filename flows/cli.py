@@ -459,7 +459,7 @@ def runs(
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    table = Table("started", "status", "trigger", "counts", "flow run")
+    table = Table("started", "status", "trigger", "counts", "CPU s", "flow run")
     for row in rows:
         counts = json.loads(row["counts"] or "{}")
         brief = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if v)
@@ -468,9 +468,19 @@ def runs(
             row["status"],
             row["trigger"] or "",
             brief,
+            _cpu_total(row["cpu"]),
             (row["flow_run_id"] or "")[:8],
         )
     console.print(table)
+
+
+def _cpu_total(recorded: str | None) -> str:
+    """A run's CPU seconds, its own process and its workers' (blank for runs before they were
+    recorded)."""
+    if not recorded:
+        return ""
+    cpu = json.loads(recorded)
+    return f"{cpu['flow'] + sum(cpu['workers'].values()):.1f}"
 
 
 @app.command()

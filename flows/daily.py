@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import threading
+import time
 import traceback
 from collections.abc import Iterator
 from itertools import chain
@@ -187,6 +188,17 @@ def _import_in_background(*modules: str) -> None:
     threading.Thread(target=load, name="newsflow-imports", daemon=True).start()
 
 
+def _cpu(started: float, workers: Workers, parse: dict[str, float]) -> dict[str, object]:
+    """What `runs.cpu` records: the CPU seconds of this process since `started` (writing,
+    deciding, Prefect), the batches' by function wherever they ran (this process or its workers),
+    and the file parse's by stage. Batches run here are counted once, under `workers`."""
+    return {
+        "flow": round(time.process_time() - started - workers.cpu_here, 3),
+        "workers": {name: round(seconds, 3) for name, seconds in sorted(workers.cpu.items())},
+        "parse": {name: round(seconds, 3) for name, seconds in sorted(parse.items())},
+    }
+
+
 def _add(total: dict[str, int], part: dict[str, int]) -> None:
     for name, value in part.items():
         total[name] = total.get(name, 0) + value
@@ -216,6 +228,7 @@ def daily(
             'schedule' or 'ui').
     """
     logger = get_run_logger()
+    started_cpu = time.process_time()
     length = summarize.length_key(summarize.parse_length(sentences))
     if method not in summarize.METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(summarize.METHODS)}")
@@ -247,6 +260,7 @@ def daily(
     workers = Workers()  # where CPU-heavy batches run (worker processes, Dask): flows/scaleout.py
     touched: set[int] = set()  # stories whose reports changed
     early: list[batches.Summaries] = []  # summaries the parse workers made, stored once decided
+    parse_cpu: dict[str, float] = {}  # the file parse's CPU seconds by stage
     try:
         if Path(seeds_dir).is_dir():
             scanned = scan_seeds(db_path, seeds_dir, run_id)
@@ -269,6 +283,8 @@ def daily(
             progress.report("files", 0, total_files)
             for paths, batch in zip(scanned["batches"], parsed, strict=True):
                 # quote(): Prefect would otherwise walk every item of the batch (~1 ms a document).
+                for stage, seconds in batch.cpu.items():
+                    parse_cpu[stage] = parse_cpu.get(stage, 0.0) + seconds
                 ingested = ingest_files(db_path, quote(batch), run_id)  # type: ignore[call-overload]
                 _add(counts, ingested["counts"])
                 if ingested["summaries"] is not None:
@@ -345,10 +361,13 @@ def daily(
             status="failed",
             counts=counts,
             error="".join(traceback.format_exception_only(error)).strip(),
+            cpu=_cpu(started_cpu, workers, parse_cpu),
         )
         raise
     finally:
         workers.close()
-    store.finish_run(db, run_id, status="completed", counts=counts)
+    store.finish_run(
+        db, run_id, status="completed", counts=counts, cpu=_cpu(started_cpu, workers, parse_cpu)
+    )
     _publish(db_path, run_id)
     return {"run_id": run_id, "counts": counts, "db_path": db_path}

@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -141,6 +142,10 @@ class Workers:
 
     def __init__(self, settings: ScaleSettings | None = None) -> None:
         self.settings = settings or ScaleSettings.from_env()
+        # CPU seconds the batches took where they ran (here or a local worker), by function name:
+        # what a run records of its workers' share (a Dask cluster's is not counted).
+        self.cpu: dict[str, float] = {}
+        self.cpu_here = 0.0  # the part of it that ran in this process (no pool)
         self._pool: ProcessPoolExecutor | None = None
         self._dask: Any = None  # prefect_dask.DaskTaskRunner, entered on first use
 
@@ -195,10 +200,22 @@ class Workers:
         (default: two per worker) are submitted before this returns, so they run while the caller
         does something else; without one, each call runs in this process as it is iterated.
         """
+        name = getattr(function, "__name__", repr(function))
         if not self.start(items):
-            return (function(*args) for args in calls)
+            return self._counted(name, (_timed(function, *args) for args in calls), here=True)
         assert self._pool is not None
-        return _ordered(self._pool.submit, function, calls, window or 2 * self.settings.workers)
+        timed = ((function, *args) for args in calls)
+        window = window or 2 * self.settings.workers
+        return self._counted(name, _ordered(self._pool.submit, _timed, timed, window))
+
+    def _counted(
+        self, name: str, timed: Iterator[tuple[R, float]], *, here: bool = False
+    ) -> Iterator[R]:
+        for result, seconds in timed:
+            self.cpu[name] = self.cpu.get(name, 0.0) + seconds
+            if here:
+                self.cpu_here += seconds
+            yield result
 
     def map_dask(
         self, task: Any, calls: Iterable[dict[str, Any]], *, window: int | None = None
@@ -216,6 +233,13 @@ class Workers:
 
         wrapped = ((parameters,) for parameters in calls)
         return _ordered(submit, task, wrapped, window or 2 * self.settings.workers)
+
+
+def _timed(function: Callable[..., R], *args: Any) -> tuple[R, float]:
+    """`function(*args)` and the CPU seconds it took in this process."""
+    start = time.process_time()
+    result = function(*args)
+    return result, time.process_time() - start
 
 
 def _ordered(

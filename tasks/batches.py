@@ -7,6 +7,8 @@ worker) and writes what they return in the main process, the one writer.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -28,6 +30,8 @@ class ParsedFiles:
     features: dict[str, Features] = field(default_factory=dict)  # by item key
     # Summaries of the items when asked for, numbered by their position in `items`.
     summaries: Summaries | None = None
+    # CPU seconds of each stage (read, split, features, summaries): where a run's time goes.
+    cpu: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -60,18 +64,22 @@ def parse_files(
     dedup and stories compare, and the summaries (method, length) when `summarise_as` says."""
     root = Path(seeds_dir).resolve()
     parsed = ParsedFiles()
+    lap = _stages(parsed.cpu)
     for path in paths:
         # A file may have changed or gone since the scan: load_path refuses it, never raises.
         found, refused = ingest.load_path(root, Path(path))
         parsed.items.extend(found)
         parsed.rejects.extend(refused)
+    lap("read")  # with decoding, cleaning, language and hashing
     # Sentences once per body: story signals (names) and the summariser both use them.
     split = [split_paragraphs(item.body, item.language or "en") for item in parsed.items]
+    lap("split")
     # Here, in parallel, rather than in the one writer process that decides dedup and stories.
     parsed.features = {
         item.key: features.compute(item, paragraphs)
         for item, paragraphs in zip(parsed.items, split, strict=True)
     }
+    lap("features")
     if summarise_as is not None:
         # Here too, while the text is at hand: the writer keeps the summaries of the documents
         # that are still canonical once dedup has decided, rather than reading them back later.
@@ -81,7 +89,21 @@ def parse_files(
             for i, (item, paragraphs) in enumerate(zip(parsed.items, split, strict=True))
         ]  # fmt: skip
         parsed.summaries = summarise(documents, *summarise_as)
+        lap("summaries")
     return parsed
+
+
+def _stages(seconds: dict[str, float]) -> Callable[[str], None]:
+    """`lap(name)` adds the CPU seconds since the previous lap (or this call) to seconds[name]."""
+    last = time.process_time()
+
+    def lap(name: str) -> None:
+        nonlocal last
+        now = time.process_time()
+        seconds[name] = seconds.get(name, 0.0) + now - last
+        last = now
+
+    return lap
 
 
 def summarise(documents: list[dict[str, object]], method: str, length: str) -> Summaries:

@@ -55,7 +55,7 @@ def runs(db: Database, *, limit: int = 20) -> list[dict[str, Any]]:
     """The most recent runs first."""
     return _rows(
         db,
-        "SELECT id, flow_run_id, started_at, finished_at, status, trigger, counts, error"
+        "SELECT id, flow_run_id, started_at, finished_at, status, trigger, counts, cpu, error"
         " FROM runs ORDER BY started_at DESC, rowid DESC LIMIT ?",
         [limit],
     )

@@ -135,8 +135,9 @@ def finish_run(
     status: str,
     counts: dict[str, int] | None = None,
     error: str | None = None,
+    cpu: dict[str, object] | None = None,
 ) -> None:
-    """Record how a run ended; called on failure too."""
+    """Record how a run ended (and the CPU it took, when measured); called on failure too."""
     with write_transaction(db):
         db.table("runs").update(
             run_id,
@@ -145,6 +146,7 @@ def finish_run(
                 "status": status,
                 "counts": json.dumps(counts or {}, sort_keys=True),
                 "error": error,
+                "cpu": None if cpu is None else json.dumps(cpu, sort_keys=True),
             },
         )
 

@@ -78,8 +78,9 @@ def test_search_without_match_exits_1_and_bad_query_exits_2(ran: Path):
 def test_digest_and_runs(ran: Path):
     digest = runner.invoke(app, ["digest", "--db", str(ran)])
     assert digest.exit_code == 0 and "Cambodia, Japan Vow" in digest.output
-    history = runner.invoke(app, ["runs", "--db", str(ran)])
+    history = runner.invoke(app, ["runs", "--db", str(ran)], terminal_width=200)
     assert history.exit_code == 0 and "completed" in history.output
+    assert "CPU s" in history.output
 
 
 def test_summarize_reads_stdin_and_prints_sentences_in_order():

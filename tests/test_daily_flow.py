@@ -73,6 +73,24 @@ def test_second_run_adds_nothing_but_a_run_row(seeds_copy: Path, db_path: Path):
     assert second["counts"].get("summaries", 0) == 0
 
 
+def test_a_run_records_the_cpu_it_took_by_stage(seeds_copy: Path, db_path: Path):
+    """`runs.cpu`: the flow's own process, the batches by function wherever they ran, and the
+    file parse by stage; a run with nothing new parses nothing and summarises nothing."""
+    run(seeds_copy, db_path)
+    run(seeds_copy, db_path)
+    first, second = (
+        json.loads(row[0]) for row in rows(db_path, "SELECT cpu FROM runs ORDER BY rowid")
+    )
+    assert first["flow"] > 0
+    # Five stories of one report each: no story summary batch.
+    assert set(first["workers"]) == {"parse_files"}
+    assert set(first["parse"]) == {"read", "split", "features", "summaries"}
+    # The stages are laps inside the parse batches, so they add up to at most their total.
+    assert 0 < sum(first["parse"].values()) <= first["workers"]["parse_files"] + 0.005
+    assert second["flow"] > 0
+    assert second["workers"] == {} and second["parse"] == {}
+
+
 def test_changed_file_is_updated_in_place_as_a_new_version(seeds_copy: Path, db_path: Path):
     run(seeds_copy, db_path)
     path = next(seeds_copy.glob("004_*.txt"))

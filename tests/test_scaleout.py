@@ -40,6 +40,8 @@ def test_small_work_stays_in_process():
     with Workers(ScaleSettings(workers=2)) as workers:
         assert list(workers.map(pow, [(2, i) for i in range(5)], items=5)) == [1, 2, 4, 8, 16]
         assert workers._pool is None
+    # Its CPU is counted, as having run in this process.
+    assert set(workers.cpu) == {"pow"} and workers.cpu_here == workers.cpu["pow"]
 
 
 def test_pool_returns_results_in_submission_order():
@@ -49,6 +51,8 @@ def test_pool_returns_results_in_submission_order():
         assert workers._pool is not None
     assert results == [3**i for i in range(40)]
     assert workers._pool is None
+    # Counted from what the workers measured, none of it in this process.
+    assert set(workers.cpu) == {"pow"} and workers.cpu_here == 0
 
 
 @pytest.mark.parametrize(("user_value", "expected"), [(None, "['1'] None"), ("3", "['3'] 3")])
