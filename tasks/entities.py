@@ -10,8 +10,9 @@ Each signal is a string key with a kind prefix: `name:`, `num:`, `year:`, `date:
 from __future__ import annotations
 
 import re
+import string
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
 
 from tasks import gazetteer
@@ -27,6 +28,9 @@ _MONTH_NAME = r"([A-Za-zäÄ]{3,9})\.?"
 _DAY_MONTH = re.compile(rf"\b(\d{{1,2}})\.?\s+{_MONTH_NAME}(?:,?\s+(\d{{4}}))?")
 _MONTH_DAY = re.compile(rf"\b{_MONTH_NAME}\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(\d{{4}}))?")
 _ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+# The letters _MONTH_NAME reads, and where a date may start: at a figure, or at the word before.
+_MONTH_LETTERS = frozenset(string.ascii_letters + "äÄ")
+_FIGURE = re.compile(r"\d+")
 # Figures and dates all hold a digit: a text without one (most sentences) skips their patterns.
 _DIGIT = re.compile(r"\d")
 
@@ -158,13 +162,46 @@ def dates(text: str) -> Counter[str]:
         if year:
             found[f"date:{year}-{month:02d}-{day:02d}"] += 1
 
-    for match in _DAY_MONTH.finditer(text):
+    # Tried only where a date can start, not at every word: at a figure ("25 December",
+    # "2025-12-25"), and at the word before a figure ("December 25"). The same matches as
+    # finditer finds, in less time.
+    figures = [match.start() for match in _FIGURE.finditer(text)]
+    for match in _tried_at(_DAY_MONTH, text, figures):
         add(int(match.group(1)), MONTHS.get(match.group(2).lower()), match.group(3))
-    for match in _MONTH_DAY.finditer(text):
+    words = (_word_before(text, figure) for figure in figures)
+    for match in _tried_at(_MONTH_DAY, text, (start for start in words if start is not None)):
         add(int(match.group(2)), MONTHS.get(match.group(1).lower()), match.group(3))
-    for match in _ISO_DATE.finditer(text):
+    for match in _tried_at(_ISO_DATE, text, figures):
         add(int(match.group(3)), int(match.group(2)), match.group(1))
     return found
+
+
+def _tried_at(
+    pattern: re.Pattern[str], text: str, starts: Iterable[int]
+) -> Iterator[re.Match[str]]:
+    """`pattern.finditer(text)` for a pattern that can only match at `starts` (ascending)."""
+    end = 0
+    for start in starts:
+        if start >= end and (match := pattern.match(text, start)):
+            end = match.end()
+            yield match
+
+
+def _word_before(text: str, figure: int) -> int | None:
+    """Where the month name of a "December 25" ending at this figure would start: the letters
+    before the whitespace (and a dot) before it; None when no such letters are there."""
+    end = figure
+    while end > 0 and text[end - 1].isspace():
+        end -= 1
+    if end == figure:
+        return None  # `\s+` needs whitespace
+    if end > 0 and text[end - 1] == ".":
+        end -= 1
+    start = end
+    # One letter more than a month name may have: the pattern then refuses the start.
+    while start > 0 and end - start < 10 and text[start - 1] in _MONTH_LETTERS:
+        start -= 1
+    return start if start < end else None
 
 
 def signals(

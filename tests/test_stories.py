@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from sqlite_utils import Database
 
 from db import open_db
 from tasks import entities, gazetteer, ingest, neardup, shingles, store, stories, story_summary
+from tasks.dates import MONTHS
 from tasks.models import Item
 from tasks.sentences import replay, split_sentences
 
@@ -242,6 +244,41 @@ def test_signals_read_figures_and_dates_the_way_each_language_writes_them() -> N
     )
     for key in ("num:21.5", "num:1300", "date:2025-12-25", "md:12-25"):
         assert key in english and key in german
+
+
+def _dates_tried_everywhere(text: str) -> Counter[str]:
+    """`entities.dates` as it was: every pattern tried at every position by finditer."""
+    found: Counter[str] = Counter()
+    for pattern, day, month, year in (
+        (entities._DAY_MONTH, 1, 2, 3), (entities._MONTH_DAY, 2, 1, 3),
+        (entities._ISO_DATE, 3, 2, 1),
+    ):  # fmt: skip
+        for match in pattern.finditer(text):
+            named = match.group(month)
+            number = MONTHS.get(named.lower()) if pattern is not entities._ISO_DATE else int(named)
+            if number and 1 <= int(match.group(day)) <= 31:
+                found[f"md:{number:02d}-{int(match.group(day)):02d}"] += 1
+                if match.group(year):
+                    found[f"date:{match.group(year)}-{number:02d}-{int(match.group(day)):02d}"] += 1
+    return found
+
+
+def test_dates_tried_only_at_figures_are_the_dates_tried_everywhere(corpus: Path) -> None:
+    """`dates` tries its patterns only at a figure and at the word before one: the same dates as
+    trying them at every position, on awkward spacing, glued words, overlaps, and real articles."""
+    awkward = [
+        "on 5 May 2024 and May 6, 2025", "Sept. 12, 2023 and 12 SEPT 2020", "Mayors 5",
+        "1. Jänner 2021 und 3 Mär. 2024", "Monday 25 December 2025", "May 5 2024 June 6",
+        "éMay 5", "_May 5", "May\n\n   12", "12 May 12 May 2020 May 3rd", "May 4th, 2020May 5",
+        "2024-05-06 and 7 Jun", "Decemberx 5", "5 Septemberx 2024", "ABCDEFGHIJ 5", "Dec.. 5",
+        "3May 4", "31 dec 2019 jan 1st 2020", "5 \u00a0Dec. 2020", "\u0663 May 5", "May \u0665",
+    ]  # fmt: skip
+    articles = sorted((corpus / "bbc-news-summary/article").rglob("*.txt"))
+    texts = awkward + [path.read_text(encoding="utf-8", errors="replace") for path in articles]
+    assert len(texts) > 200
+    assert sum(bool(entities.dates(text)) for text in texts) > 50  # dates were there to find
+    for text in texts:
+        assert entities.dates(text) == _dates_tried_everywhere(text), text[:80]
 
 
 def test_reports_outside_the_window_open_their_own_story(db_path: Path, corpus: Path) -> None:
