@@ -9,7 +9,7 @@ import traceback
 from collections.abc import Iterator
 from itertools import chain
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from flows.settings import apply_defaults
 
@@ -31,6 +31,8 @@ FILE_BATCH = 1000  # files read and written per task run / transaction
 FILE_BATCH_BYTES = 64 * 1024 * 1024  # and at most this many bytes of files, to bound memory
 SUMMARY_BATCH = 500  # documents summarised per task run / transaction
 SUMMARY_WINDOW = 24  # summary batches in flight (~20 MB of text): workers run ahead of the writer
+
+Number = TypeVar("Number", int, float)
 
 # The summariser names as a Literal, so the Prefect UI renders `method` as a dropdown.
 Method = Literal[summarize.METHODS]  # type: ignore[valid-type]
@@ -199,7 +201,7 @@ def _cpu(started: float, workers: Workers, parse: dict[str, float]) -> dict[str,
     }
 
 
-def _add(total: dict[str, int], part: dict[str, int]) -> None:
+def _add(total: dict[str, Number], part: dict[str, Number]) -> None:
     for name, value in part.items():
         total[name] = total.get(name, 0) + value
 
@@ -283,8 +285,7 @@ def daily(
             progress.report("files", 0, total_files)
             for paths, batch in zip(scanned["batches"], parsed, strict=True):
                 # quote(): Prefect would otherwise walk every item of the batch (~1 ms a document).
-                for stage, seconds in batch.cpu.items():
-                    parse_cpu[stage] = parse_cpu.get(stage, 0.0) + seconds
+                _add(parse_cpu, batch.cpu)
                 ingested = ingest_files(db_path, quote(batch), run_id)  # type: ignore[call-overload]
                 _add(counts, ingested["counts"])
                 if ingested["summaries"] is not None:
