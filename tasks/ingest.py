@@ -92,7 +92,7 @@ def scan_folder(root: Path) -> tuple[list[FileEntry], list[Reject]]:
             path = Path(child.path)
             below = prefix + child.name
             if not _is_utf8(below):
-                relpath = os.fsencode(below).decode("utf-8", "backslashreplace")
+                relpath = _printable(below)
                 rejects.append(Reject(relpath, "bad_name", detail="the file name is not UTF-8"))
                 continue
             relpath = below
@@ -157,8 +157,7 @@ def count_article_files(root: Path, *, stop_at: int) -> int:
 
 def _relpath(root: Path, path: Path) -> str:
     """The POSIX path below root, printable and storable even when the name is not UTF-8."""
-    relpath = path.relative_to(root).as_posix() if path != root else "."
-    return os.fsencode(relpath).decode("utf-8", "backslashreplace")
+    return _printable(path.relative_to(root).as_posix() if path != root else ".")
 
 
 def _is_utf8(name: str) -> bool:
@@ -201,6 +200,7 @@ def _follow_link(root: Path, link: Path, relpath: str) -> FileEntry | Reject:
 
 
 def _printable(text: str) -> str:
+    """A path that may not be UTF-8, its undecodable bytes written as escapes."""
     return os.fsencode(text).decode("utf-8", "backslashreplace")
 
 
