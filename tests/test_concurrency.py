@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from db import open_db
 from tests.hostile import (
     BBC_ARTICLES,
     ROOT,
@@ -89,6 +92,29 @@ for start in range(0, len(items), 25):  # small batches: many chances to interle
         store.save_rejects(db, rejects, run_id=run_id)
 store.finish_run(db, run_id, status="completed")
 """
+
+
+def test_opening_waits_for_a_writer_instead_of_failing_to_switch_to_wal(tmp_path: Path) -> None:
+    """On a file not in WAL mode yet, another connection's write lock makes the switch fail at
+    once, busy timeout or not (how one of four processes opening a new file at the same moment
+    failed, 5 times in 100 rounds of six): open_db waits for the lock instead."""
+    path = tmp_path / "new.db"
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    writer.execute("CREATE TABLE first_writer (x)")
+    writer.execute("BEGIN IMMEDIATE")  # holds the write lock, as a process migrating it would
+    plain = sqlite3.connect(path, isolation_level=None, timeout=5)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        plain.execute("PRAGMA journal_mode = WAL")  # refused at once, timeout notwithstanding
+    plain.close()
+    release = threading.Timer(0.3, lambda: writer.execute("COMMIT"))
+    release.start()
+    started = time.monotonic()
+    db = open_db(path)
+    waited = time.monotonic() - started
+    release.join()
+    assert waited >= 0.25
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert "first_writer" in db.table_names() and "documents" in db.table_names()
 
 
 def test_writers_racing_on_a_fresh_file_never_duplicate_or_lock(
