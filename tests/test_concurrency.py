@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import re
 import sqlite3
 import subprocess
 import sys
@@ -54,7 +56,10 @@ def test_three_runs_at_once_end_in_the_state_of_one(
     seconds = time.monotonic() - started
     errors = "\n".join(run.stderr() for run in runs)
     assert codes == [0] * RUNS, errors
-    assert "database is locked" not in errors and "Traceback" not in errors
+    ours = "\n".join(
+        _without_prefect_server_logs(run.err.read_text(errors="replace")) for run in runs
+    )
+    assert "database is locked" not in ours and "Traceback" not in ours, ours[-3000:]
 
     got = snapshot(db)
     assert got.integrity == "ok"
@@ -71,6 +76,25 @@ def test_three_runs_at_once_end_in_the_state_of_one(
     record_figures("three_concurrent_runs", runs=RUNS, files=FILES, seconds=round(seconds, 1),
                    one_run_seconds=round(one_run_seconds, 1), documents=got.document_rows,
                    summaries=got.summary_rows, duplicates=0, locked_errors=0)  # fmt: skip
+
+
+# A log record's first line as Prefect's console handler writes it: "12:00:01.234 | ERROR | name -".
+_RECORD = re.compile(r"^\d\d:\d\d:\d\d\.\d{3} \| \w+\s* \| (\S+) - ", re.MULTILINE)
+
+
+def _without_prefect_server_logs(stderr: str) -> str:
+    """A run's stderr without the records (and their tracebacks) that its temporary Prefect
+    server logs about its own database. Three such servers share one Prefect home, so their SQLite
+    file is contended too; Prefect retries those writes ("Error flushing 3 events (3 to retry, 0
+    dropped)"), and none of it is newsflow's database or the run's outcome."""
+    starts = [match.start() for match in _RECORD.finditer(stderr)] + [len(stderr)]
+    kept = [stderr[: starts[0]]]
+    for start, end in itertools.pairwise(starts):
+        record = stderr[start:end]
+        name = _RECORD.match(record)
+        if not (name and name.group(1).startswith("prefect.server")):
+            kept.append(record)
+    return "".join(kept)
 
 
 WRITER = """
