@@ -1,19 +1,12 @@
 """Stories: reports of the same event grouped within a time window, across outlets and languages.
 
 Near-duplicates (`tasks/neardup.py`) are copies of one text; a story is looser: different reports
-of one event. Two canonical reports link when
-
-* they are in the same language and their TF-IDF cosine over stemmed content words (Snowball
-  stemmers, no data download) is high, backed by the language-independent signals unless it is
-  very high; or
-* they are in different languages and those signals agree strongly — the same names, figures,
-  dates, and the same countries and organisations once the bilingual gazetteer has mapped
-  "Cambodia" and "Kambodscha" to one id (`tasks/entities.py`, `tasks/gazetteer.py`).
-
-A report joins the story it links to best, and only when it links to at least half of that
-story's reports in the window: a story cannot grow by chaining one follow-up to the next.
-Duplicates share their canonical's story. Every assignment is a `dedup_decisions` row with
-method `story`.
+of one event, in any wording or language. Each canonical report, in time order, joins the story it
+is most similar to or opens a new one (`tasks/story_clusters.py` holds the stories, their index
+and the scoring). This module computes what is compared (terms of the headline and lede, of the
+whole text, and the signals that survive translation), reads and writes the database, and builds
+the digest's entries. Duplicates share their canonical's story. Every assignment is a
+`dedup_decisions` row with method `story`, its score, threshold and reason.
 """
 
 from __future__ import annotations
@@ -21,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -31,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sqlite_utils import Database
 
-from tasks import entities, feature_rows, shingles
+from tasks import entities, shingles, story_clusters
 from tasks.gazetteer import fold
 from tasks.neardup import outlet_name, parse_time
 from tasks.sentences import PUNKT_LANGUAGES, split_sentences
@@ -43,20 +36,10 @@ if TYPE_CHECKING:  # SciPy loads when a matrix is first built, not with the modu
 log = logging.getLogger(__name__)
 
 DEFAULT_WINDOW_DAYS = 7
-# Same language: cosine at least TEXT_MIN and signals at least SIGNALS_SUPPORT, or cosine alone
-# at least TEXT_STRONG. Different languages: signals at least SIGNALS_CROSS with MIN_SHARED
-# specific signals (names, figures, dates) in common. Calibrated with `python -m benchmarks.dedup`.
-TEXT_MIN = 0.6
-TEXT_STRONG = 0.8
-SIGNALS_SUPPORT = 0.5
-SIGNALS_CROSS = 0.45
-MIN_SHARED = 3
-SPECIFIC_KINDS = ("name", "num", "date", "md")
-FEATURES_SETTINGS = "stories-v1"
-CHUNK = 500  # pending reports per window (the window is rebuilt per chunk)
-# Pending reports per matrix product: their similarities to the whole window are dense arrays
-# (five of rows × window), so 100 rows at a time hold a fifth of what the chunk's 500 would.
-COMPARE_ROWS = 100
+# Part of every stored feature row: change it whenever report_features changes.
+FEATURES_SETTINGS = "stories-v2"
+LEDE_TOKENS = 30  # the lede, as words: about the first sentence of a news text
+CHUNK = 500  # pending reports read (and their window's stories loaded) at a time
 
 
 # --- features -------------------------------------------------------------------------------------
@@ -106,21 +89,10 @@ class Report:
     signals: list[str]
     published: datetime | None = None  # earliest stated date of the report or its copies
     created: datetime | None = None  # when the report (or its first copy) was stored
-    row: feature_rows.Row | None = None  # terms and signals as matrix columns
 
-    def encoded(self) -> feature_rows.Row:
-        """The report's matrix row in the current vocabulary (encoded once, then reused)."""
-        if self.row is None or self.row.vocabulary is not feature_rows.current():
-            self.row = feature_rows.encode(self.terms, self.signals)
-        return self.row
-
-    def apart(self, other: Report) -> timedelta:
-        """Publication dates apart, or storage times when either report has no date."""
-        if self.published and other.published:
-            return abs(self.published - other.published)
-        if self.created and other.created:
-            return abs(self.created - other.created)
-        return abs(self.when - other.when)
+    def seconds(self) -> float:
+        """When it happened as the story window sees it: the stated date, else when stored."""
+        return (self.published or self.created or self.when).timestamp()
 
 
 def report_features(
@@ -139,28 +111,36 @@ def report_features(
     if body_sentences is not None:  # the split of title and body, line by line, as names' own
         sentences = [*split_sentences(title or "", language or "en"), *body_sentences]
     signals = sorted(entities.signals(text, language, sentences=sentences))
-    return dict(terms_of(head, body_tokens, language)), signals
+    found = dict(terms_of(head, body_tokens, language))
+    found.update(head_terms(head, body_tokens, language))
+    return found, signals
+
+
+def head_terms(
+    title_tokens: list[str], body_tokens: list[str], language: str | None
+) -> Counter[str]:
+    """Content words of the headline and the lede (the body's first LEDE_TOKENS words), marked
+    apart from the text's terms: what a headline-only item or a teaser is compared by."""
+    stop = stop_stems(language)
+    prefix = f"{language or 'xx'}{story_clusters.HEAD_MARK}"
+    return Counter(
+        prefix + word
+        for word in chain(title_tokens, body_tokens[:LEDE_TOKENS])
+        if len(word) >= 3 and not word.isdigit() and word not in stop
+    )
 
 
 # Features this process stored or read, by document id: (content hash, terms, signals). Every story
 # pass of a run reads the whole window's features; this spares it re-reading and re-decoding them.
 # Entries are checked against the stored content hash, like the table's, before use.
-_recent: dict[int, tuple[str, dict[str, int], list[str], feature_rows.Row | None]] = {}
-RECENT_MAX = 20_000  # ~20 KB each with their matrix rows: about 400 MB at most
+_recent: dict[int, tuple[str, dict[str, int], list[str]]] = {}
+RECENT_MAX = 20_000  # ~15 KB each: about 300 MB at most
 
 
-def _remember(
-    doc_id: int,
-    digest: str,
-    found_terms: dict[str, int],
-    signals: list[str],
-    row: feature_rows.Row | None = None,
-) -> None:
+def _remember(doc_id: int, digest: str, found_terms: dict[str, int], signals: list[str]) -> None:
     if len(_recent) >= RECENT_MAX:
-        # A bound on memory, not a policy: the table still has them all.
-        _recent.clear()
-        feature_rows.reset()
-    _recent[doc_id] = (digest, found_terms, signals, row)
+        _recent.clear()  # a bound on memory, not a policy: the table still has them all
+    _recent[doc_id] = (digest, found_terms, signals)
 
 
 def save_features(
@@ -213,110 +193,22 @@ def _features(db: Database, ids: list[int]) -> dict[int, Report]:
         for row in rows:
             (doc_id, language, when, story_id, title, digest, _, _, published, created) = row
             recent = _recent.get(doc_id)
-            encoded = None
             if doc_id in stored and recent is not None and recent[0] == digest:
-                _, found_terms, found_signals, encoded = recent
+                _, found_terms, found_signals = recent
             else:
                 body = db.execute("SELECT body FROM documents WHERE id = ?", [doc_id]).fetchone()[0]
                 found_terms, found_signals = report_features(
                     title, body, language, shingles.tokens(body, language)
                 )
                 save_features(db, [(doc_id, digest, found_terms, found_signals, None)])
-            report = reports[doc_id] = Report(
+            reports[doc_id] = Report(
                 doc_id, language, parse_time(when), story_id, title, found_terms, found_signals,
-                parse_time(published) if published else None, parse_time(created), encoded,
+                parse_time(published) if published else None, parse_time(created),
             )  # fmt: skip
-            if report.encoded() is not encoded:
-                _remember(doc_id, digest, found_terms, found_signals, report.row)
     return reports
 
 
-# --- similarity -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Link:
-    """How two reports compare, and whether that makes them one story."""
-
-    linked: bool
-    score: float
-    text: float
-    signals: float
-    shared: tuple[str, ...]
-    same_language: bool
-
-    @property
-    def threshold(self) -> float:
-        return TEXT_MIN if self.same_language else SIGNALS_CROSS
-
-    def explain(self) -> str:
-        """A one-line reason a person can check."""
-        shared = ", ".join(self.shared[:8]) or "none"
-        if self.same_language:
-            return (
-                f"text cosine {self.text:.2f} (link at ≥ {TEXT_MIN} with signals ≥"
-                f" {SIGNALS_SUPPORT}, or ≥ {TEXT_STRONG} alone); signals {self.signals:.2f};"
-                f" shared: {shared}"
-            )
-        return (
-            f"other language: signals {self.signals:.2f} (link at ≥ {SIGNALS_CROSS} with ≥"
-            f" {MIN_SHARED} names, figures or dates in common); shared: {shared}"
-        )
-
-
-class Comparer:
-    """TF-IDF and signal similarity of some reports against a set of reports, as matrices."""
-
-    def __init__(self, reports: list[Report]) -> None:
-        self.reports = reports
-        self.index = {report.id: i for i, report in enumerate(reports)}
-        n = len(reports)
-        rows = [report.encoded() for report in reports]  # all in the current vocabulary
-        vocabulary = feature_rows.current()
-        counts = feature_rows.matrix(
-            [r.term_ids for r in rows], [r.term_counts for r in rows], len(vocabulary.terms)
-        )
-        self.terms = normalise_rows(tfidf_weights(counts, sublinear=True, n=n))
-        binary = feature_rows.matrix([r.signal_ids for r in rows], None, len(vocabulary.signals))
-        df = np.asarray(binary.sum(axis=0)).ravel()
-        # With no signal at all the matrix still has one (empty) column: give it a kind too.
-        kinds = vocabulary.signal_kinds() + [""] * (binary.shape[1] - len(vocabulary.signals))
-        weights = np.array([entities.KIND_WEIGHTS.get(k, 0.5) for k in kinds]) * (
-            np.log((1 + n) / (1 + df)) + 1
-        )
-        self.signals = binary
-        self.weights = weights
-        self.totals = binary @ weights
-        self.specific = binary[:, np.array([k in SPECIFIC_KINDS for k in kinds], dtype=bool)]
-
-    def compare(self, ids: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(text cosine, signal overlap, shared specific signals) of `ids` against all reports."""
-        rows = [self.index[i] for i in ids]
-        text = (self.terms[rows] @ self.terms.T).toarray()
-        shared = (self.signals[rows].multiply(self.weights) @ self.signals.T).toarray()
-        smaller = np.minimum(self.totals[rows][:, None], self.totals[None, :])
-        signals = np.divide(shared, smaller, out=np.zeros_like(shared), where=smaller > 0)
-        specific = (self.specific[rows] @ self.specific.T).toarray()
-        return text, signals, specific
-
-    def link(self, a: int, b: int, text: float, signals: float, specific: float) -> Link:
-        """Apply the linking rule to one pair."""
-        first, second = self.reports[self.index[a]], self.reports[self.index[b]]
-        same = first.language is not None and first.language == second.language
-        if same:
-            linked = text >= TEXT_STRONG or (text >= TEXT_MIN and signals >= SIGNALS_SUPPORT)
-            score = text
-        else:
-            linked = signals >= SIGNALS_CROSS and specific >= MIN_SHARED
-            score = signals
-        return Link(linked, float(score), float(text), float(signals),
-                    self.shared(first, second), same)  # fmt: skip
-
-    def shared(self, a: Report, b: Report) -> tuple[str, ...]:
-        """The most telling signals two reports share (for the decision's reason)."""
-        common = set(a.signals) & set(b.signals)
-        order = {kind: i for i, kind in enumerate(("date", "md", "name", "num", "org", "country"))}
-        return tuple(sorted(common, key=lambda k: (order.get(entities.kind(k), 9), k)))
+# --- TF-IDF (story summaries weigh sentences with it) --------------------------------------------
 
 
 def matrix_with_vocabulary(
@@ -387,8 +279,7 @@ def assign_stories(
 ) -> StoryResult:
     """Give every canonical report without a story one; refresh the stories that changed."""
     result = StoryResult(touched=set(dirty))
-    window = timedelta(days=window_days)
-    cache: dict[int, Report] = {}  # reports already read in this call (a big backlog re-reads less)
+    clusterer = story_clusters.Clusterer(window_days=window_days)
     while True:
         # Pick the reports under the write lock: a concurrent run that assigned them while this
         # one waited must not have them assigned (and stories created) a second time.
@@ -403,7 +294,7 @@ def assign_stories(
                 ).fetchall()
             ]
             if pending:
-                _assign_chunk(db, pending, window, run_id, result, cache)
+                _assign_chunk(db, pending, clusterer, run_id, result)
         if not pending:
             break
     with write_transaction(db):
@@ -419,17 +310,18 @@ def assign_stories(
 def _assign_chunk(
     db: Database,
     pending: list[int],
-    window: timedelta,
+    clusterer: story_clusters.Clusterer,
     run_id: str | None,
     result: StoryResult,
-    cache: dict[int, Report],
 ) -> None:
     reports = _features(db, pending)
+    times = [r.seconds() for r in reports.values()]
     dated = [r.when for r in reports.values()]
     stored = [r.created or r.when for r in reports.values()]
+    window = clusterer.window
     # Indexed ranges: reports dated near these, or stored near them (for undated reports).
-    neighbours = {
-        row[0]: row[1]
+    neighbours = [
+        row
         for row in db.execute(
             # The unary + keeps SQLite on the two date indexes (not on "duplicate_of IS NULL",
             # which matches most of the table).
@@ -437,81 +329,32 @@ def _assign_chunk(
             " WHERE (event_at BETWEEN ? AND ? OR created_at BETWEEN ? AND ?)"
             " AND +story_id IS NOT NULL AND +duplicate_of IS NULL"
             " AND coalesce(summary_status, '') != 'boilerplate'",
-            [_iso(min(dated) - window), _iso(max(dated) + window),
-             _iso(min(stored) - window), _iso(max(stored) + window)],
+            [_iso(min(dated) - timedelta(seconds=window)),
+             _iso(max(dated) + timedelta(seconds=window)),
+             _iso(min(stored) - timedelta(seconds=window)),
+             _iso(max(stored) + timedelta(seconds=window))],
         ).fetchall()
-    }  # fmt: skip
-    for doc_id, story_id in neighbours.items():
-        if doc_id in cache and doc_id not in reports:
-            cache[doc_id].story_id = story_id
-            reports[doc_id] = cache[doc_id]
-    reports |= _features(db, [i for i in neighbours if i not in reports])
-    cache.update(reports)
-    comparer = Comparer(list(reports.values()))
-    columns = [r.id for r in comparer.reports]
-    # Per-column facts as arrays, so each pending report is compared with the window at once.
-    column_of = {doc_id: c for c, doc_id in enumerate(columns)}
-    stories = np.array([r.story_id or -1 for r in comparer.reports], dtype=np.int64)
-    published = np.array([_seconds(r.published) for r in comparer.reports])
-    created = np.array([_seconds(r.created or r.when) for r in comparer.reports])
-    # Languages as small integers (-1: none): a row of them compares ten times faster than strings.
-    codes: dict[str, int] = {}
-    languages = np.array(
-        [codes.setdefault(r.language, len(codes)) if r.language else -1 for r in comparer.reports],
-        dtype=np.int64,
-    )
-    seconds = window.total_seconds()
+        if row[0] not in clusterer.members
+    ]  # fmt: skip
+    known = _features(db, [doc_id for doc_id, _ in neighbours])
+    clusterer.count((r.id, r.terms, r.signals) for r in chain(known.values(), reports.values()))
+    for report in sorted(known.values(), key=lambda r: (r.seconds(), r.id)):
+        assert report.story_id is not None
+        clusterer.add(_profile(clusterer, report), report.story_id)
+    clusterer.forget_before(min(times))
     stamp = now()
-    for doc_id, text, signals, specific in _compared(comparer, pending):
-        report = reports[doc_id]
-        me = column_of[doc_id]
-        both_dated = ~np.isnan(published) & ~np.isnan(published[me])
-        apart = np.where(
-            both_dated, np.abs(published - published[me]), np.abs(created - created[me])
-        )
-        candidate = (stories >= 0) & (apart <= seconds)
-        candidate[me] = False
-        same = (languages == languages[me]) & (languages[me] >= 0)
-        linked = (
-            np.where(
-                same,
-                (text >= TEXT_STRONG) | ((text >= TEXT_MIN) & (signals >= SIGNALS_SUPPORT)),
-                (signals >= SIGNALS_CROSS) & (specific >= MIN_SHARED),
-            )
-            & candidate
-        )
-        scores = np.where(same, text, signals)
-        closest: tuple[float, int, Link] | None = None
-        if candidate.any():
-            c = int(np.argmax(np.where(candidate, scores, -np.inf)))
-            link = comparer.link(doc_id, columns[c], text[c], signals[c], specific[c])
-            closest = (link.score, columns[c], link)
-        eligible: list[tuple[float, float, int, int, Link]] = []
-        for story_id in np.unique(stories[linked]):
-            in_story = candidate & (stories == story_id)
-            hits = linked & in_story
-            # Majority link: most of the story's reports must agree, not one follow-up.
-            if hits.sum() * 2 < in_story.sum():
-                continue
-            c = int(np.argmax(np.where(hits, scores, -np.inf)))
-            strongest = comparer.link(doc_id, columns[c], text[c], signals[c], specific[c])
-            ratio = float(hits.sum() / in_story.sum())
-            eligible.append((ratio, strongest.score, int(story_id), columns[c], strongest))
-        eligible.sort(key=lambda e: (-e[0], -e[1], e[2]))
-        if eligible:
-            _, _, story_id, partner, link = eligible[0]
-            decision, canonical, reason = "same_story", partner, f"joins story #{story_id}: "
-            reason += link.explain()
-            score, threshold = link.score, link.threshold
+    for report in sorted(reports.values(), key=lambda r: (r.seconds(), r.id)):
+        profile = _profile(clusterer, report)
+        joining, closest = clusterer.best(profile)
+        if joining:
+            chosen = joining[0]
+            story_id = chosen.story
+            partner: int | None = clusterer.stories[story_id].lead
+            score: float | None = chosen.score
+            threshold: float | None = chosen.threshold
+            decision = "same_story"
+            reason = f"joins story #{story_id}: {chosen.explain()}"
             result.joined += 1
-            # A report that links to several stories shows they are one: an English report
-            # filed before its original, a translation filed before either.
-            for _, _, other_story, other_partner, other_link in eligible[1:]:
-                _merge(db, reports, other_story, story_id, result)
-                stories[stories == other_story] = story_id
-                _log(db, doc_id, other_partner, other_link.score, other_link.threshold,
-                     "same_story", f"merges story #{other_story} into #{story_id}:"
-                     f" {other_link.explain()}", run_id, stamp)  # fmt: skip
         else:
             cursor = db.conn.execute(
                 "INSERT INTO stories (created_at, updated_at, document_count) VALUES (?, ?, 1)",
@@ -519,32 +362,28 @@ def _assign_chunk(
             )
             story_id = int(cursor.lastrowid or 0)
             result.created += 1
+            decision = "distinct"
             if closest is None:
-                decision, canonical, score, threshold = "distinct", None, None, None
-                reason = f"opens story #{story_id}: no other report in the window"
+                partner = score = threshold = None
+                reason = f"opens story #{story_id}: no story in the window shares its words or"
+                reason += " signals"
             else:
-                score, canonical, link = closest
-                decision, threshold = "distinct", link.threshold
-                reason = f"opens story #{story_id}: closest report #{canonical} does not link"
-                reason += f" ({link.explain()})"
+                partner = clusterer.stories[closest.story].lead
+                score, threshold = closest.score, closest.threshold
+                reason = f"opens story #{story_id}: closest story #{closest.story} does not"
+                reason += f" join ({closest.explain()})"
+        clusterer.add(profile, story_id)
         report.story_id = story_id
-        stories[me] = story_id
         result.assigned += 1
         result.touched.add(story_id)
-        db.conn.execute("UPDATE documents SET story_id = ? WHERE id = ?", [story_id, doc_id])
-        _log(db, doc_id, canonical, score, threshold, decision, reason, run_id, stamp)
+        db.conn.execute("UPDATE documents SET story_id = ? WHERE id = ?", [story_id, report.id])
+        _log(db, report.id, partner, score, threshold, decision, reason, run_id, stamp)
 
 
-def _compared(
-    comparer: Comparer, ids: list[int]
-) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
-    """(id, text cosine, signal overlap, shared specific signals against every report) of each
-    id in turn, computed COMPARE_ROWS ids at a time (each row is what it would be alone)."""
-    for start in range(0, len(ids), COMPARE_ROWS):
-        block = ids[start : start + COMPARE_ROWS]
-        text, signals, specific = comparer.compare(block)
-        for row, doc_id in enumerate(block):
-            yield doc_id, text[row], signals[row], specific[row]
+def _profile(clusterer: story_clusters.Clusterer, report: Report) -> story_clusters.Profile:
+    return clusterer.profile(
+        report.id, report.language, report.seconds(), report.terms, report.signals
+    )
 
 
 def _log(
@@ -564,22 +403,6 @@ def _log(
         [document_id, other_id, None if score is None else round(score, 4), threshold, decision,
          reason, run_id, stamp],
     )  # fmt: skip
-
-
-def _merge(
-    db: Database, reports: dict[int, Report], source: int, target: int, result: StoryResult
-) -> None:
-    """Move every report (and copy) of story `source` into story `target`."""
-    db.conn.execute("UPDATE documents SET story_id = ? WHERE story_id = ?", [target, source])
-    for report in reports.values():
-        if report.story_id == source:
-            report.story_id = target
-    result.touched |= {source, target}
-    result.merged += 1
-
-
-def _seconds(value: datetime | None) -> float:
-    return value.timestamp() if value is not None else float("nan")
 
 
 def _iso(value: datetime) -> str:
@@ -841,4 +664,4 @@ def _story_entry(story: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str,
     }
 
 
-__all__ = ["DEFAULT_WINDOW_DAYS", "Comparer", "StoryResult", "assign_stories", "digest_entries"]
+__all__ = ["DEFAULT_WINDOW_DAYS", "StoryResult", "assign_stories", "digest_entries"]

@@ -9,7 +9,7 @@ import pytest
 
 from db import open_db
 from flows.daily import daily
-from tasks import batches, entities, neardup, stories
+from tasks import batches, entities, neardup, shingles, stories
 from tasks.sentences import replay, split_sentences
 from tests.hostile import BBC_ARTICLES, SEEDS
 
@@ -30,7 +30,13 @@ def test_parse_workers_compute_what_the_dedup_and_story_passes_would(name: str) 
         found = parsed.features[item.key]
         text = f"{item.title or ''}\n{item.body}"
         assert found.content_hash == item.content_hash
-        assert found.terms == dict(stories.terms(item.title, item.body, item.language)), item.key
+        words = stories.terms(item.title, item.body, item.language)
+        head = stories.head_terms(
+            shingles.tokens(item.title or "", item.language),
+            shingles.tokens(item.body, item.language),
+            item.language,
+        )
+        assert found.terms == dict(words + head), item.key
         assert found.signals == sorted(entities.signals(text, item.language)), item.key
         expected = neardup.to_blob(neardup.signature(item.body, item.language))
         assert found.minhash == expected, item.key

@@ -11,7 +11,7 @@ import pytest
 from sqlite_utils import Database
 
 from db import open_db
-from tasks import entities, gazetteer, ingest, neardup, shingles, store, stories, story_summary
+from tasks import entities, gazetteer, ingest, neardup, store, stories, story_summary
 from tasks.dates import MONTHS
 from tasks.models import Item
 from tasks.sentences import replay, split_sentences
@@ -378,56 +378,3 @@ def test_a_wire_story_in_several_real_feeds_shares_one_story_through_the_daily_f
     story = db.execute("SELECT sources, languages FROM stories WHERE id = ?", [wire[2]]).fetchone()
     assert set(json.loads(story[0])) == {"Wire Herald", "Daily Post", "Tages Kurier"}
     assert json.loads(story[1]) == ["de", "en"]
-
-
-def test_comparer_matrices_equal_the_dict_tfidf_and_survive_a_vocabulary_reset(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Rows encoded once per process give the cosines `tfidf_matrix` gives from the dicts."""
-    from datetime import UTC, datetime
-
-    import numpy as np
-
-    from tasks import feature_rows
-
-    texts = [
-        ("Cambodia and Japan", "Cambodia and Japan signed a deal in Phnom Penh on 3 May 2024."),
-        ("Japan deal", "Japan and Cambodia agreed on a 300 million dollar deal in Phnom Penh."),
-        ("Football", "The club won the cup final 3-1 at Wembley on Saturday afternoon."),
-    ]
-    when = datetime(2024, 5, 3, tzinfo=UTC)
-
-    def reports() -> list[stories.Report]:
-        found = []
-        for i, (title, body) in enumerate(texts, start=1):
-            tokens = shingles.tokens(body, "en")
-            terms, signals = stories.report_features(title, body, "en", tokens)
-            found.append(stories.Report(i, "en", when, None, title, terms, signals))
-        return found
-
-    first = reports()
-    comparer = stories.Comparer(first)
-    text, _, _ = comparer.compare([1, 2, 3])
-    expected = stories.normalise_rows(
-        stories.tfidf_matrix([r.terms for r in first], sublinear=True, n=3)
-    )
-    assert np.allclose(text, (expected @ expected.T).toarray(), atol=1e-12)
-    assert text[0, 1] > 0.2 and text[0, 2] < text[0, 1]
-
-    # Reports encoded before a reset are encoded again in the new vocabulary, not mixed with it.
-    feature_rows.reset()
-    again = stories.Comparer([first[0], *reports()[1:]])
-    assert all(
-        r.row is not None and r.row.vocabulary is feature_rows.current() for r in again.reports
-    )
-    assert np.allclose(again.compare([1, 2, 3])[0], text, atol=1e-12)
-
-    # Compared a few rows at a time (to bound memory), each row is exactly what it is in one go.
-    whole = again.compare([3, 1, 2])
-    monkeypatch.setattr(stories, "COMPARE_ROWS", 2)
-    rows = list(stories._compared(again, [3, 1, 2]))
-    assert [doc_id for doc_id, *_ in rows] == [3, 1, 2]
-    for row, (_, *parts) in enumerate(rows):
-        assert all(
-            np.array_equal(part, matrix[row]) for part, matrix in zip(parts, whole, strict=True)
-        )

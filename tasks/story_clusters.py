@@ -1,0 +1,335 @@
+"""Online story clustering: each report joins the most similar story of its window, or opens one.
+
+A report is compared with stories, not with every report (the shape of streaming news clustering,
+Miranda et al. 2018). A story keeps
+
+* two centroids, sums of its reports' unit TF-IDF vectors: one of the headline and lede, one of
+  the whole text. The headline and lede carry an event most surely, and are all there is of a
+  headline-only item or a teaser;
+* how many of its reports carry each signal (names, figures, dates, gazetteer countries and
+  organisations): evidence that survives paraphrase and translation;
+* its time span, so that similarity decays with the days between a report and the story.
+
+A report in a language the story already holds joins when headline, text and signals together
+score at least `JOIN_SAME`; in another language, when it shares most of its signal weight with the
+story and at least `MIN_SHARED` names, figures or dates (the bilingual gazetteer maps "Cambodia"
+and "Kambodscha" to one id, so those count too).
+
+Candidate stories come from an inverted index of the rarer headline terms, text terms and signals
+of their reports: the cost per report depends on what it shares, not on the window's size. The
+index and the centroids live in memory for one pass, built from the stored features of the stories
+in the window; stories that fall out of the window are dropped as the pass moves on in time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from tasks import entities
+
+# How a same-language score is made, and where it joins (calibrated with `python -m
+# benchmarks.stories` on real headlines and `python -m benchmarks.dedup` on rewritten articles).
+W_HEAD = 0.6
+W_TEXT = 0.35
+W_SIGNALS = 0.20
+JOIN_SAME = 0.38
+# A long report (an article, not a headline or teaser) must also share the event's text and
+# details: two articles of one subject (a saga's different days) share a headline's words and
+# names, but not the text and figures that copies and rewrites of one report keep.
+LONG_TERMS = 60  # distinct text terms
+LONG_TEXT_MIN = 0.55
+LONG_SIGNALS_MIN = 0.7
+# Other language: share of the report's signal weight the story holds, and specific signals shared.
+JOIN_CROSS = 0.45
+MIN_SHARED = 3
+SPECIFIC_KINDS = frozenset(("name", "num", "date", "md"))
+# Similarity halves for every HALF_LIFE_DAYS between a report and the story's span.
+HALF_LIFE_DAYS = 3.0
+# Index look-ups: the report's headline terms, its LOOKUP_TERMS heaviest text terms and its
+# signals; a key held by more than MAX_POSTINGS stories is too common to point anywhere.
+LOOKUP_TERMS = 12
+MAX_POSTINGS = 400
+MAX_CANDIDATES = 40  # stories scored in full per report, the ones sharing the most weight
+# A report's vectors keep their heaviest terms only: the rest weigh little and cost a look-up.
+VECTOR_TERMS = 60
+HEAD_MARK = "^"  # headline-and-lede terms are "en^word"; text terms "en:word"
+
+DAY = 86_400.0
+
+
+@dataclass
+class Profile:
+    """A report as the clusterer compares it: unit vectors, weighted signals, a time."""
+
+    id: int
+    language: str | None
+    when: float  # seconds since the epoch
+    head: dict[str, float]
+    text: dict[str, float]
+    signals: dict[str, float]  # signal → weight (its kind's weight × its rarity)
+    lookup: list[tuple[str, float]]  # index keys and how much a match on each says
+    terms: int = 0  # distinct text terms before the vector kept its heaviest
+
+    @property
+    def is_long(self) -> bool:
+        return self.terms >= LONG_TERMS
+
+
+@dataclass
+class Story:
+    """A story as the clusterer holds it."""
+
+    id: int
+    lead: int  # its first report: the decision rows name it as the partner
+    head: dict[str, float] = field(default_factory=dict)
+    text: dict[str, float] = field(default_factory=dict)
+    head_norm2: float = 0.0
+    text_norm2: float = 0.0
+    signals: Counter[str] = field(default_factory=Counter)
+    size: int = 0
+    first: float = math.inf
+    last: float = -math.inf
+    languages: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass(frozen=True)
+class Score:
+    """How a report compares with a story, and whether it joins."""
+
+    story: int
+    joins: bool
+    score: float
+    head: float
+    text: float
+    signals: float
+    shared: tuple[str, ...]
+    same_language: bool
+    days: float
+
+    @property
+    def threshold(self) -> float:
+        return JOIN_SAME if self.same_language else JOIN_CROSS
+
+    def explain(self) -> str:
+        """A one-line reason a person can check."""
+        shared = ", ".join(self.shared[:8]) or "none"
+        apart = f"{self.days:.1f} days from the story (similarity halves every {HALF_LIFE_DAYS:g})"
+        if self.same_language:
+            return (
+                f"score {self.score:.2f} (joins at ≥ {JOIN_SAME}) = ({W_HEAD} × headline"
+                f" {self.head:.2f} + {W_TEXT} × text {self.text:.2f} + {W_SIGNALS} × signals"
+                f" {self.signals:.2f}) × time; {apart}; shared: {shared}"
+            )
+        return (
+            f"other language: signals {self.signals:.2f} × time = {self.score:.2f} (joins at ≥"
+            f" {JOIN_CROSS} with ≥ {MIN_SHARED} names, figures or dates in common); {apart};"
+            f" shared: {shared}"
+        )
+
+
+class Clusterer:
+    """Stories of one pass, their index, and the document frequencies that weigh terms."""
+
+    def __init__(self, *, window_days: float) -> None:
+        self.window = window_days * DAY
+        self.stories: dict[int, Story] = {}
+        self.index: defaultdict[str, set[int]] = defaultdict(set)
+        self.df: Counter[str] = Counter()
+        self.n = 0
+        self.members: set[int] = set()  # reports counted in the frequencies and stories
+        self._dropped = 0
+
+    # --- weighing ------------------------------------------------------------------------------
+
+    def count(self, reports: Iterable[tuple[int, Mapping[str, float], Iterable[str]]]) -> None:
+        """Count reports (id, terms, signals) in the document frequencies, once each."""
+        for doc_id, terms, signals in reports:
+            if doc_id in self.members:
+                continue
+            self.members.add(doc_id)
+            self.n += 1
+            self.df.update(terms.keys())
+            self.df.update(set(signals))
+
+    def _idf(self, key: str) -> float:
+        return math.log((1 + self.n) / (1 + self.df[key])) + 1
+
+    def profile(
+        self,
+        doc_id: int,
+        language: str | None,
+        when: float,
+        terms: Mapping[str, float],
+        signals: Iterable[str],
+    ) -> Profile:
+        """The report's vectors and signal weights under the current frequencies."""
+        head: dict[str, float] = {}
+        text: dict[str, float] = {}
+        for key, count in terms.items():
+            weight = (1 + math.log(count)) * self._idf(key) if count > 0 else 0.0
+            (head if HEAD_MARK in key else text)[key] = weight
+        distinct = len(text)
+        head, text = _unit(_heaviest(head)), _unit(_heaviest(text))
+        weights = {
+            key: entities.KIND_WEIGHTS.get(entities.kind(key), 0.5) * self._idf(key)
+            for key in set(signals)
+        }
+        lookup = [(key, weight) for key, weight in head.items()]
+        lookup += sorted(text.items(), key=lambda kv: -kv[1])[:LOOKUP_TERMS]
+        lookup += [(key, weight / 3) for key, weight in weights.items()]
+        return Profile(doc_id, language, when, head, text, weights, lookup, distinct)
+
+    # --- stories -------------------------------------------------------------------------------
+
+    def add(self, profile: Profile, story_id: int) -> Story:
+        """Put a report in a story (opened when new) and index what it brings."""
+        story = self.stories.get(story_id)
+        if story is None:
+            story = self.stories[story_id] = Story(story_id, lead=profile.id)
+        story.head_norm2 = _add_into(story.head, profile.head, story.head_norm2)
+        story.text_norm2 = _add_into(story.text, profile.text, story.text_norm2)
+        story.signals.update(profile.signals.keys())
+        story.size += 1
+        story.first, story.last = min(story.first, profile.when), max(story.last, profile.when)
+        if profile.language:
+            story.languages[profile.language] += 1
+        for key, _ in profile.lookup:
+            self.index[key].add(story_id)
+        return story
+
+    def forget_before(self, when: float) -> None:
+        """Drop the stories whose last report is more than a window before `when`."""
+        gone = [s.id for s in self.stories.values() if s.last < when - self.window]
+        for story_id in gone:
+            del self.stories[story_id]
+        self._dropped += len(gone)
+        if self._dropped > max(1000, len(self.stories)):  # postings of dropped stories: sweep
+            for key in list(self.index):
+                live = {s for s in self.index[key] if s in self.stories}
+                if live:
+                    self.index[key] = live
+                else:
+                    del self.index[key]
+            self._dropped = 0
+
+    def merge(self, source: int, target: int) -> None:
+        """Story `source` became part of `target` (a report linked both)."""
+        old = self.stories.pop(source, None)
+        story = self.stories.get(target)
+        if old is None or story is None:
+            return
+        story.head_norm2 = _add_into(story.head, old.head, story.head_norm2)
+        story.text_norm2 = _add_into(story.text, old.text, story.text_norm2)
+        story.signals.update(old.signals)
+        story.size += old.size
+        story.first, story.last = min(story.first, old.first), max(story.last, old.last)
+        story.languages.update(old.languages)
+        for postings in self.index.values():
+            if source in postings:
+                postings.discard(source)
+                postings.add(target)
+
+    # --- deciding ------------------------------------------------------------------------------
+
+    def candidates(self, profile: Profile) -> list[Story]:
+        """The stories in the window that share the most weight with the report (index only)."""
+        shared: defaultdict[int, float] = defaultdict(float)
+        for key, weight in profile.lookup:
+            postings = self.index.get(key)
+            if postings and len(postings) <= MAX_POSTINGS:
+                for story_id in postings:
+                    shared[story_id] += weight
+        ranked = sorted(shared.items(), key=lambda kv: (-kv[1], kv[0]))
+        found = []
+        for story_id, _ in ranked:
+            story = self.stories.get(story_id)
+            if story is not None and _days_apart(profile.when, story) * DAY <= self.window:
+                found.append(story)
+                if len(found) == MAX_CANDIDATES:
+                    break
+        return found
+
+    def score(self, profile: Profile, story: Story) -> Score:
+        """Compare a report with a story."""
+        same = profile.language is not None and story.languages[profile.language] > 0
+        head = _cosine(profile.head, story.head, story.head_norm2)
+        text = _cosine(profile.text, story.text, story.text_norm2)
+        # Signal weight both hold, over the smaller of the two totals: a German report names
+        # every capitalised noun, an English one fewer; what counts is how much of the sparer
+        # report the other holds (a signal counts by the share of the story's reports with it).
+        held = sum(w * story.signals[k] / story.size for k, w in profile.signals.items())
+        smaller = min(sum(profile.signals.values()), self._signal_total(story))
+        signals = min(1.0, held / smaller) if smaller > 0 else 0.0
+        days = _days_apart(profile.when, story)
+        decay = 0.5 ** (days / HALF_LIFE_DAYS)
+        common = [k for k in profile.signals if story.signals[k] * 2 >= story.size]
+        specific = sum(1 for k in common if entities.kind(k) in SPECIFIC_KINDS)
+        if same:
+            score = (W_HEAD * head + W_TEXT * text + W_SIGNALS * signals) * decay
+            joins = score >= JOIN_SAME and (
+                not profile.is_long or (text >= LONG_TEXT_MIN and signals >= LONG_SIGNALS_MIN)
+            )
+        else:
+            score = signals * decay
+            joins = score >= JOIN_CROSS and specific >= MIN_SHARED
+        return Score(story.id, joins, score, head, text, signals, _telling(common), same, days)
+
+    def _signal_total(self, story: Story) -> float:
+        """The story's signal weight: each signal's weight by the share of reports holding it."""
+        return sum(
+            entities.KIND_WEIGHTS.get(entities.kind(key), 0.5) * self._idf(key) * count
+            for key, count in story.signals.items()
+        ) / max(1, story.size)
+
+    def best(self, profile: Profile) -> tuple[list[Score], Score | None]:
+        """The stories the report joins (best first), and the closest story when it joins none."""
+        scored = [self.score(profile, story) for story in self.candidates(profile)]
+        joining = sorted((s for s in scored if s.joins), key=lambda s: (-s.score, s.story))
+        closest = max(scored, key=lambda s: (s.score, -s.story), default=None)
+        return joining, closest
+
+
+def _heaviest(vector: dict[str, float]) -> dict[str, float]:
+    if len(vector) <= VECTOR_TERMS:
+        return vector
+    return dict(sorted(vector.items(), key=lambda kv: -kv[1])[:VECTOR_TERMS])
+
+
+def _unit(vector: dict[str, float]) -> dict[str, float]:
+    norm = math.sqrt(sum(w * w for w in vector.values()))
+    return {k: w / norm for k, w in vector.items()} if norm > 0 else {}
+
+
+def _add_into(total: dict[str, float], vector: Mapping[str, float], norm2: float) -> float:
+    """Add `vector` into `total` in place; the new squared norm of `total`."""
+    dot = 0.0
+    extra = 0.0
+    for key, weight in vector.items():
+        before = total.get(key, 0.0)
+        dot += before * weight
+        extra += weight * weight
+        total[key] = before + weight
+    return norm2 + 2 * dot + extra
+
+
+def _cosine(unit: Mapping[str, float], total: Mapping[str, float], norm2: float) -> float:
+    if norm2 <= 0 or not unit:
+        return 0.0
+    return sum(w * total.get(k, 0.0) for k, w in unit.items()) / math.sqrt(norm2)
+
+
+def _days_apart(when: float, story: Story) -> float:
+    if story.first <= when <= story.last:
+        return 0.0
+    return min(abs(when - story.first), abs(when - story.last)) / DAY
+
+
+_ORDER = {kind: i for i, kind in enumerate(("date", "md", "name", "num", "org", "country"))}
+
+
+def _telling(keys: Iterable[str]) -> tuple[str, ...]:
+    """Shared signals, the most telling first (for the decision's reason)."""
+    return tuple(sorted(keys, key=lambda k: (_ORDER.get(entities.kind(k), 9), k)))
