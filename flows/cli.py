@@ -28,13 +28,27 @@ from rich.progress import (  # noqa: E402
     TimeElapsedColumn,
 )
 from rich.table import Table  # noqa: E402
+from typer._click.core import Context  # noqa: E402  (typer ships its own click)
+from typer.core import TyperGroup  # noqa: E402
 
-from db import DEFAULT_DB_PATH, open_db  # noqa: E402
+from db import DEFAULT_DB_PATH, DatabaseProblem, check_db, open_db, open_existing_db  # noqa: E402
 from flows import progress  # noqa: E402
 from tasks import queries  # noqa: E402
 from tasks import summarize as summarizer  # noqa: E402
 
+
+class Commands(TyperGroup):
+    """The command group: a `DatabaseProblem` from any command becomes the one-line exit 2."""
+
+    def invoke(self, ctx: Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except DatabaseProblem as problem:
+            raise fail(str(problem)) from None
+
+
 app = typer.Typer(
+    cls=Commands,
     help="Ingest, deduplicate and summarise news into SQLite.",
     no_args_is_help=True,
     add_completion=False,
@@ -63,7 +77,7 @@ SentencesOption = Annotated[
 
 def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
     """Print a one-line error and return the exit to raise."""
-    errors.print(f"[red]error:[/red] {escape(message)}", highlight=False)
+    errors.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -145,6 +159,7 @@ def run(
     if not seeds.is_dir():
         raise fail(f"--seeds: {seeds} is not a folder")
     check_feeds(feed or [], feeds_file)
+    check_db(db, must_exist=False, write=True)
     exit_on_sigterm()
     with workers_started_early(seeds, db), run_progress(), foreground_run():
         from flows.daily import daily  # after the early start: it imports Prefect
@@ -274,7 +289,7 @@ def digest(
     ] = None,
 ) -> None:
     """Print the digest: one entry per story (summary, outlets, reports), then lone documents."""
-    show_digest(open_db(db), since=since)
+    show_digest(open_existing_db(db), since=since)
 
 
 @app.command()
@@ -303,9 +318,7 @@ def dedup(
     """Decide near-duplicates again from stored signatures (no file read, no feed fetched)."""
     from tasks import neardup, store, stories, story_summary
 
-    if not db.is_file():
-        raise fail(f"no database at {db}; run `newsflow run` first")
-    database = open_db(db)
+    database = open_existing_db(db, write=True)
     run_id = store.start_run(
         database, parameters={"command": "dedup", "threshold": threshold, "window_days": window}
     )
@@ -347,7 +360,7 @@ def search(
 ) -> None:
     """Full-text search over titles, bodies and summaries."""
     try:
-        rows = queries.search(open_db(db), query, limit=limit)
+        rows = queries.search(open_existing_db(db), query, limit=limit)
     except queries.BadQuery as error:
         raise fail(str(error)) from None
     if not rows:
@@ -375,6 +388,7 @@ def summarize(
     from tasks.language import detect_language
     from tasks.textio import decode_bytes
 
+    check_db(db, must_exist=False)
     check_method(method)
     length = summarizer.parse_length(check_length(sentences))
     if path == "-":
@@ -417,6 +431,7 @@ def evaluate(
     """Score every summariser and the lead baseline against reference summaries (ROUGE F1)."""
     from tasks import evaluate as evaluation
 
+    check_db(db, must_exist=False)
     known = (*summarizer.METHODS, evaluation.LEAD)
     for method in methods or []:
         if method not in known:
@@ -455,7 +470,7 @@ def runs(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON rows.")] = False,
 ) -> None:
     """The run history, newest first."""
-    rows = queries.runs(open_db(db), limit=limit)
+    rows = queries.runs(open_existing_db(db), limit=limit)
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -516,6 +531,7 @@ def serve(
 
     check_method(method)
     check_length(sentences)
+    check_db(db, must_exist=False)  # the runs create it; serving a broken file would fail them all
     api = PREFECT_API_URL.value()
     if not api:
         raise fail(
@@ -579,9 +595,7 @@ def report(
         raise fail(f"--format: choose one of {', '.join(reports.FORMATS)}")
     if method is not None:
         check_method(method)
-    if not db.is_file():
-        raise fail(f"no database at {db}; run `newsflow run` first")
-    database = open_db(db)
+    database = open_existing_db(db, write=record)
     try:
         digest_ = reports.daily_digest(database, on=on, since=since, method=method, limit=limit)
     except reports.BadWindow as error:
