@@ -585,14 +585,25 @@ def report(
         bool,
         typer.Option("--record/--no-record", help="Remember this digest; the next marks newer."),
     ] = True,
+    template: Annotated[
+        Path | None,
+        typer.Option(
+            "--template", help="Your own Jinja2 template for md or html (docs/reports.md)."
+        ),
+    ] = None,
 ) -> None:
     """The daily digest: stories and documents with summaries, their outlets, and counts."""
     from tasks import report as reports
     from tasks.report_html import to_html
+    from tasks.report_templates import BadTemplate
     from tasks.report_text import to_json, to_markdown
 
     if output_format not in reports.FORMATS:
         raise fail(f"--format: choose one of {', '.join(reports.FORMATS)}")
+    if template is not None and output_format == "json":
+        raise fail("--template: JSON has no template; use --format md or html")
+    if template is not None and not template.is_file():
+        raise fail(f"--template: {template} is not a file")
     if method is not None:
         check_method(method)
     database = open_existing_db(db, write=record)
@@ -600,8 +611,14 @@ def report(
         digest_ = reports.daily_digest(database, on=on, since=since, method=method, limit=limit)
     except reports.BadWindow as error:
         raise fail(str(error)) from None
-    render = {"md": to_markdown, "html": to_html, "json": to_json}[output_format]
-    text = render(digest_)
+    try:
+        if output_format == "json":
+            text = to_json(digest_)
+        else:
+            render = to_html if output_format == "html" else to_markdown
+            text = render(digest_, template=template)
+    except BadTemplate as error:
+        raise fail(f"--template {error}") from None
     if output is None:
         typer.echo(text, nl=False)
     else:
