@@ -28,7 +28,7 @@ from rich.progress import (  # noqa: E402
     TimeElapsedColumn,
 )
 from rich.table import Table  # noqa: E402
-from typer._click.core import Context  # noqa: E402  (typer ships its own click)
+from typer._click.core import Command, Context  # noqa: E402  (typer ships its own click)
 from typer.core import TyperGroup  # noqa: E402
 
 from db import DEFAULT_DB_PATH, DatabaseProblem, check_db, open_db, open_existing_db  # noqa: E402
@@ -38,13 +38,37 @@ from tasks import summarize as summarizer  # noqa: E402
 
 
 class Commands(TyperGroup):
-    """The command group: a `DatabaseProblem` from any command becomes the one-line exit 2."""
+    """The command group: a `DatabaseProblem` from any command becomes the one-line exit 2, and
+    so does a lock another writer took after the command's check and kept past the timeout."""
+
+    def resolve_command(
+        self, ctx: Context, args: list[str]
+    ) -> tuple[str | None, Command | None, list[str]]:
+        ctx.meta["newsflow.args"] = list(args)  # the subcommand's own, to name its --db below
+        return super().resolve_command(ctx, args)
 
     def invoke(self, ctx: Context) -> object:
         try:
             return super().invoke(ctx)
         except DatabaseProblem as problem:
             raise fail(str(problem)) from None
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error):
+                raise
+            path = db_argument(ctx.meta.get("newsflow.args", []))
+            raise fail(
+                f"{path}: locked by another connection past the busy timeout ({error})"
+            ) from None
+
+
+def db_argument(args: list[str]) -> str:
+    """The --db a command line names, or the default."""
+    for index, arg in enumerate(args):
+        if arg == "--db" and index + 1 < len(args):
+            return args[index + 1]
+        if arg.startswith("--db="):
+            return arg.removeprefix("--db=")
+    return str(DEFAULT_DB_PATH)
 
 
 app = typer.Typer(
@@ -62,7 +86,8 @@ errors = Console(stderr=True)
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 
-DbOption = Annotated[Path, typer.Option("--db", help="SQLite database file.")]
+# readable=False: click's own check would print a usage block; check_db says it in one line.
+DbOption = Annotated[Path, typer.Option("--db", help="SQLite database file.", readable=False)]
 SeedsOption = Annotated[Path, typer.Option("--seeds", help="Folder of article files.")]
 MethodOption = Annotated[
     str, typer.Option("--method", "-m", help=f"Summariser: {', '.join(summarizer.METHODS)}.")

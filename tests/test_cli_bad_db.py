@@ -3,7 +3,12 @@ the file as it was; read-only commands never create a database."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import sqlite3
+import subprocess
+import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -228,3 +233,52 @@ def test_a_held_write_lock_stops_writers_and_lets_readers_read(
         assert snapshot(path) == before
     finally:
         writer.close()
+
+
+NEWSFLOW = Path(sys.executable).parent / "newsflow"
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root to become another user"
+)
+@pytest.mark.parametrize("command", ["digest", "report", "dedup"])
+def test_an_unreadable_file_as_another_user(command: str) -> None:
+    """Root reads any file, so the chmod 000 case runs the installed command as `nobody`."""
+    folder = Path(tempfile.mkdtemp())
+    try:
+        folder.chmod(0o755)  # nobody may look in the folder, not into the file
+        path = newsflow_db(folder / "news.db")
+        path.chmod(0)
+        before = snapshot(path)
+        nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        result = subprocess.run(
+            [*nobody, str(NEWSFLOW), command, "--db", str(path)],
+            capture_output=True, text=True, timeout=60, cwd=folder,
+            env={**os.environ, "HOME": str(folder)},
+        )  # fmt: skip
+        assert result.returncode == 2, result.stderr
+        assert (result.stdout + result.stderr).strip().splitlines() == [
+            f"error: {path}: cannot read it: Permission denied"
+        ]
+        assert snapshot(path) == before
+    finally:
+        shutil.rmtree(folder)
+
+
+def test_a_lock_taken_after_the_check_is_still_one_line(
+    tmp_path: Path, seeds_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another writer may take the lock between the check and the command's first write: the
+    command still ends with one line naming the file, not a traceback."""
+    path = newsflow_db(tmp_path / "news.db")
+    monkeypatch.setattr(connection, "_check_contents", lambda path, *, write: None)
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        code, output = invoke("dedup", path, tmp_path, seeds_copy)
+    finally:
+        writer.close()
+    assert code == 2, output
+    assert output.strip().splitlines() == [
+        f"error: {path}: locked by another connection past the busy timeout (database is locked)"
+    ]
