@@ -28,13 +28,51 @@ from rich.progress import (  # noqa: E402
     TimeElapsedColumn,
 )
 from rich.table import Table  # noqa: E402
+from typer._click.core import Command, Context  # noqa: E402  (typer ships its own click)
+from typer.core import TyperGroup  # noqa: E402
 
-from db import DEFAULT_DB_PATH, open_db  # noqa: E402
+from db import DEFAULT_DB_PATH, DatabaseProblem, check_db, open_db, open_existing_db  # noqa: E402
 from flows import progress  # noqa: E402
 from tasks import queries  # noqa: E402
 from tasks import summarize as summarizer  # noqa: E402
 
+
+class Commands(TyperGroup):
+    """The command group: a `DatabaseProblem` from any command becomes the one-line exit 2, and
+    so does a lock another writer took after the command's check and kept past the timeout."""
+
+    def resolve_command(
+        self, ctx: Context, args: list[str]
+    ) -> tuple[str | None, Command | None, list[str]]:
+        ctx.meta["newsflow.args"] = list(args)  # the subcommand's own, to name its --db below
+        return super().resolve_command(ctx, args)
+
+    def invoke(self, ctx: Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except DatabaseProblem as problem:
+            raise fail(str(problem)) from None
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error):
+                raise
+            path = db_argument(ctx.meta.get("newsflow.args", []))
+            raise fail(
+                f"{path}: locked by another connection past the busy timeout ({error})"
+            ) from None
+
+
+def db_argument(args: list[str]) -> str:
+    """The --db a command line names, or the default."""
+    for index, arg in enumerate(args):
+        if arg == "--db" and index + 1 < len(args):
+            return args[index + 1]
+        if arg.startswith("--db="):
+            return arg.removeprefix("--db=")
+    return str(DEFAULT_DB_PATH)
+
+
 app = typer.Typer(
+    cls=Commands,
     help="Ingest, deduplicate and summarise news into SQLite.",
     no_args_is_help=True,
     add_completion=False,
@@ -48,7 +86,8 @@ errors = Console(stderr=True)
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 
-DbOption = Annotated[Path, typer.Option("--db", help="SQLite database file.")]
+# readable=False: click's own check would print a usage block; check_db says it in one line.
+DbOption = Annotated[Path, typer.Option("--db", help="SQLite database file.", readable=False)]
 SeedsOption = Annotated[Path, typer.Option("--seeds", help="Folder of article files.")]
 MethodOption = Annotated[
     str, typer.Option("--method", "-m", help=f"Summariser: {', '.join(summarizer.METHODS)}.")
@@ -63,7 +102,7 @@ SentencesOption = Annotated[
 
 def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
     """Print a one-line error and return the exit to raise."""
-    errors.print(f"[red]error:[/red] {escape(message)}", highlight=False)
+    errors.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -145,6 +184,7 @@ def run(
     if not seeds.is_dir():
         raise fail(f"--seeds: {seeds} is not a folder")
     check_feeds(feed or [], feeds_file)
+    check_db(db, must_exist=False, write=True)
     exit_on_sigterm()
     with workers_started_early(seeds, db), run_progress(), foreground_run():
         from flows.daily import daily  # after the early start: it imports Prefect
@@ -274,7 +314,7 @@ def digest(
     ] = None,
 ) -> None:
     """Print the digest: one entry per story (summary, outlets, reports), then lone documents."""
-    show_digest(open_db(db), since=since)
+    show_digest(open_existing_db(db), since=since)
 
 
 @app.command()
@@ -303,9 +343,7 @@ def dedup(
     """Decide near-duplicates again from stored signatures (no file read, no feed fetched)."""
     from tasks import neardup, store, stories, story_summary
 
-    if not db.is_file():
-        raise fail(f"no database at {db}; run `newsflow run` first")
-    database = open_db(db)
+    database = open_existing_db(db, write=True)
     run_id = store.start_run(
         database, parameters={"command": "dedup", "threshold": threshold, "window_days": window}
     )
@@ -347,7 +385,7 @@ def search(
 ) -> None:
     """Full-text search over titles, bodies and summaries."""
     try:
-        rows = queries.search(open_db(db), query, limit=limit)
+        rows = queries.search(open_existing_db(db), query, limit=limit)
     except queries.BadQuery as error:
         raise fail(str(error)) from None
     if not rows:
@@ -375,6 +413,7 @@ def summarize(
     from tasks.language import detect_language
     from tasks.textio import decode_bytes
 
+    check_db(db, must_exist=False)
     check_method(method)
     length = summarizer.parse_length(check_length(sentences))
     if path == "-":
@@ -417,6 +456,7 @@ def evaluate(
     """Score every summariser and the lead baseline against reference summaries (ROUGE F1)."""
     from tasks import evaluate as evaluation
 
+    check_db(db, must_exist=False)
     known = (*summarizer.METHODS, evaluation.LEAD)
     for method in methods or []:
         if method not in known:
@@ -455,7 +495,7 @@ def runs(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON rows.")] = False,
 ) -> None:
     """The run history, newest first."""
-    rows = queries.runs(open_db(db), limit=limit)
+    rows = queries.runs(open_existing_db(db), limit=limit)
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -516,6 +556,7 @@ def serve(
 
     check_method(method)
     check_length(sentences)
+    check_db(db, must_exist=False)  # the runs create it; serving a broken file would fail them all
     api = PREFECT_API_URL.value()
     if not api:
         raise fail(
@@ -569,25 +610,40 @@ def report(
         bool,
         typer.Option("--record/--no-record", help="Remember this digest; the next marks newer."),
     ] = True,
+    template: Annotated[
+        Path | None,
+        typer.Option(
+            "--template", help="Your own Jinja2 template for md or html (docs/reports.md)."
+        ),
+    ] = None,
 ) -> None:
     """The daily digest: stories and documents with summaries, their outlets, and counts."""
     from tasks import report as reports
     from tasks.report_html import to_html
+    from tasks.report_templates import BadTemplate
     from tasks.report_text import to_json, to_markdown
 
     if output_format not in reports.FORMATS:
         raise fail(f"--format: choose one of {', '.join(reports.FORMATS)}")
+    if template is not None and output_format == "json":
+        raise fail("--template: JSON has no template; use --format md or html")
+    if template is not None and not template.is_file():
+        raise fail(f"--template: {template} is not a file")
     if method is not None:
         check_method(method)
-    if not db.is_file():
-        raise fail(f"no database at {db}; run `newsflow run` first")
-    database = open_db(db)
+    database = open_existing_db(db, write=record)
     try:
         digest_ = reports.daily_digest(database, on=on, since=since, method=method, limit=limit)
     except reports.BadWindow as error:
         raise fail(str(error)) from None
-    render = {"md": to_markdown, "html": to_html, "json": to_json}[output_format]
-    text = render(digest_)
+    try:
+        if output_format == "json":
+            text = to_json(digest_)
+        else:
+            render = to_html if output_format == "html" else to_markdown
+            text = render(digest_, template=template)
+    except BadTemplate as error:
+        raise fail(f"--template {error}") from None
     if output is None:
         typer.echo(text, nl=False)
     else:

@@ -49,13 +49,13 @@ def test_run_guesses_its_size_from_the_files_the_database_has_not_seen(
 def test_run_on_a_file_that_is_not_a_database_fails_with_one_line(
     prefect_harness, seeds_copy: Path, tmp_path: Path
 ):
-    """The size guess reads the database first; a broken file must still fail the run the usual
-    way (exit 1, the reason in one line), not with a traceback from the guess."""
+    """A broken file is refused before the run starts (exit 2, like every command given a bad
+    --db; tests/test_cli_bad_db.py has the rest), not with a traceback from the size guess."""
     broken = tmp_path / "broken.db"
     broken.write_text("not SQLite at all, only text that is long enough to be read " * 4)
     result = runner.invoke(app, ["run", "--seeds", str(seeds_copy), "--db", str(broken)])
-    assert result.exit_code == 1
-    assert "run failed: file is not a database" in result.output
+    assert result.exit_code == 2
+    assert f"{broken}: is not a SQLite database" in result.output
 
 
 def test_search_finds_the_japan_articles(ran: Path):
