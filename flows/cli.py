@@ -31,6 +31,7 @@ from rich.table import Table  # noqa: E402
 
 from db import DEFAULT_DB_PATH, open_db  # noqa: E402
 from flows import progress  # noqa: E402
+from flows.feeds_cli import app as feeds_app  # noqa: E402
 from tasks import queries  # noqa: E402
 from tasks import summarize as summarizer  # noqa: E402
 
@@ -41,6 +42,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # plain click errors: one readable line, no boxes
 )
+app.add_typer(feeds_app, name="feeds")
 console = Console()
 errors = Console(stderr=True)
 

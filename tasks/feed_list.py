@@ -1,4 +1,4 @@
-"""Editing the feed list file in place: add and remove feeds, keeping the user's comments and layout.
+"""Editing the feed list in place: add and remove feeds, keeping the comments and layout.
 
 The list stays the one file a user reads and edits (TOML `[[feeds]]` tables, or one URL a line);
 nothing about it lives only in the database. TOML is read with tomlkit, which keeps every comment
@@ -13,7 +13,7 @@ import os
 import re
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import tomlkit
@@ -213,7 +213,9 @@ def _with_newline(text: str) -> str:
 def _replace(path: Path, text: str) -> None:
     """Write `text` to `path` atomically, after the loader has accepted it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    handle, temporary = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent
+    )
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
             file.write(text)
@@ -224,3 +226,37 @@ def _replace(path: Path, text: str) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A feed not added to the list, and why (it is already there, or repeated in the input)."""
+
+    line: int
+    url: str
+    reason: str
+
+
+def new_feeds(
+    existing: Sequence[FeedSpec], candidates: Sequence[tuple[int, FeedSpec]]
+) -> tuple[list[FeedSpec], list[Skipped]]:
+    """The candidates (line, spec) not yet in the list, URLs compared normalised; the rest as
+    skipped. A feed repeated in the input (one feed in two folders) is added once with the tags
+    of every occurrence."""
+    listed = {url_key(spec.url): spec for spec in existing}
+    added: dict[str, tuple[int, FeedSpec]] = {}
+    skipped: list[Skipped] = []
+    for line, spec in candidates:
+        key = url_key(spec.url)
+        if key in listed:
+            same = listed[key].url == spec.url
+            as_listed = "" if same else f" as {listed[key].url}"
+            skipped.append(Skipped(line, spec.url, f"is already in the list{as_listed}"))
+        elif key in added:
+            first_line, first = added[key]
+            tags = tuple(dict.fromkeys((*first.tags, *spec.tags)))
+            added[key] = (first_line, replace(first, tags=tags))
+            skipped.append(Skipped(line, spec.url, f"repeats line {first_line}"))
+        else:
+            added[key] = (line, spec)
+    return [spec for _, spec in added.values()], skipped
