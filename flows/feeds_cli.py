@@ -82,13 +82,14 @@ def list_feeds(
         typer.echo(json.dumps([row.as_dict() for row in rows], indent=2, ensure_ascii=False))
         return
     enabled = sum(1 for spec in specs if spec.enabled)
-    console.print(
-        f"{len(specs)} feeds in {escape(str(feeds_file))} ({enabled} enabled).", highlight=False
-    )
+    summary = f"{len(specs)} feeds in {feeds_file} ({enabled} enabled)."
+    console.print(escape(summary), highlight=False, soft_wrap=True)
     if database is None:
-        console.print(f"No fetches yet: no database at {escape(str(db))}.", highlight=False)
+        console.print(
+            f"No fetches yet: no database at {escape(str(db))}.", highlight=False, soft_wrap=True
+        )
     elif not any(row.fetches for row in rows):
-        console.print("No fetches yet for these feeds.")
+        console.print("No fetches yet for these feeds.", soft_wrap=True)
     for row in rows:
         spec = row.spec
         name = spec.name or row.title
@@ -96,7 +97,8 @@ def list_feeds(
         console.print(head, highlight=False, soft_wrap=True)
         console.print(f"    {escape(_health_line(row))}", highlight=False, soft_wrap=True)
     if unlisted:
-        console.print(f"{unlisted} more feeds in {escape(str(db))} are not in this list.")
+        note = f"{unlisted} more feeds in {db} are not in this list (fetched with --feed)."
+        console.print(escape(note), highlight=False, soft_wrap=True)
 
 
 def _health_line(row: FeedHealth) -> str:
@@ -155,7 +157,9 @@ def add(
         add_feeds(feeds_file, added)
     except FeedListError as error:
         raise _fail(str(error)) from None
-    console.print(f"Added {escape(spec.url)} to {escape(str(feeds_file))}.", highlight=False)
+    console.print(
+        f"Added {escape(spec.url)} to {escape(str(feeds_file))}.", highlight=False, soft_wrap=True
+    )
 
 
 @app.command()
@@ -174,7 +178,9 @@ def remove(
     except FeedListError as error:
         raise _fail(f"{error} in {feeds_file}") from None
     label = f"{spec.name} ({spec.url})" if spec.name else spec.url
-    console.print(f"Removed {escape(label)} from {escape(str(feeds_file))}.", highlight=False)
+    console.print(
+        f"Removed {escape(label)} from {escape(str(feeds_file))}.", highlight=False, soft_wrap=True
+    )
 
 
 @app.command("import")
@@ -246,4 +252,4 @@ def export(
         output.write_text(text, encoding="utf-8")
     except OSError as error:
         raise _fail(f"--output: cannot write {output}: {error.strerror}") from None
-    errors.print(f"Wrote {output} ({len(specs)} feeds)", highlight=False)
+    errors.print(f"Wrote {output} ({len(specs)} feeds)", highlight=False, soft_wrap=True)

@@ -9,7 +9,8 @@ entities (entity expansion, "billion laughs"), refers to external entities or ca
 refused whole, before any of it is used: defusedxml's expat reader stops at the declaration.
 
 Writing gives OPML 2.0: one `type="rss"` outline per feed with `text`, `title`, `xmlUrl`,
-`htmlUrl` when known, the tags in `category` (comma-separated, as OPML 2.0 defines it) and, for
+`htmlUrl` when known, the tags in `category` (comma-separated, as OPML 2.0 defines it; a tag with
+a comma cannot travel) and, for
 readers that only know folders, the feed inside a folder outline named by its first tag. The
 list's `language` and `enabled = false` travel as attributes of the same names, so an export read
 back gives the same feeds.
@@ -211,9 +212,9 @@ class _Outlines(xml.sax.handler.ContentHandler):
         if site and not feed_url_problem(site):
             table["site"] = site
         try:
-            spec = feed_spec(table, where=f"line {line}")
+            spec = feed_spec(table, where=f"outline {outline.label or url!r}")
         except FeedListError as error:
-            self._problem(line, str(error).split(": ", 1)[-1])
+            self._problem(line, str(error))
             return
         self.document.feeds.append(OpmlFeed(line, spec))
 
@@ -231,8 +232,9 @@ class _Open:
 
 
 def _categories(value: str) -> list[str]:
-    # OPML 2.0: comma-separated, each a slash-delimited path ("/Boston/Weather"); each part a tag.
-    return [part.strip() for item in value.split(",") for part in item.split("/") if part.strip()]
+    # OPML 2.0: comma-separated, each a slash-delimited path ("/Boston/Weather"): one tag per
+    # path ("Boston/Weather"), so a tag with a slash in it reads back as written.
+    return [item.strip().strip("/").strip() for item in value.split(",") if item.strip("/ ")]
 
 
 def _unique(values: Sequence[str]) -> list[str]:
