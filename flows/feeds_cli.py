@@ -83,6 +83,8 @@ def list_feeds(
         return
     enabled = sum(1 for spec in specs if spec.enabled)
     summary = f"{len(specs)} feeds in {feeds_file} ({enabled} enabled)."
+    if not feeds_file.exists():
+        summary = f"No feed list at {feeds_file}: add one with `newsflow feeds add URL`."
     console.print(escape(summary), highlight=False, soft_wrap=True)
     if database is None:
         console.print(
@@ -144,7 +146,8 @@ def add(
     from tasks.feeds import FeedListError, feed_spec
 
     specs = _load(feeds_file)
-    table: dict[str, object] = {"url": url, "tags": list(tag or []), "enabled": not disabled}
+    tags = [t.strip() for t in tag or [] if t.strip()]
+    table: dict[str, object] = {"url": url, "tags": tags, "enabled": not disabled}
     if name is not None:
         table["name"] = name
     if language is not None:

@@ -33,6 +33,9 @@ import defusedxml.sax
 from tasks.feeds import FeedListError, FeedSpec, feed_spec, feed_url_problem
 
 MAX_OPML_BYTES = 20 * 1024 * 1024  # a real export of thousands of feeds is well under 1 MB
+# Readers nest folders two or three deep; each feed's tags walk its folders, so a file nested
+# thousands deep would cost the square of its size.
+MAX_DEPTH = 64
 
 
 class OpmlError(ValueError):
@@ -158,6 +161,8 @@ class _Outlines(xml.sax.handler.ContentHandler):
         elif name == "outline" and len(self._path) > 2 and self._path[1] == "body":
             if self._outlines:
                 self._outlines[-1].children += 1
+            if len(self._outlines) >= MAX_DEPTH:
+                raise OpmlError(f"line {self._line()}: outlines nested over {MAX_DEPTH} deep")
             found = {key.lower(): value.strip() for key, value in attrs.items()}
             self._outlines.append(_Open(line=self._line(), attrs=found))
 

@@ -286,8 +286,10 @@ def test_hostile_opml_is_refused_with_its_reason_and_the_list_is_unchanged(
         (b'<?xml version="1.0"?><rss version="2.0"><channel/></rss>', "the root element is <rss>"),
         (b'<opml version="2.0"><head><title>t</title></head></opml>', "no <body> element"),
         (b"", "not XML"),
+        (b"<opml><body>" + b"<outline>" * 200 + b"</outline>" * 200 + b"</body></opml>",
+         "outlines nested over 64 deep"),
     ],
-)
+)  # fmt: skip
 def test_a_file_that_is_not_opml_is_a_one_line_error(
     listed: Path, tmp_path: Path, body: bytes, message: str
 ):
