@@ -115,7 +115,7 @@ def _health_line(row: FeedHealth) -> str:
         return " · ".join([*parts, "never fetched"])
     status = f"HTTP {row.last_status}" if row.last_status else "no answer"
     parts.append(f"last fetch {row.last_fetched_at} {status}")
-    if row.last_items is not None:
+    if row.last_items is not None and not row.last_error:  # a failed fetch read no items
         parts.append(f"{row.last_items} items")
     parts.append(f"{row.error_count} errors in a row")
     if row.backed_off_until:

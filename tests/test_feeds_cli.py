@@ -421,7 +421,7 @@ def test_list_shows_each_feeds_health_after_a_real_fetch_from_loopback(tmp_path:
     assert "3 feeds in" in out and "(2 enabled)" in out
     assert f"Good  {server.url('/good')}" in out
     assert "HTTP 200 · 3 items · 0 errors in a row" in out
-    assert "HTTP 503 · 0 items · 1 errors in a row · backed off until 20" in out
+    assert "HTTP 503 · 1 errors in a row · backed off until 20" in out
     assert "disabled · tags t · never fetched" in out
     assert "1 more feeds in" in out and "are not in this list" in out  # the ad hoc --feed
 
