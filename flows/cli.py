@@ -33,6 +33,7 @@ from typer.core import TyperGroup  # noqa: E402
 
 from db import DEFAULT_DB_PATH, DatabaseProblem, check_db, open_db, open_existing_db  # noqa: E402
 from flows import progress  # noqa: E402
+from flows.feeds_cli import app as feeds_app  # noqa: E402
 from tasks import queries  # noqa: E402
 from tasks import summarize as summarizer  # noqa: E402
 
@@ -79,6 +80,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # plain click errors: one readable line, no boxes
 )
+app.add_typer(feeds_app, name="feeds")
 console = Console()
 errors = Console(stderr=True)
 

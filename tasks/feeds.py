@@ -61,6 +61,20 @@ class FeedSpec:
     language: str | None = None  # ISO 639-1 hint; detection on the body still decides
     enabled: bool = True
     tags: tuple[str, ...] = ()
+    site: str | None = None  # the outlet's web page (OPML `htmlUrl`)
+
+
+FEED_KEYS = ("url", "name", "language", "enabled", "tags", "site")
+_LANGUAGE_CODE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]+)?")
+
+
+def feed_url_problem(url: object) -> str | None:
+    """Why `url` cannot be a feed's URL (not an http(s) URL with a host), or None."""
+    if not isinstance(url, str) or not url.strip().lower().startswith(("http://", "https://")):
+        return "must be an http(s) URL"
+    if canonical_url(url.strip()) is None:
+        return "must be an http(s) URL with a host"
+    return None
 
 
 def load_feed_list(path: Path) -> list[FeedSpec]:
@@ -81,44 +95,52 @@ def load_feed_list(path: Path) -> list[FeedSpec]:
     seen: set[str] = set()
     for number, table in enumerate(tables, start=1):
         where = f"{path}: feed #{number}"
-        if not isinstance(table, dict):
-            raise FeedListError(f"{where}: must be a table")
-        unknown = set(table) - {"url", "name", "language", "enabled", "tags"}
-        if unknown:
-            raise FeedListError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
-        url = table.get("url")
-        if not isinstance(url, str) or not url.strip().lower().startswith(("http://", "https://")):
-            raise FeedListError(f"{where}: 'url' must be an http(s) URL, got {url!r}")
-        url = url.strip()
-        name = table.get("name")
-        language = table.get("language")
-        enabled = table.get("enabled", True)
-        tags = table.get("tags", [])
-        if name is not None and not isinstance(name, str):
-            raise FeedListError(f"{where} ({url}): 'name' must be a string")
-        if language is not None and not (
-            isinstance(language, str)
-            and re.fullmatch(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]+)?", language)
-        ):
-            raise FeedListError(f"{where} ({url}): 'language' must be a code like 'en' or 'de'")
-        if not isinstance(enabled, bool):
-            raise FeedListError(f"{where} ({url}): 'enabled' must be true or false")
-        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-            raise FeedListError(f"{where} ({url}): 'tags' must be a list of strings")
-        if url in seen:
-            log.warning("%s: %s is listed twice; the first entry is used", where, url)
+        spec = feed_spec(table, where=where)
+        if spec.url in seen:
+            log.warning("%s: %s is listed twice; the first entry is used", where, spec.url)
             continue
-        seen.add(url)
-        specs.append(
-            FeedSpec(
-                url=url,
-                name=name,
-                language=language.split("-")[0].split("_")[0].lower() if language else None,
-                enabled=enabled,
-                tags=tuple(tags),
-            )
-        )
+        seen.add(spec.url)
+        specs.append(spec)
     return specs
+
+
+def feed_spec(table: object, *, where: str) -> FeedSpec:
+    """One `[[feeds]]` table checked and read; FeedListError names `where` and the problem."""
+    if not isinstance(table, dict):
+        raise FeedListError(f"{where}: must be a table")
+    unknown = set(table) - set(FEED_KEYS)
+    if unknown:
+        raise FeedListError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+    url = table.get("url")
+    problem = feed_url_problem(url)
+    if problem or not isinstance(url, str):
+        raise FeedListError(f"{where}: 'url' {problem}, got {url!r}")
+    url = url.strip()
+    name = table.get("name")
+    language = table.get("language")
+    enabled = table.get("enabled", True)
+    tags = table.get("tags", [])
+    site = table.get("site")
+    if name is not None and not isinstance(name, str):
+        raise FeedListError(f"{where} ({url}): 'name' must be a string")
+    if language is not None and not (
+        isinstance(language, str) and _LANGUAGE_CODE.fullmatch(language)
+    ):
+        raise FeedListError(f"{where} ({url}): 'language' must be a code like 'en' or 'de'")
+    if not isinstance(enabled, bool):
+        raise FeedListError(f"{where} ({url}): 'enabled' must be true or false")
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise FeedListError(f"{where} ({url}): 'tags' must be a list of strings")
+    if site is not None and feed_url_problem(site):
+        raise FeedListError(f"{where} ({url}): 'site' must be an http(s) URL, got {site!r}")
+    return FeedSpec(
+        url=url,
+        name=name,
+        language=language.split("-")[0].split("_")[0].lower() if language else None,
+        enabled=enabled,
+        tags=tuple(tags),
+        site=site.strip() if site else None,
+    )
 
 
 def _url_lines(path: Path) -> list[FeedSpec]:
@@ -127,7 +149,7 @@ def _url_lines(path: Path) -> list[FeedSpec]:
         url = line.split("#", 1)[0].strip() if line.lstrip().startswith("#") else line.strip()
         if not url:
             continue
-        if not url.lower().startswith(("http://", "https://")):
+        if feed_url_problem(url):
             raise FeedListError(f"{path}:{number}: {url!r} is not an http(s) URL")
         if url not in {spec.url for spec in specs}:
             specs.append(FeedSpec(url=url))
