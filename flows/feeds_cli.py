@@ -67,11 +67,12 @@ def list_feeds(
     """Each listed feed with its health: enabled, last fetch and status, items, errors, backoff."""
     import json
 
-    from db import open_db
+    from db.connection import open_existing_db
     from tasks.feed_health import feed_health, unlisted_feeds
 
     specs = _load(feeds_file)
-    database = open_db(db) if db.is_file() else None  # listing never creates a database
+    # Listing never creates a database; one that is there must be usable (else one line, exit 2).
+    database = open_existing_db(db) if db.exists() else None
     try:
         rows = feed_health(database, specs)
         unlisted = unlisted_feeds(database, specs) if database is not None else 0
@@ -234,13 +235,13 @@ def export(
     db: DbOption = DEFAULT_DB_PATH,
 ) -> None:
     """Write the feed list as OPML 2.0 (tags in `category` and as folders) for any feed reader."""
-    from db import open_db
+    from db.connection import open_existing_db
     from tasks.opml import write_opml
 
     specs = _load(feeds_file)
     titles: dict[str, str] = {}
-    if db.is_file():  # feeds the list leaves unnamed are called by the title they last had
-        database = open_db(db)
+    if db.exists():  # feeds the list leaves unnamed are called by the title they last had
+        database = open_existing_db(db)
         try:
             rows = database.execute("SELECT url, title FROM feeds WHERE title IS NOT NULL")
             titles = {url: title for url, title in rows.fetchall()}

@@ -33,6 +33,8 @@ COMMANDS: dict[str, list[str]] = {
     "serve": ["serve"],
     "runs": ["runs"],
     "dedup": ["dedup"],
+    "feeds list": ["feeds", "list", "--feeds-file", "{seeds}/feeds.toml"],
+    "feeds export": ["feeds", "export", "--feeds-file", "{seeds}/feeds.toml"],
 }
 READ_ONLY = ["digest", "search", "report", "report --no-record", "runs", "dedup"]
 TEXT = "The council approved the budget on Monday. Schools get more money. Roads wait a year."
