@@ -341,18 +341,29 @@ def dedup(
             " (kept for later runs) [default: the stored one, else 30].",
         ),
     ] = None,
+    restory: Annotated[
+        bool,
+        typer.Option(
+            "--stories",
+            help="Decide every story again from the stored features too (new story ids).",
+        ),
+    ] = False,
 ) -> None:
     """Decide near-duplicates again from stored signatures (no file read, no feed fetched)."""
     from tasks import neardup, store, stories, story_summary
 
     database = open_existing_db(db, write=True)
     run_id = store.start_run(
-        database, parameters={"command": "dedup", "threshold": threshold, "window_days": window}
-    )
+        database,
+        parameters={"command": "dedup", "threshold": threshold, "window_days": window,
+                    "stories": restory},
+    )  # fmt: skip
     try:
         result = neardup.deduplicate(
             database, run_id=run_id, threshold=threshold, window_days=window, recompute=True
         )
+        if restory:
+            stories.forget_stories(database)
         grouped = stories.assign_stories(database, run_id=run_id, dirty=result.touched_stories)
         summaries = story_summary.update_summaries(database, grouped.touched)
     except Exception as error:

@@ -307,6 +307,16 @@ def assign_stories(
     return result
 
 
+def forget_stories(db: Database) -> int:
+    """Undo every story assignment, for `assign_stories` to decide them all again from the stored
+    features (`newsflow dedup --stories`); how many stories there were. Story ids are not reused."""
+    with write_transaction(db):
+        count = int(db.execute("SELECT count(*) FROM stories").fetchone()[0])
+        db.conn.execute("UPDATE documents SET story_id = NULL WHERE story_id IS NOT NULL")
+        db.conn.execute("DELETE FROM stories")
+    return count
+
+
 def _assign_chunk(
     db: Database,
     pending: list[int],

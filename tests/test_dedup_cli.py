@@ -91,3 +91,34 @@ def test_digest_shows_one_entry_per_story_with_its_sources(seeds_copy: Path, db_
     assert "Outlets:" in out
     # Lines of a two-report story credit their document.
     assert "— " in out and "#" in out
+
+
+def test_dedup_stories_redecides_every_story_from_stored_features(
+    seeds_copy: Path, db_path: Path
+) -> None:
+    _build(seeds_copy, db_path)
+
+    def partition() -> set[frozenset[str]]:
+        db = open_db(db_path)
+        try:
+            rows = db.execute("SELECT path, story_id FROM documents").fetchall()
+        finally:
+            db.conn.close()
+        groups: dict[int, set[str]] = {}
+        for path, story_id in rows:
+            groups.setdefault(story_id, set()).add(path)
+        return {frozenset(members) for members in groups.values()}
+
+    before = partition()
+    shutil.rmtree(seeds_copy)  # decided again from what is stored, not from the files
+    result = runner.invoke(app, ["dedup", "--stories", "--db", str(db_path)])
+    assert result.exit_code == 0, result.output
+    assert partition() == before  # the same decisions from the same features
+    db = open_db(db_path)
+    run_id = db.execute("SELECT id FROM runs ORDER BY started_at DESC LIMIT 1").fetchone()[0]
+    decided = db.execute(
+        "SELECT count(*) FROM dedup_decisions WHERE method = 'story' AND run_id = ?", [run_id]
+    ).fetchone()[0]
+    canonical = db.execute("SELECT count(*) FROM documents WHERE duplicate_of IS NULL").fetchone()
+    assert decided == canonical[0]  # every canonical report decided again, with its reason
+    assert db.execute("SELECT count(*) FROM stories").fetchone()[0] == len(before)
