@@ -31,6 +31,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tasks import story_clusters
+
 DATASET = Path("../shared/corpus/uci-news-aggregator")
 OUT = Path("benchmarks/out/stories.json")
 
@@ -122,7 +124,9 @@ def _f1(p: float, r: float) -> float:
     return 2 * p * r / (p + r) if p + r else 0.0
 
 
-def run(dataset: Path, workdir: Path, *, limit: int | None = None) -> dict[str, Any]:
+def run(
+    dataset: Path, workdir: Path, *, limit: int | None = None, sweep: Sequence[float] = ()
+) -> dict[str, Any]:
     """Ingest the headlines as title-only records, decide duplicates and stories, and score."""
     from db import open_db
     from tasks import features, ingest, neardup, store, stories
@@ -168,6 +172,7 @@ def run(dataset: Path, workdir: Path, *, limit: int | None = None) -> dict[str, 
         row = rows[int(path.rsplit("#", 1)[1])]
         predicted[path], gold[path], outlet[path] = story_id, row["STORY"], row["PUBLISHER"]
     sizes = Counter(predicted.values())
+    curve = [_at_threshold(db, threshold, rows) for threshold in sweep]
     db.conn.close()
     return {
         "headlines": len(rows),
@@ -185,7 +190,37 @@ def run(dataset: Path, workdir: Path, *, limit: int | None = None) -> dict[str, 
         "pairwise": pairwise(predicted, gold),
         "pairwise_cross_outlet": pairwise(predicted, gold, outlet),
         "timings_seconds": timings,
+        "join_threshold": story_clusters.JOIN_SAME,
+        "curve": curve,
     }
+
+
+def _labels(db: Any, rows: list[dict[str, str]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Each document's story (a duplicate's is its canonical's) and its label, by record path."""
+    predicted: dict[str, Any] = {}
+    gold: dict[str, Any] = {}
+    for path, story_id in db.execute(
+        "SELECT d.path, coalesce(c.story_id, d.story_id) FROM documents d"
+        " LEFT JOIN documents c ON c.id = d.duplicate_of"
+    ).fetchall():
+        predicted[path], gold[path] = story_id, rows[int(path.rsplit("#", 1)[1])]["STORY"]
+    return predicted, gold
+
+
+def _at_threshold(db: Any, threshold: float, rows: list[dict[str, str]]) -> dict[str, Any]:
+    """Stories decided again from the stored features with another join threshold, scored."""
+    from tasks import stories
+
+    kept = story_clusters.JOIN_SAME
+    story_clusters.JOIN_SAME = threshold
+    try:
+        stories.forget_stories(db)
+        stories.assign_stories(db, run_id=f"sweep-{threshold}")
+    finally:
+        story_clusters.JOIN_SAME = kept
+    predicted, gold = _labels(db, rows)
+    scores = {f"bcubed_{k}": v for k, v in bcubed(predicted, gold).items()}
+    return {"threshold": threshold, "stories": len(set(predicted.values()))} | scores
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -195,11 +230,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="only the first N headlines")
     parser.add_argument("--out", type=Path, default=OUT, help="where to write the JSON results")
     parser.add_argument("--keep", type=Path, default=None, help="keep the records and database")
+    parser.add_argument(
+        "--sweep", default="0.30,0.34,0.38,0.42,0.46",
+        help="join thresholds to decide the stories again at, from the stored features ('' none)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="newsflow-stories-"))
     workdir.mkdir(parents=True, exist_ok=True)
     try:
-        results = run(args.dataset, workdir, limit=args.limit)
+        sweep = [float(t) for t in args.sweep.split(",") if t.strip()]
+        results = run(args.dataset, workdir, limit=args.limit, sweep=sweep)
     finally:
         if args.keep is None:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -215,7 +255,12 @@ def main(argv: list[str] | None = None) -> int:
         f"B-cubed precision {b['precision']:.3f} recall {b['recall']:.3f} F1 {b['f1']:.3f}\n"
         f"pairwise precision {p['precision']:.3f} recall {p['recall']:.3f};"
         f" cross-outlet precision {x['precision']:.3f} recall {x['recall']:.3f}\n"
-        f"timings {results['timings_seconds']}\nwritten to {args.out}\n"
+        + "".join(
+            f"join at {c['threshold']:.2f}: B-cubed precision {c['bcubed_precision']:.3f}"
+            f" recall {c['bcubed_recall']:.3f} F1 {c['bcubed_f1']:.3f}, {c['stories']} stories\n"
+            for c in results["curve"]
+        )
+        + f"timings {results['timings_seconds']}\nwritten to {args.out}\n"
     )
     return 0
 

@@ -328,24 +328,28 @@ def _assign_chunk(
     times = [r.seconds() for r in reports.values()]
     dated = [r.when for r in reports.values()]
     stored = [r.created or r.when for r in reports.values()]
-    window = clusterer.window
-    # Indexed ranges: reports dated near these, or stored near them (for undated reports).
+    window = timedelta(seconds=clusterer.window)
+    # Reports already in stories, dated near these or stored near them (for undated reports):
+    # indexed ranges, less what earlier chunks of the pass read (the window moves on in time).
+    parts = []
+    for column, values in (("event_at", dated), ("created_at", stored)):
+        wanted = (_iso(min(values) - window), _iso(max(values) + window))
+        for lo, hi in _uncovered(wanted, clusterer.read.get(column)):
+            # The unary + keeps SQLite on the date indexes (not on "duplicate_of IS NULL",
+            # which matches most of the table).
+            parts.append((f"{column} BETWEEN ? AND ?", [lo, hi]))
+        clusterer.read[column] = _hull(wanted, clusterer.read.get(column))
     neighbours = [
         row
         for row in db.execute(
-            # The unary + keeps SQLite on the two date indexes (not on "duplicate_of IS NULL",
-            # which matches most of the table).
             "SELECT id, story_id FROM documents"
-            " WHERE (event_at BETWEEN ? AND ? OR created_at BETWEEN ? AND ?)"
+            f" WHERE ({' OR '.join(sql for sql, _ in parts)})"
             " AND +story_id IS NOT NULL AND +duplicate_of IS NULL"
             " AND coalesce(summary_status, '') != 'boilerplate'",
-            [_iso(min(dated) - timedelta(seconds=window)),
-             _iso(max(dated) + timedelta(seconds=window)),
-             _iso(min(stored) - timedelta(seconds=window)),
-             _iso(max(stored) + timedelta(seconds=window))],
+            [value for _, values in parts for value in values],
         ).fetchall()
         if row[0] not in clusterer.members
-    ]  # fmt: skip
+    ] if parts else []  # fmt: skip
     known = _features(db, [doc_id for doc_id, _ in neighbours])
     clusterer.count((r.id, r.terms, r.signals) for r in chain(known.values(), reports.values()))
     for report in sorted(known.values(), key=lambda r: (r.seconds(), r.id)):
@@ -388,6 +392,21 @@ def _assign_chunk(
         result.touched.add(story_id)
         db.conn.execute("UPDATE documents SET story_id = ? WHERE id = ?", [story_id, report.id])
         _log(db, report.id, partner, score, threshold, decision, reason, run_id, stamp)
+
+
+def _uncovered(wanted: tuple[str, str], read: tuple[str, str] | None) -> list[tuple[str, str]]:
+    """The parts of the range `wanted` outside the range `read` (ISO times compare as text)."""
+    lo, hi = wanted
+    if read is None or read[1] < lo or hi < read[0]:
+        return [wanted]
+    return [part for part in ((lo, read[0]), (read[1], hi)) if part[0] < part[1]]
+
+
+def _hull(wanted: tuple[str, str], read: tuple[str, str] | None) -> tuple[str, str]:
+    """The range read once `wanted` is read too (the newer range when the two do not meet)."""
+    if read is None or read[1] < wanted[0] or wanted[1] < read[0]:
+        return wanted
+    return min(wanted[0], read[0]), max(wanted[1], read[1])
 
 
 def _profile(clusterer: story_clusters.Clusterer, report: Report) -> story_clusters.Profile:

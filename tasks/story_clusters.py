@@ -23,6 +23,7 @@ in the window; stories that fall out of the window are dropped as the pass moves
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
@@ -49,10 +50,12 @@ SPECIFIC_KINDS = frozenset(("name", "num", "date", "md"))
 # Similarity halves for every HALF_LIFE_DAYS between a report and the story's span.
 HALF_LIFE_DAYS = 3.0
 # Index look-ups: the report's headline terms, its LOOKUP_TERMS heaviest text terms and its
-# signals; a key held by more than MAX_POSTINGS stories is too common to point anywhere.
+# LOOKUP_SIGNALS heaviest signals. A key points to the last MAX_POSTINGS stories that added it,
+# so a look-up costs the same however many stories the window holds (a common word: recent ones).
 LOOKUP_TERMS = 12
-MAX_POSTINGS = 400
-MAX_CANDIDATES = 40  # stories scored in full per report, the ones sharing the most weight
+LOOKUP_SIGNALS = 64
+MAX_POSTINGS = 64
+MAX_CANDIDATES = 12  # stories scored in full per report, the ones sharing the most weight
 # A report's vectors keep their heaviest terms only: the rest weigh little and cost a look-up.
 VECTOR_TERMS = 60
 HEAD_MARK = "^"  # headline-and-lede terms are "en^word"; text terms "en:word"
@@ -72,6 +75,8 @@ class Profile:
     signals: dict[str, float]  # signal → weight (its kind's weight × its rarity)
     lookup: list[tuple[str, float]]  # index keys and how much a match on each says
     terms: int = 0  # distinct text terms before the vector kept its heaviest
+    specific: frozenset[str] = frozenset()  # its names, figures and dates
+    signal_total: float = 0.0
 
     @property
     def is_long(self) -> bool:
@@ -89,6 +94,7 @@ class Story:
     head_norm2: float = 0.0
     text_norm2: float = 0.0
     signals: Counter[str] = field(default_factory=Counter)
+    signal_mass: float = 0.0  # the members' signal weights, summed (as weighed when they joined)
     size: int = 0
     first: float = math.inf
     last: float = -math.inf
@@ -115,7 +121,7 @@ class Score:
 
     def explain(self) -> str:
         """A one-line reason a person can check."""
-        shared = ", ".join(self.shared[:8]) or "none"
+        shared = ", ".join(_telling(self.shared)[:8]) or "none"
         apart = f"{self.days:.1f} days from the story (similarity halves every {HALF_LIFE_DAYS:g})"
         if self.same_language:
             return (
@@ -136,10 +142,12 @@ class Clusterer:
     def __init__(self, *, window_days: float) -> None:
         self.window = window_days * DAY
         self.stories: dict[int, Story] = {}
-        self.index: defaultdict[str, set[int]] = defaultdict(set)
+        # key → story ids, oldest first (a dict as an ordered set)
+        self.index: defaultdict[str, dict[int, None]] = defaultdict(dict)
         self.df: Counter[str] = Counter()
         self.n = 0
         self.members: set[int] = set()  # reports counted in the frequencies and stories
+        self.read: dict[str, tuple[str, str]] = {}  # date column → range of reports read in
         self._dropped = 0
 
     # --- weighing ------------------------------------------------------------------------------
@@ -178,9 +186,16 @@ class Clusterer:
             for key in set(signals)
         }
         lookup = [(key, weight) for key, weight in head.items()]
-        lookup += sorted(text.items(), key=lambda kv: -kv[1])[:LOOKUP_TERMS]
-        lookup += [(key, weight / 3) for key, weight in weights.items()]
-        return Profile(doc_id, language, when, head, text, weights, lookup, distinct)
+        lookup += heapq.nlargest(LOOKUP_TERMS, text.items(), key=_weight)
+        lookup += [
+            (key, weight / 3)
+            for key, weight in heapq.nlargest(LOOKUP_SIGNALS, weights.items(), key=_weight)
+        ]
+        specific = frozenset(k for k in weights if entities.kind(k) in SPECIFIC_KINDS)
+        return Profile(
+            doc_id, language, when, head, text, weights, lookup, distinct, specific,
+            sum(weights.values()),
+        )  # fmt: skip
 
     # --- stories -------------------------------------------------------------------------------
 
@@ -192,12 +207,17 @@ class Clusterer:
         story.head_norm2 = _add_into(story.head, profile.head, story.head_norm2)
         story.text_norm2 = _add_into(story.text, profile.text, story.text_norm2)
         story.signals.update(profile.signals.keys())
+        story.signal_mass += profile.signal_total
         story.size += 1
         story.first, story.last = min(story.first, profile.when), max(story.last, profile.when)
         if profile.language:
             story.languages[profile.language] += 1
         for key, _ in profile.lookup:
-            self.index[key].add(story_id)
+            postings = self.index[key]
+            postings.pop(story_id, None)
+            postings[story_id] = None  # now the latest
+            if len(postings) > MAX_POSTINGS:
+                del postings[next(iter(postings))]
         return story
 
     def forget_before(self, when: float) -> None:
@@ -208,7 +228,7 @@ class Clusterer:
         self._dropped += len(gone)
         if self._dropped > max(1000, len(self.stories)):  # postings of dropped stories: sweep
             for key in list(self.index):
-                live = {s for s in self.index[key] if s in self.stories}
+                live = {s: None for s in self.index[key] if s in self.stories}
                 if live:
                     self.index[key] = live
                 else:
@@ -224,13 +244,14 @@ class Clusterer:
         story.head_norm2 = _add_into(story.head, old.head, story.head_norm2)
         story.text_norm2 = _add_into(story.text, old.text, story.text_norm2)
         story.signals.update(old.signals)
+        story.signal_mass += old.signal_mass
         story.size += old.size
         story.first, story.last = min(story.first, old.first), max(story.last, old.last)
         story.languages.update(old.languages)
         for postings in self.index.values():
             if source in postings:
-                postings.discard(source)
-                postings.add(target)
+                del postings[source]
+                postings[target] = None
 
     # --- deciding ------------------------------------------------------------------------------
 
@@ -239,10 +260,12 @@ class Clusterer:
         shared: defaultdict[int, float] = defaultdict(float)
         for key, weight in profile.lookup:
             postings = self.index.get(key)
-            if postings and len(postings) <= MAX_POSTINGS:
+            if postings:
                 for story_id in postings:
                     shared[story_id] += weight
-        ranked = sorted(shared.items(), key=lambda kv: (-kv[1], kv[0]))
+        # The heaviest first; stories out of the window stay indexed until forget_before sweeps
+        # them, so a few more are ranked than are kept.
+        ranked = heapq.nlargest(3 * MAX_CANDIDATES, shared.items(), key=_shared_order)
         found = []
         for story_id, _ in ranked:
             story = self.stories.get(story_id)
@@ -260,13 +283,21 @@ class Clusterer:
         # Signal weight both hold, over the smaller of the two totals: a German report names
         # every capitalised noun, an English one fewer; what counts is how much of the sparer
         # report the other holds (a signal counts by the share of the story's reports with it).
-        held = sum(w * story.signals[k] / story.size for k, w in profile.signals.items())
-        smaller = min(sum(profile.signals.values()), self._signal_total(story))
+        held = 0.0
+        common = []  # signals at least half the story's reports carry
+        counts, half = story.signals, story.size / 2
+        for key, weight in profile.signals.items():
+            count = counts.get(key)  # not counts[key]: a Counter's miss costs a method call
+            if count:
+                held += weight * count
+                if count >= half:
+                    common.append(key)
+        held /= story.size
+        smaller = min(profile.signal_total, story.signal_mass / story.size)
         signals = min(1.0, held / smaller) if smaller > 0 else 0.0
         days = _days_apart(profile.when, story)
         decay = 0.5 ** (days / HALF_LIFE_DAYS)
-        common = [k for k in profile.signals if story.signals[k] * 2 >= story.size]
-        specific = sum(1 for k in common if entities.kind(k) in SPECIFIC_KINDS)
+        specific = sum(1 for k in common if k in profile.specific)
         if same:
             score = (W_HEAD * head + W_TEXT * text + W_SIGNALS * signals) * decay
             joins = score >= JOIN_SAME and (
@@ -275,14 +306,7 @@ class Clusterer:
         else:
             score = signals * decay
             joins = score >= JOIN_CROSS and specific >= MIN_SHARED
-        return Score(story.id, joins, score, head, text, signals, _telling(common), same, days)
-
-    def _signal_total(self, story: Story) -> float:
-        """The story's signal weight: each signal's weight by the share of reports holding it."""
-        return sum(
-            entities.KIND_WEIGHTS.get(entities.kind(key), 0.5) * self._idf(key) * count
-            for key, count in story.signals.items()
-        ) / max(1, story.size)
+        return Score(story.id, joins, score, head, text, signals, tuple(common), same, days)
 
     def best(self, profile: Profile) -> tuple[list[Score], Score | None]:
         """The stories the report joins (best first), and the closest story when it joins none."""
@@ -292,10 +316,18 @@ class Clusterer:
         return joining, closest
 
 
+def _weight(item: tuple[str, float]) -> float:
+    return item[1]
+
+
+def _shared_order(item: tuple[int, float]) -> tuple[float, int]:
+    return item[1], -item[0]  # the most shared weight, then the oldest story
+
+
 def _heaviest(vector: dict[str, float]) -> dict[str, float]:
     if len(vector) <= VECTOR_TERMS:
         return vector
-    return dict(sorted(vector.items(), key=lambda kv: -kv[1])[:VECTOR_TERMS])
+    return dict(heapq.nlargest(VECTOR_TERMS, vector.items(), key=_weight))
 
 
 def _unit(vector: dict[str, float]) -> dict[str, float]:
