@@ -52,6 +52,8 @@ def summarise(reports: list[dict[str, object]], *, sentences: int = SENTENCES) -
     sentences: where the parse found them, `features.compute`'s JSON)."""
     language = primary_language(Counter(str(r["language"]) for r in reports if r.get("language")))
     chosen_reports = [r for r in reports if r.get("language") == language] or reports
+    # A headline is no summary sentence while a report with text is there to quote from.
+    chosen_reports = [r for r in chosen_reports if not r.get("headline_only")] or chosen_reports
     candidates: list[Line] = []
     seen: set[str] = set()
     for report in chosen_reports:
@@ -166,7 +168,8 @@ def plan(db: Database, story_ids: Iterable[int] | None = None) -> list[Job]:
                 continue
             # With where the parse found the body's sentences, when they are of this body.
             cursor = db.execute(
-                "SELECT d.id, d.body, d.language, d.title, d.content_hash, f.sentences"
+                "SELECT d.id, d.body, d.language, d.title, d.content_hash, d.headline_only,"
+                " f.sentences"
                 " FROM documents d LEFT JOIN story_features f ON f.document_id = d.id"
                 " AND f.content_hash = d.content_hash"
                 f" WHERE d.id IN ({','.join('?' * len(report_ids))})",
