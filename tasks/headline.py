@@ -12,14 +12,16 @@ from __future__ import annotations
 from tasks.textio import normalise_line
 
 STATUS = "headline_only"
+# A headline has words: at least this many letters ("0" or "—" as a title is not one).
+MIN_LETTERS = 2
 
 
 def headline_body(title: str | None, text: str = "") -> str | None:
     """The body of a headline-only document: the headline, then `text` (if any and not just the
     headline again) as a second paragraph; None when there is no headline to keep."""
     headline = normalise_line(title) if title else ""
-    if not any(ch.isalnum() for ch in headline):
-        return None  # punctuation or nothing: not a headline
+    if sum(ch.isalpha() for ch in headline[: MIN_LETTERS * 8]) < MIN_LETTERS:
+        return None  # nothing, punctuation or a number ("0", "2024"): not a headline
     text = text.strip()
     if not text or " ".join(text.split()).casefold() == headline.casefold():
         return headline
