@@ -113,6 +113,10 @@ def summarise(reports: list[dict[str, object]], *, sentences: int = SENTENCES) -
 def _sentences(report: dict[str, object], language: str) -> list[str]:
     """`split_sentences` of the report's body, sliced where the parse found them if it did."""
     body = str(report["body"])
+    if report.get("headline_only"):
+        # A headline is one line, whatever full stops it holds ("… to buy Jos. A. Bank").
+        headline, _, rest = body.partition("\n\n")
+        return [headline, *split_sentences(rest, language)] if rest else [headline]
     found = replay(body, report.get("sentences"), language)
     return split_sentences(body, language) if found is None else found
 

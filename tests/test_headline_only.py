@@ -259,3 +259,24 @@ def test_a_feed_item_with_no_headline_and_no_text_is_a_reject(
     assert counts["documents_new"] == 1 and counts["feed_rejects"] == 1
     db = open_db(db_path)
     assert db.execute("SELECT kind, reason FROM rejects").fetchall() == [("feed_item", "no_text")]
+
+
+# --- story summaries ------------------------------------------------------------------------------
+
+
+def test_a_story_summary_quotes_reports_with_text_and_whole_headlines_otherwise() -> None:
+    from tasks.story_summary import summarise
+
+    headlines = [
+        {"id": 1, "body": "Retailer agrees to buy rival Jos. A. Bank for $1.8 billion",
+         "language": "en", "title": None, "headline_only": 1},
+        {"id": 2, "body": "Suit maker ends long takeover battle with a deal",
+         "language": "en", "title": None, "headline_only": 1},
+    ]  # fmt: skip
+    lines = summarise(headlines)
+    assert {line.text for line in lines} <= {str(h["body"]) for h in headlines}
+    assert any(line.text.endswith("$1.8 billion") for line in lines)  # not cut at "Jos."
+
+    article = {"id": 3, "body": ARTICLE, "language": "en", "title": "Port reopens"}
+    lines = summarise([*headlines, article])
+    assert lines and {line.document_id for line in lines} == {3}
