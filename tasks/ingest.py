@@ -481,7 +481,7 @@ def _json_records(text: str) -> list[tuple[int, object]] | _BadJson:
 
 
 def _json_items(entry: FileEntry, text: str) -> tuple[list[Item], list[Reject]]:
-    items: list[Item] = []
+    found: list[tuple[Item, Identified]] = []
     rejects: list[Reject] = []
     records = _json_records(text)
     if isinstance(records, _BadJson):
@@ -534,10 +534,10 @@ def _json_items(entry: FileEntry, text: str) -> tuple[list[Item], list[Reject]]:
             published_raw=raw_date or article.published_raw,
             language=record.get("language") if isinstance(record.get("language"), str) else None,
         )
-        items.append(_finish(item))
-    if not items and not rejects:
+        found.append(_finish(item))
+    if not found and not rejects:
         rejects.append(Reject(entry.relpath, "no_text", detail="no records", size=entry.size))
-    return fill_usual_languages(items), rejects
+    return fill_usual_languages(found), rejects
 
 
 def fill_usual_languages(found: list[tuple[Item, Identified]]) -> list[Item]:
