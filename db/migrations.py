@@ -598,3 +598,10 @@ def m019_story_features_sentences(db: Database) -> None:
 def m020_runs_cpu(db: Database) -> None:
     """The CPU seconds a run took: the flow's process, and its workers' batches by kind."""
     db.execute("ALTER TABLE runs ADD COLUMN cpu TEXT")  # JSON {flow, workers, parse}
+
+
+@migrations()
+def m024_headline_only(db: Database) -> None:
+    """Headline-only documents (a headline and too little text to be an article, tasks/headline.py)
+    are marked: the mark survives dedup resetting `summary_status`; they are never summarised."""
+    db.execute("ALTER TABLE documents ADD COLUMN headline_only INTEGER NOT NULL DEFAULT 0")

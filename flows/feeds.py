@@ -24,7 +24,7 @@ from prefect import task  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402
 
 from db import open_db  # noqa: E402
-from tasks import feed_store, feeds  # noqa: E402
+from tasks import feed_store, feeds, language  # noqa: E402
 from tasks.fetch import (  # noqa: E402
     PAGE_ACCEPT,
     FetchResult,
@@ -118,6 +118,7 @@ def collect_feed(
         return outcome
     source = state.name or parsed.title
     budget = settings.articles_per_feed
+    confident: list[str | None] = []  # the languages the feed's items named with confidence
     for entry in parsed.entries:
         known = state.known.get(entry.key)
         retry = (
@@ -156,15 +157,17 @@ def collect_feed(
                 else:
                     record.full_text, record.full_text_error = "failed", full_text.problem
                     record.full_text_attempts = previous + 1
-        item = feeds.to_item(
+        item, identified = feeds.identified_item(
             entry,
             feed_id=state.id,
             source=source,
             language_hint=state.language,
             full_text=full_text,
         )
-        if len(item.body) < feeds.MIN_BODY_CHARS:
-            detail = f"{len(item.body)} characters of text"
+        if identified.confident:
+            confident.append(identified.code)
+        if len(item.body) < feeds.MIN_BODY_CHARS and not item.headline_only:
+            detail = f"{len(item.body)} characters of text and no headline"
             if record.full_text_error:
                 detail += f"; article page: {record.full_text_error}"
             outcome.rejects.append(Reject(entry.key, "no_text", kind="feed_item", detail=detail))
@@ -176,6 +179,11 @@ def collect_feed(
         else:
             outcome.items.append(item)
         outcome.records.append(record)
+    # Headlines and teasers the text could not name take the feed's usual language: that of its
+    # items identified with confidence, in this run or stored before.
+    usual = language.usual_language(confident) or state.usual_language
+    for item in outcome.items:
+        item.language = item.language or usual
     return outcome
 
 

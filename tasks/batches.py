@@ -85,7 +85,8 @@ def parse_files(
         # that are still canonical once dedup has decided, rather than reading them back later.
         documents: list[dict[str, object]] = [
             {"id": i, "body": item.body, "language": item.language,
-             "content_hash": item.content_hash, "paragraphs": paragraphs}
+             "content_hash": item.content_hash, "paragraphs": paragraphs,
+             "headline_only": item.headline_only}
             for i, (item, paragraphs) in enumerate(zip(parsed.items, split, strict=True))
         ]  # fmt: skip
         parsed.summaries = summarise(documents, *summarise_as)
@@ -107,7 +108,8 @@ def _stages(seconds: dict[str, float]) -> Callable[[str], None]:
 
 
 def summarise(documents: list[dict[str, object]], method: str, length: str) -> Summaries:
-    """Summaries of stored documents (id, body, language, content_hash) for one method/length."""
+    """Summaries of stored documents (id, body, language, content_hash, headline_only) for one
+    method/length."""
     results, statuses = summarize.summarise_documents(
         documents, method=method, length=summarize.parse_length(length)
     )

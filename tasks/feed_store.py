@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from collections.abc import Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,7 @@ from sqlite_utils import Database
 from tasks import store
 from tasks.feeds import FeedSpec, ParsedFeed
 from tasks.fetch import FetchResult
+from tasks.language import usual_language
 from tasks.models import Item, Reject
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,9 @@ class FeedState:
     last_modified: str | None = None
     error_count: int = 0
     known: dict[str, KnownEntry] = field(default_factory=dict)
+    # The language of most of the feed's stored articles: what its headlines are taken to be in
+    # when their own words cannot tell.
+    usual_language: str | None = None
 
 
 @dataclass
@@ -176,8 +181,29 @@ def feed_states(
             ).fetchall()
         }
         feed_id, url, name, language, etag, last_modified, error_count = row[:7]
-        due.append(FeedState(feed_id, url, name, language, etag, last_modified, error_count, known))
+        due.append(
+            FeedState(
+                feed_id, url, name, language, etag, last_modified, error_count, known,
+                usual_language=stored_usual_language(db, feed_id, since=since),
+            )
+        )  # fmt: skip
     return due, waiting
+
+
+# Stored documents of at least this many words were identified from their own text.
+ARTICLE_WORDS = 40
+
+
+def stored_usual_language(db: Database, feed_id: int, *, since: str) -> str | None:
+    """The language most of the feed's articles seen since `since` are in (`usual_language`)."""
+    # Through feed_entries, whose (feed_id, last_seen_at) index bounds the rows read.
+    rows = db.execute(
+        "SELECT d.language, count(*) FROM feed_entries e JOIN documents d ON d.id = e.document_id"
+        " WHERE e.feed_id = ? AND e.last_seen_at >= ? AND d.language IS NOT NULL"
+        " AND NOT coalesce(d.headline_only, 0) AND d.word_count >= ? GROUP BY d.language",
+        [feed_id, since, ARTICLE_WORDS],
+    ).fetchall()
+    return usual_language(Counter(dict(rows)))
 
 
 def backoff_until(error_count: int, *, now: datetime, retry_after: float | None = None) -> str:

@@ -25,6 +25,8 @@ from typing import Any
 from tasks.dates import MONTHS, find_date
 from tasks.extract import html_to_text
 from tasks.fetch import GZIP_MAGIC, gunzip_capped
+from tasks.headline import headline_body
+from tasks.language import Identified, identify
 from tasks.models import Item
 from tasks.textio import decode_bytes, normalise_line
 from tasks.urls import canonical_url
@@ -838,8 +840,9 @@ def decode_page(page: bytes, headers: dict[str, str]) -> str:
 
 
 def entry_problem(entry: FeedEntry) -> str | None:
-    """Why an entry cannot become a document ('no_text'), or None."""
-    if len(entry.text) < MIN_BODY_CHARS:
+    """Why an entry cannot become a document ('no_text': too little text and no headline), or
+    None; an entry with a headline and too little text becomes a headline-only document."""
+    if len(entry.text) < MIN_BODY_CHARS and headline_body(entry.title, entry.text) is None:
         return "no_text"
     return None
 
@@ -852,22 +855,43 @@ def to_item(
     language_hint: str | None = None,
     full_text: FullText | None = None,
 ) -> Item:
-    """The document an entry becomes: the article's text when fetched, else the feed's."""
+    """The document an entry becomes: the article's text when fetched, else the feed's; with a
+    headline and too little text, a headline-only document (tasks/headline.py)."""
+    return identified_item(
+        entry, feed_id=feed_id, source=source, language_hint=language_hint, full_text=full_text
+    )[0]
+
+
+def identified_item(
+    entry: FeedEntry,
+    *,
+    feed_id: int | None,
+    source: str | None,
+    language_hint: str | None = None,
+    full_text: FullText | None = None,
+) -> tuple[Item, Identified]:
+    """to_item, and how its language was found (to learn the feed's usual language)."""
     from tasks.ingest import content_hash
-    from tasks.language import detect_language
 
     body = full_text.text if full_text and full_text.text else entry.text
-    # Detection on the body decides; the declared language only fills in when the body is short.
-    language = detect_language(body) or entry.language or language_hint
-    return Item(
+    headline_only = False
+    if len(body) < MIN_BODY_CHARS:
+        short = headline_body(entry.title, body)
+        if short is not None:
+            body, headline_only = short, True
+    # The body decides when it is long; a headline or teaser takes the declared language.
+    identified = identify(body, hint=entry.language or language_hint)
+    item = Item(
         key=entry.key,
         body=body,
         title=entry.title,
         url=(full_text.url if full_text and full_text.url else None) or entry.url,
-        language=language,
+        language=identified.code,
         content_hash=content_hash(body),
         source=source,
         published_at=entry.published_at,
         published_raw=entry.published_raw,
         feed_id=feed_id,
+        headline_only=headline_only,
     )
+    return item, identified

@@ -14,7 +14,8 @@ from pathlib import Path, PurePosixPath
 
 from tasks.clean import clean_article
 from tasks.dates import find_date
-from tasks.language import detect_language
+from tasks.headline import headline_body
+from tasks.language import Identified, identify, usual_language
 from tasks.models import Item, Reject
 from tasks.textio import UndecodableError, decode_bytes, looks_binary, normalise_line
 
@@ -361,16 +362,23 @@ def _read(entry: FileEntry, max_bytes: int) -> tuple[bytes, os.stat_result] | Re
 
 
 def finish_item(item: Item) -> Item:
-    """Fill what every item needs before storage: language and content hash."""
+    """Fill what every item needs before storage: language and content hash; a language the item
+    already has is the declared one, which the body overrides only when it is long enough."""
+    return _finish(item)[0]
+
+
+def _finish(item: Item) -> tuple[Item, Identified]:
+    """finish_item, and how the language was found (to learn an outlet's usual language)."""
     # JSON escapes can carry lone surrogates ("\ud800"), which SQLite and hashing cannot encode.
     for name in ("key", "title", "body", "path", "url", "captions", "language", "source",
                  "published_raw"):  # fmt: skip
         value = getattr(item, name)
         if isinstance(value, str):
             setattr(item, name, _scrub(value))
-    item.language = item.language or detect_language(item.body)
+    identified = identify(item.body, hint=item.language)
+    item.language = identified.code
     item.content_hash = content_hash(item.body)
-    return item
+    return item, identified
 
 
 def _scrub(text: str) -> str:
@@ -380,12 +388,13 @@ def _scrub(text: str) -> str:
 
 def _text_items(entry: FileEntry, text: str) -> tuple[list[Item], list[Reject]]:
     article = clean_article(text)
-    if len(article.body) < MIN_BODY_CHARS:
+    body = _body_or_headline(article.title, article.body)
+    if body is None:
         return [], [
             Reject(
                 entry.relpath,
                 "no_text",
-                detail=f"{len(article.body)} characters of body",
+                detail=f"{len(article.body)} characters of body and no headline",
                 size=entry.size,
             )
         ]
@@ -393,7 +402,8 @@ def _text_items(entry: FileEntry, text: str) -> tuple[list[Item], list[Reject]]:
         key=entry.key,
         path=entry.relpath,
         title=article.title,
-        body=article.body,
+        body=body,
+        headline_only=len(article.body) < MIN_BODY_CHARS,
         captions="\n".join(article.captions) or None,
         source=article.source,
         published_at=article.published_at,
@@ -406,12 +416,15 @@ def _html_items(entry: FileEntry, text: str) -> tuple[list[Item], list[Reject]]:
     from tasks.extract import extract_html  # trafilatura is heavy: import only for HTML
 
     extracted = extract_html(text)
-    if extracted is None or len(extracted.body) < MIN_BODY_CHARS:
+    if extracted is None or (len(extracted.body) < MIN_BODY_CHARS and not extracted.title):
         return [], [
             Reject(entry.relpath, "no_text", detail="no main text found in HTML", size=entry.size)
         ]
     article = clean_article(extracted.body, title=extracted.title)
-    if len(article.body) < MIN_BODY_CHARS:
+    # A page with some main text, too little of it, and a headline: a headline-only document.
+    # A page where trafilatura finds no main text at all (above) is not an article page.
+    body = _body_or_headline(article.title, article.body)
+    if body is None:
         return [], [
             Reject(entry.relpath, "no_text", detail="only boilerplate in HTML", size=entry.size)
         ]
@@ -420,7 +433,8 @@ def _html_items(entry: FileEntry, text: str) -> tuple[list[Item], list[Reject]]:
         path=entry.relpath,
         url=extracted.url,
         title=article.title,
-        body=article.body,
+        body=body,
+        headline_only=len(article.body) < MIN_BODY_CHARS,
         captions="\n".join(article.captions) or None,
         source=article.source or extracted.source,
         published_at=article.published_at or extracted.published_at,
@@ -467,7 +481,7 @@ def _json_records(text: str) -> list[tuple[int, object]] | _BadJson:
 
 
 def _json_items(entry: FileEntry, text: str) -> tuple[list[Item], list[Reject]]:
-    items: list[Item] = []
+    found: list[tuple[Item, Identified]] = []
     rejects: list[Reject] = []
     records = _json_records(text)
     if isinstance(records, _BadJson):
@@ -490,9 +504,15 @@ def _json_items(entry: FileEntry, text: str) -> tuple[list[Item], list[Reject]]:
             raw_body = html_to_text(raw_body)
         raw_title = record.get("title") if isinstance(record.get("title"), str) else None
         article = clean_article(raw_body, title=normalise_line(raw_title) if raw_title else None)
-        if len(article.body) < MIN_BODY_CHARS:
+        body = _body_or_headline(article.title, article.body)
+        if body is None:
             rejects.append(
-                Reject(location, "no_text", kind="record", detail="record has no article text")
+                Reject(
+                    location,
+                    "no_text",
+                    kind="record",
+                    detail="record has no article text and no headline",
+                )
             )
             continue
         url = record.get("url") or record.get("link")
@@ -506,14 +526,38 @@ def _json_items(entry: FileEntry, text: str) -> tuple[list[Item], list[Reject]]:
             path=location,
             url=url,
             title=article.title,
-            body=article.body,
+            body=body,
+            headline_only=len(article.body) < MIN_BODY_CHARS,
             captions="\n".join(article.captions) or None,
             source=source if isinstance(source, str) else article.source,
             published_at=(find_date(raw_date) if raw_date else None) or article.published_at,
             published_raw=raw_date or article.published_raw,
             language=record.get("language") if isinstance(record.get("language"), str) else None,
         )
-        items.append(finish_item(item))
-    if not items and not rejects:
+        found.append(_finish(item))
+    if not found and not rejects:
         rejects.append(Reject(entry.relpath, "no_text", detail="no records", size=entry.size))
-    return items, rejects
+    return fill_usual_languages(found), rejects
+
+
+def fill_usual_languages(found: list[tuple[Item, Identified]]) -> list[Item]:
+    """Items the text could not name a language for take their outlet's usual one (the language
+    of its confidently identified items here), else the usual one of all of them (the file's)."""
+    confident = [(item.source, known.code) for item, known in found if known.confident]
+    by_source: dict[str | None, list[str | None]] = {}
+    for source, code in confident:
+        by_source.setdefault(source, []).append(code)
+    usual = {source: usual_language(codes) for source, codes in by_source.items()}
+    overall = usual_language(code for _, code in confident)
+    for item, _identified in found:
+        if item.language is None:
+            item.language = usual.get(item.source) or overall
+    return [item for item, _ in found]
+
+
+def _body_or_headline(title: str | None, body: str) -> str | None:
+    """The body itself when it is long enough to be an article; else the headline-only body
+    (tasks/headline.py), or None when there is no headline either."""
+    if len(body) >= MIN_BODY_CHARS:
+        return body
+    return headline_body(title, body)

@@ -23,6 +23,8 @@ class Item:
     feed_id: int | None = None
     file_size: int | None = None
     file_mtime_ns: int | None = None
+    # A headline and too little text to be an article (tasks/headline.py): kept, not summarised.
+    headline_only: bool = False
     extra: dict[str, object] = field(default_factory=dict)
 
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from sqlite_utils import Database
 
+from tasks.headline import STATUS as HEADLINE_ONLY
 from tasks.models import Item, Reject
 
 
@@ -203,7 +204,8 @@ def touch_files(db: Database, keys: Iterable[str], *, run_id: str) -> None:
 
 
 _CONTENT_FIELDS = ("title", "body", "captions", "language", "content_hash", "source",
-                   "published_at", "published_raw", "path", "url", "feed_id")  # fmt: skip
+                   "published_at", "published_raw", "path", "url", "feed_id",
+                   "headline_only")  # fmt: skip
 
 
 def save_items(db: Database, items: Iterable[Item], *, run_id: str) -> SaveCounts:
@@ -230,8 +232,11 @@ def save_items(db: Database, items: Iterable[Item], *, run_id: str) -> SaveCount
                 "last_run_id": run_id,
                 "updated_at": stamp,
             }
+            # A headline-only document is never summarised: it says so from the start.
+            status = HEADLINE_ONLY if item.headline_only else None
             if row is None:
                 values = fields | {"key": item.key, "created_at": stamp, "first_run_id": run_id}
+                values["summary_status"] = status
                 # Plain SQL: sqlite-utils' insert() reads the table's schema again on every call,
                 # which doubled the cost of a new document.
                 inserted = db.execute(
@@ -264,7 +269,7 @@ def save_items(db: Database, items: Iterable[Item], *, run_id: str) -> SaveCount
                 document_id, _, old_title, old_body, version = row
                 _record_version(db, document_id, version, old_title, old_body, row[1], run_id)
                 db.table("documents").update(
-                    document_id, fields | {"version": version + 1, "summary_status": None}
+                    document_id, fields | {"version": version + 1, "summary_status": status}
                 )
                 counts.updated += 1
                 changed_text.append(document_id)
@@ -448,7 +453,7 @@ _PENDING = """
         FROM documents d
         WHERE d.duplicate_of IS NULL
           AND coalesce(d.summary_status, '')
-              NOT IN ('unsupported_language', 'too_short', 'boilerplate')
+              NOT IN ('unsupported_language', 'too_short', 'boilerplate', 'headline_only')
           AND NOT EXISTS (
             SELECT 1 FROM summaries s
             WHERE s.document_id = d.id AND s.method = ? AND s.length = ?
@@ -476,10 +481,11 @@ def ids_to_summarise(db: Database, *, method: str, length: str, settings_version
 
 
 def documents_for_summary(db: Database, ids: list[int]) -> list[dict[str, object]]:
-    """What summarising needs of each document (id, body, language, content_hash), in id order."""
+    """What summarising needs of each document (id, body, language, content_hash, headline_only),
+    in id order."""
     placeholders = ",".join("?" * len(ids))
     cursor = db.execute(
-        "SELECT id, body, language, content_hash FROM documents"
+        "SELECT id, body, language, content_hash, headline_only FROM documents"
         f" WHERE id IN ({placeholders}) ORDER BY id",
         ids,
     )

@@ -52,6 +52,8 @@ def summarise(reports: list[dict[str, object]], *, sentences: int = SENTENCES) -
     sentences: where the parse found them, `features.compute`'s JSON)."""
     language = primary_language(Counter(str(r["language"]) for r in reports if r.get("language")))
     chosen_reports = [r for r in reports if r.get("language") == language] or reports
+    # A headline is no summary sentence while a report with text is there to quote from.
+    chosen_reports = [r for r in chosen_reports if not r.get("headline_only")] or chosen_reports
     candidates: list[Line] = []
     seen: set[str] = set()
     for report in chosen_reports:
@@ -111,6 +113,10 @@ def summarise(reports: list[dict[str, object]], *, sentences: int = SENTENCES) -
 def _sentences(report: dict[str, object], language: str) -> list[str]:
     """`split_sentences` of the report's body, sliced where the parse found them if it did."""
     body = str(report["body"])
+    if report.get("headline_only"):
+        # A headline is one line, whatever full stops it holds ("… to buy Jos. A. Bank").
+        headline, _, rest = body.partition("\n\n")
+        return [headline, *split_sentences(rest, language)] if rest else [headline]
     found = replay(body, report.get("sentences"), language)
     return split_sentences(body, language) if found is None else found
 
@@ -166,7 +172,8 @@ def plan(db: Database, story_ids: Iterable[int] | None = None) -> list[Job]:
                 continue
             # With where the parse found the body's sentences, when they are of this body.
             cursor = db.execute(
-                "SELECT d.id, d.body, d.language, d.title, d.content_hash, f.sentences"
+                "SELECT d.id, d.body, d.language, d.title, d.content_hash, d.headline_only,"
+                " f.sentences"
                 " FROM documents d LEFT JOIN story_features f ON f.document_id = d.id"
                 " AND f.content_hash = d.content_hash"
                 f" WHERE d.id IN ({','.join('?' * len(report_ids))})",

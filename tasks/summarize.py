@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from tasks.headline import STATUS as HEADLINE_ONLY
 from tasks.nltk_light import import_nltk
 from tasks.sentences import PUNKT_LANGUAGES, OfflineTokenizer, split_paragraphs
 
@@ -179,11 +180,16 @@ def length_key(length: int | float) -> str:
 def summarise_documents(
     documents: list[dict[str, object]], *, method: str, length: int | float
 ) -> tuple[list[tuple[int, str, Summary]], dict[int, str]]:
-    """Summaries for a batch of stored documents, and each document's summary status."""
+    """Summaries for a batch of stored documents, and each document's summary status (documents
+    marked `headline_only` get that status and no summary)."""
     results: list[tuple[int, str, Summary]] = []
     statuses: dict[int, str] = {}
     for document in documents:
         document_id = int(document["id"])  # type: ignore[call-overload]
+        if document.get("headline_only"):
+            # A headline is its own summary: nothing to choose from (tasks/headline.py).
+            statuses[document_id] = HEADLINE_ONLY
+            continue
         language = document.get("language")
         if not is_supported(language if isinstance(language, str) else None):
             statuses[document_id] = "unsupported_language"

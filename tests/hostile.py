@@ -204,10 +204,12 @@ def make_hostile_folder(base: Path, *, big_bytes: int = 60 * 1024 * 1024) -> Hos
 
     # JSON: broken lines are refused one by one; the good records are kept.
     lines = [JSONL_GOOD[0], '{"title": "broken", "text": "no closing', JSONL_GOOD[1], "[1, 2, 3]",
-             "not json at all", JSONL_GOOD[2], '{"title": "no body"}']  # fmt: skip
+             "not json at all", JSONL_GOOD[2], '{"title": "no body"}',
+             '{"title": " ", "text": "  "}']  # fmt: skip
     (seeds / "records.jsonl").write_bytes("\n".join(lines).encode())
+    # A headline with no body is a headline-only document; no headline and no body is no text.
     for number, outcome in enumerate([ITEM, "bad_json", ITEM, "bad_record", "bad_json", ITEM,
-                                      "no_text"]):  # fmt: skip
+                                      ITEM, "no_text"]):  # fmt: skip
         expect[f"records.jsonl#{number}"] = outcome
     put("deep-nesting.json", b"[" * 100_000 + b"]" * 100_000, "bad_json")
     put("truncated.json", b'{"items": [{"title": "cut off", "text": "The sto', "bad_json")

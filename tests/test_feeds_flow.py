@@ -387,6 +387,7 @@ def test_when_the_article_page_fails_the_feed_text_is_kept_and_the_reason_record
                         text=teaser + " Third.",
                     ),
                     entry("Tiny", guid="t", link=server.url("/gone"), text="Too short."),
+                    entry("", guid="u", link=server.url("/gone"), text="No headline."),
                 ]
             ),
         ),
@@ -401,10 +402,12 @@ def test_when_the_article_page_fails_the_feed_text_is_kept_and_the_reason_record
     )
 
     counts = run(db_path, adhoc=[server.url("/feed")])
-    assert counts["documents_new"] == 3 and counts["full_text_failed"] == 4
+    assert counts["documents_new"] == 4 and counts["full_text_failed"] == 5
     assert counts["feed_rejects"] == 1
     docs = {d["title"]: d["body"] for d in rows(db_path, "SELECT title, body FROM documents")}
     assert docs["Gone"] == teaser and docs["Outside"] == teaser + " Third."
+    # A headline with too little text is a headline-only document; without a headline, a reject.
+    assert docs["Tiny"] == "Tiny\n\nToo short."
     state = {r["guid"]: r for r in rows(db_path, "SELECT * FROM feed_entries")}
     assert state["g"]["full_text"] == "failed" and "HTTP 404" in state["g"]["full_text_error"]
     assert state["e"]["full_text"] == "failed" and "page" in state["e"]["full_text_error"]
@@ -413,7 +416,7 @@ def test_when_the_article_page_fails_the_feed_text_is_kept_and_the_reason_record
     assert reject["kind"] == "feed_item" and reject["reason"] == "no_text"
     assert "HTTP 404" in reject["detail"]
     articles = rows(db_path, "SELECT status, error FROM fetches WHERE kind = 'article'")
-    assert sorted(str(a["status"]) for a in articles) == ["200", "404", "404", "None"]
+    assert sorted(str(a["status"]) for a in articles) == ["200", "404", "404", "404", "None"]
 
     # Failed pages are tried again on later runs, a bounded number of times.
     for _ in range(3):

@@ -273,14 +273,18 @@ def test_a_run_over_the_hostile_folder_keeps_the_good_and_records_the_bad(
             "SELECT count(*) FROM documents WHERE duplicate_of IS NULL AND summary_status = 'ok'"
         ).fetchone()[0]
         canonical = conn.execute(
-            "SELECT count(*) FROM documents WHERE duplicate_of IS NULL"
+            "SELECT count(*) FROM documents WHERE duplicate_of IS NULL AND NOT headline_only"
         ).fetchone()[0]
+        headlines = conn.execute(
+            "SELECT path, summary_status FROM documents WHERE headline_only"
+        ).fetchall()
     finally:
         conn.close()
     assert paths == hostile.items  # every good input kept, nothing from outside the folder
     assert rejects == hostile.rejects  # every bad input recorded, with its reason
     assert status == [("completed",)]
     assert summarised == canonical
+    assert headlines == [("records.jsonl#6", "headline_only")]  # kept, never summarised
 
 
 @pytest.mark.slow

@@ -116,10 +116,10 @@ def test_json_and_jsonl_records_become_items(tmp_path: Path):
     assert by_key["https://example.org/a?utm_source=x"].published_at == "2025-12-27T00:00:00Z"
     assert by_key["file:items.json#1"].body.startswith("The ministers met in Phnom Penh on Tuesday")
     assert "https://example.org/b" in by_key
-    assert sorted((r.location, r.reason) for r in rejects) == [
-        ("items.json#2", "no_text"),
-        ("items.jsonl#1", "bad_json"),
-    ]
+    # A record with only a headline is a headline-only document, its body the headline.
+    assert by_key["file:items.json#2"].headline_only
+    assert by_key["file:items.json#2"].body == "No text"
+    assert sorted((r.location, r.reason) for r in rejects) == [("items.jsonl#1", "bad_json")]
 
 
 def test_html_main_text_is_extracted(tmp_path: Path):
