@@ -598,3 +598,12 @@ def m019_story_features_sentences(db: Database) -> None:
 def m020_runs_cpu(db: Database) -> None:
     """The CPU seconds a run took: the flow's process, and its workers' batches by kind."""
     db.execute("ALTER TABLE runs ADD COLUMN cpu TEXT")  # JSON {flow, workers, parse}
+
+
+@migrations()
+def m025_contained_lede_signatures(db: Database) -> None:
+    """A MinHash of each body's opening words beside its signature: its LSH buckets find a
+    shorter copy cut from the same start (a wire story's first paragraphs, a teaser), whose
+    Jaccard similarity with the full text is too low for the body's own buckets."""
+    db.execute("ALTER TABLE signatures ADD COLUMN lede BLOB")  # little-endian uint32, or NULL
+    db.execute("ALTER TABLE signature_inputs ADD COLUMN lede BLOB")
