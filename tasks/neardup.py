@@ -174,7 +174,17 @@ def lede_signature(words: list[str]) -> np.ndarray | None:
     a text too short to be contained in another (it needs no lede buckets)."""
     if len(words) < containment.MIN_SHINGLES + shingles.SHINGLE_SIZE - 1:
         return None
-    return signature_of(words[: containment.LEDE_TOKENS])[:_LEDE_VALUES]
+    # Only the positions the lede bands use are computed: the same values as the first ones of
+    # signature_of(opening), at a quarter of the cost.
+    minhash = _minhash()(
+        num_perm=_LEDE_VALUES,
+        seed=SEED,
+        permutations=_permutations()[:, :_LEDE_VALUES],
+        scheme="affine32",
+        hashfunc=int,
+    )
+    minhash.update_batch(shingles.shingle_hashes(words[: containment.LEDE_TOKENS]).tolist())
+    return minhash.hashvalues.astype(np.uint32)
 
 
 def to_blob(values: np.ndarray) -> bytes:
@@ -498,6 +508,7 @@ class _Pass:
         self.window = timedelta(days=settings.window_days)
         self.signatures: dict[int, np.ndarray] = {}
         self.ledes: dict[int, np.ndarray | None] = {}
+        self.words: dict[int, list[str]] = {}  # bodies tokenised in this pass
         self.shingled: dict[int, containment.Shingled] = {}  # bodies compared for containment
         self.contained_in: dict[int, tuple[int, containment.Containment]] = {}
         self.buckets: dict[int, list[tuple[int, int]]] = {}  # band keys computed in this pass
@@ -597,6 +608,7 @@ class _Pass:
                 ).fetchone()[0]
                 words = shingles.tokens(body, doc.language)
                 values, lede = signature_of(words), lede_signature(words)
+                self.words[document_id] = words  # a containment check may need them
                 paragraphs = paragraph_hashes(body)
             self.signatures[document_id] = values
             self.ledes[document_id] = lede
@@ -675,6 +687,19 @@ class _Pass:
             )
         return queue
 
+    def _prefetch_signatures(self, document_ids: list[int]) -> None:
+        """Load the candidates' signatures in one statement rather than one each."""
+        wanted = [i for i in document_ids if i not in self.signatures]
+        if not wanted:
+            return
+        for document_id, blob, lede in self.db.execute(
+            "SELECT document_id, minhash, lede FROM signatures"
+            " WHERE document_id IN (SELECT value FROM json_each(?)) AND settings = ?",
+            [json.dumps(wanted), SIGNATURE_SETTINGS],
+        ).fetchall():
+            self.signatures[document_id] = from_blob(blob)
+            self.ledes[document_id] = _lede_from_blob(lede)
+
     def _signature_of(self, document_id: int) -> np.ndarray | None:
         if document_id not in self.signatures:
             row = self.db.execute(
@@ -723,8 +748,9 @@ class _Pass:
             return
         found = self._candidates(doc)
         others = _load(self.db, found)
+        self._prefetch_signatures(list(others))
         matches: list[tuple[Doc, str, float]] = []
-        contained: list[tuple[Doc, containment.Containment, bool]] = []  # (other, it, doc shorter)
+        below: list[tuple[Doc, float]] = []  # minhash candidates under the threshold
         best_below: tuple[float, int] | None = None
         boilerplate_with: list[Doc] = []
         for other_id, how in found.items():
@@ -737,15 +763,8 @@ class _Pass:
                 continue
             self.result.candidates += 1
             if score < self.settings.threshold:
-                held = self._containment(doc, other, score) if method == "minhash" else None
-                if (
-                    held is not None
-                    and held[0].holds
-                    and other.summary_status != "boilerplate"
-                    and not self._is_boilerplate_pair(doc, other)
-                ):
-                    contained.append((other, *held))
-                    continue
+                if method == "minhash" and other.summary_status != "boilerplate":
+                    below.append((other, score))
                 if best_below is None or score > best_below[0]:
                     best_below = (score, other.id)
                 continue
@@ -760,7 +779,8 @@ class _Pass:
                 partner = boilerplate_with[0] if other.id == doc.id else doc
                 self._flag_boilerplate(other, partner)
             return
-        links = [other.id for other, _, _ in matches] + self._contained_links(doc, matches, contained)
+        links = [other.id for other, _, _ in matches]
+        links += self._contained_links(doc, matches, self._contained_among(doc, matches, below))
         if not links:
             if best_below is not None:
                 score, other_id = best_below
@@ -773,6 +793,28 @@ class _Pass:
             return
         self._regroup(self._group_of(doc.id, *links))
 
+    def _contained_among(
+        self, doc: Doc, matches: list[tuple[Doc, str, float]], below: list[tuple[Doc, float]]
+    ) -> list[tuple[Doc, containment.Containment, bool]]:
+        """The candidates under the Jaccard threshold that contain `doc` or that it contains.
+        A candidate already in a group `doc` joins needs no count (a wire story's hundred
+        copies are one group: a cut of it is compared with one), and a shorter text takes the
+        first container it is found in, trying the most similar first."""
+        home = {doc.duplicate_of or doc.id} | {o.duplicate_of or o.id for o, _, _ in matches}
+        found: list[tuple[Doc, containment.Containment, bool]] = []
+        container = False
+        for other, score in sorted(below, key=lambda pair: (-pair[1], pair[0].id)):
+            root = other.duplicate_of or other.id
+            if root in home or (container and doc.word_count <= other.word_count):
+                continue
+            held = self._containment(doc, other, score)
+            if held is None or not held[0].holds or self._is_boilerplate_pair(doc, other):
+                continue
+            found.append((other, *held))
+            home.add(root)
+            container = container or held[1]
+        return found
+
     def _containment(
         self, doc: Doc, other: Doc, jaccard: float
     ) -> tuple[containment.Containment, bool] | None:
@@ -782,14 +824,18 @@ class _Pass:
             jaccard, doc.word_count, other.word_count, num_perm=NUM_PERM
         ):
             return None
-        a, b = self._shingled_of(doc), self._shingled_of(other)
-        if a.size <= b.size:
-            return containment.containment(a, b), True
-        return containment.containment(b, a), False
+        # A cut or a teaser opens as its full text does: their ledes' MinHashes agree.
+        a, b = self.ledes.get(doc.id), self.ledes.get(other.id)
+        if a is None or b is None or estimate(a, b) < containment.LEDE_MIN_SIMILARITY:
+            return None
+        mine, theirs = self._shingled_of(doc), self._shingled_of(other)
+        if mine.size <= theirs.size:
+            return containment.containment(mine, theirs), True
+        return containment.containment(theirs, mine), False
 
     def _shingled_of(self, doc: Doc) -> containment.Shingled:
         if doc.id not in self.shingled:
-            words = shingles.tokens(self._body(doc.id), doc.language)
+            words = self.words.get(doc.id) or shingles.tokens(self._body(doc.id), doc.language)
             self.shingled[doc.id] = containment.shingled(words)
         return self.shingled[doc.id]
 
@@ -812,11 +858,7 @@ class _Pass:
                 self.contained_in[other.id] = (doc.id, held)
         containers = [(other, held) for other, held, shorter in contained if shorter]
         if containers:
-            # One already in its group first (nothing changes), else the one holding most of it.
-            other, held = max(
-                containers,
-                key=lambda c: ((c[0].duplicate_of or c[0].id) in home, c[1].share, c[0].word_count),
-            )
+            other, held = containers[0]  # the most similar (`_contained_among`)
             if home - {doc.id} <= {other.duplicate_of or other.id}:
                 links.append(other.id)
                 self.contained_in[doc.id] = (other.id, held)
@@ -852,6 +894,9 @@ class _Pass:
 
     def _regroup(self, group: set[int]) -> None:
         docs = _load(self.db, group)
+        # Members decided in an earlier run (an old canonical that a longer text now holds) are
+        # remembered too, so their change is logged.
+        self._remember(docs.values())
         full = self._full_words(docs, group)
         self.full_words.update(full)
         # Longest full text, then earliest; lengths within LENGTH_TOLERANCE count as equal, so
