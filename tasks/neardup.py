@@ -736,10 +736,23 @@ class _Pass:
                 *bucket_keys(values, self.bands, self.rows),
                 *((b, k) for b, k, _ in lede_rows_of(self.ledes.get(doc.id), doc.id)),
             ]
+            body = [key for key in keys if key[0] < LEDE_BAND_BASE]
             for (other,) in self.db.execute(
-                _bucket_sql(len(keys)), [value for key in keys for value in key] + [doc.id]
+                _bucket_sql(len(body)), [value for key in body for value in key] + [doc.id]
             ).fetchall():
                 found.setdefault(other, "minhash")
+            lede = [key for key in keys if key[0] >= LEDE_BAND_BASE]
+            if lede:
+                # Texts of about the same length that share an opening are found by the body's
+                # buckets if one contains the other (their Jaccard is then high): the lede's
+                # look-up only brings the much shorter and the much longer ones.
+                ratio = containment.LEDE_LENGTH_RATIO
+                for (other,) in self.db.execute(
+                    _lede_bucket_sql(len(lede)),
+                    [value for key in lede for value in key]
+                    + [doc.id, doc.word_count * ratio, doc.word_count / ratio],
+                ).fetchall():
+                    found.setdefault(other, "minhash")
         return found
 
     def _decide(self, document_id: int) -> None:
@@ -1241,10 +1254,22 @@ def _bucket_sql(count: int) -> str:
     )
 
 
-def candidate_query_plan(db: Database, keys: Sequence[tuple[int, int]]) -> list[str]:
+def _lede_bucket_sql(count: int) -> str:
+    return (
+        f"SELECT DISTINCT b.document_id FROM (VALUES {','.join(['(?, ?)'] * count)}) AS k"
+        " CROSS JOIN lsh_bands b ON b.band = k.column1 AND b.bucket = k.column2"
+        " CROSS JOIN documents d ON d.id = b.document_id"
+        " WHERE b.document_id != ? AND (d.word_count <= ? OR d.word_count >= ?)"
+    )
+
+
+def candidate_query_plan(
+    db: Database, keys: Sequence[tuple[int, int]], *, lede: bool = False
+) -> list[str]:
     """SQLite's plan for the candidate look-up (tests check it searches the index, never scans)."""
-    sql = "EXPLAIN QUERY PLAN " + _bucket_sql(len(keys))
-    return [str(row[-1]) for row in db.execute(sql, [v for key in keys for v in key] + [0])]
+    sql = "EXPLAIN QUERY PLAN " + (_lede_bucket_sql if lede else _bucket_sql)(len(keys))
+    values = [v for key in keys for v in key] + ([0, 0, 0] if lede else [0])
+    return [str(row[-1]) for row in db.execute(sql, values)]
 
 
 __all__ = [

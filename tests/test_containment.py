@@ -172,3 +172,15 @@ def test_containment_guards_count_distinct_shingles_and_the_opening() -> None:
     assert few.share == 1.0 and not few.holds and "only 18 shingles" in few.why_not()
     middle = containment.containment(containment.shingled(words[120:180]), longer)
     assert middle.share == 1.0 and middle.opening == 0.0 and not middle.holds
+
+
+def test_the_lede_look_up_searches_the_band_index_and_never_scans(db_path: Path) -> None:
+    db = open_db(db_path)
+    lede = neardup.lede_signature([f"w{i}" for i in range(60)])
+    assert lede is not None
+    keys = [(b, k) for b, k, _ in neardup.lede_rows_of(lede, 1)]
+    assert all(band >= neardup.LEDE_BAND_BASE for band, _ in keys)
+    plan = " | ".join(neardup.candidate_query_plan(db, keys, lede=True))
+    assert "SEARCH b USING PRIMARY KEY (band=? AND bucket=?)" in plan
+    assert "SEARCH d USING INTEGER PRIMARY KEY" in plan
+    assert "SCAN b" not in plan and "SCAN d" not in plan and "SCAN documents" not in plan
