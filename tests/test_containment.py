@@ -66,8 +66,8 @@ def test_a_cut_wire_story_is_a_duplicate_of_the_full_one_whichever_arrives_first
     assert full["duplicate_of"] is None and full["summary_status"] != "duplicate"
     assert copy["duplicate_of"] == full["id"] and copy["summary_status"] == "duplicate"
     method, score, threshold, reason, canonical = _decision(db, "cut")
-    assert (method, threshold, canonical) == ("containment", 0.8, full["id"])
-    assert score >= 0.8
+    assert (method, threshold, canonical) == ("containment", 0.85, full["id"])
+    assert score >= 0.85
     assert re.match(rf"contained: (0\.\d\d|1\.00) of its shingles in #{full['id']} ", reason)
     assert f"{score:.2f}" in reason and "longer full text" in reason
 
