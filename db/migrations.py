@@ -605,3 +605,12 @@ def m024_headline_only(db: Database) -> None:
     """Headline-only documents (a headline and too little text to be an article, tasks/headline.py)
     are marked: the mark survives dedup resetting `summary_status`; they are never summarised."""
     db.execute("ALTER TABLE documents ADD COLUMN headline_only INTEGER NOT NULL DEFAULT 0")
+
+
+@migrations()
+def m025_contained_lede_signatures(db: Database) -> None:
+    """A MinHash of each body's opening words beside its signature: its LSH buckets find a
+    shorter copy cut from the same start (a wire story's first paragraphs, a teaser), whose
+    Jaccard similarity with the full text is too low for the body's own buckets."""
+    db.execute("ALTER TABLE signatures ADD COLUMN lede BLOB")  # little-endian uint32, or NULL
+    db.execute("ALTER TABLE signature_inputs ADD COLUMN lede BLOB")

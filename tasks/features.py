@@ -25,6 +25,7 @@ class Features:
 
     content_hash: str
     minhash: bytes
+    lede: bytes | None  # the MinHash of its opening words (`neardup.lede_signature`)
     paragraphs: list[tuple[str, int]]
     terms: dict[str, int]
     signals: list[str]
@@ -40,10 +41,12 @@ def compute(item: Item, paragraphs: list[list[str]] | None = None) -> Features:
         item.title, item.body, item.language, body_tokens, sentences
     )
     minhash = neardup.signature_of(body_tokens)
+    lede = neardup.lede_signature(body_tokens)
     language = item.language or "en"  # the language the body was split in
     return Features(
         content_hash=item.content_hash,
         minhash=neardup.to_blob(minhash),
+        lede=None if lede is None else neardup.to_blob(lede),
         paragraphs=neardup.paragraph_hashes(item.body),
         terms=terms,
         signals=signals,
@@ -63,12 +66,12 @@ def save(db: Database, saved: list[tuple[int, str]], features: dict[str, Feature
         )
         signature_rows.append(
             (document_id, found.content_hash, neardup.SIGNATURE_SETTINGS, found.minhash,
-             json.dumps(found.paragraphs))
+             json.dumps(found.paragraphs), found.lede)
         )  # fmt: skip
     stories.save_features(db, story_rows)
     db.conn.executemany(
         "INSERT OR REPLACE INTO signature_inputs (document_id, content_hash, settings, minhash,"
-        " paragraphs) VALUES (?, ?, ?, ?, ?)",
+        " paragraphs, lede) VALUES (?, ?, ?, ?, ?, ?)",
         signature_rows,
     )
     return len(story_rows)

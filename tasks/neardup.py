@@ -38,7 +38,7 @@ from urllib.parse import urlsplit
 import numpy as np
 from sqlite_utils import Database
 
-from tasks import shingles
+from tasks import containment, shingles
 from tasks.gazetteer import fold
 from tasks.store import now, write_transaction
 
@@ -64,7 +64,15 @@ FURNITURE_MAX_WORDS = 40
 # A short paragraph carried by this many documents outside a group is furniture, not text.
 FURNITURE_DOCUMENTS = 2
 
-SIGNATURE_SETTINGS = f"minhash-affine32-{NUM_PERM}-seed{SEED}/{shingles.SETTINGS}-crc3/p1"
+# Lede buckets share `lsh_bands` with the body's, under band numbers from here on: one look-up
+# finds both kinds of candidate, and a threshold change (which re-bands the body) leaves them be.
+LEDE_BAND_BASE = 1000
+_LEDE_VALUES = containment.LEDE_BANDS * containment.LEDE_ROWS
+
+SIGNATURE_SETTINGS = (
+    f"minhash-affine32-{NUM_PERM}-seed{SEED}/{shingles.SETTINGS}-crc3/p1"
+    f"/lede{containment.LEDE_TOKENS}-{containment.LEDE_BANDS}x{containment.LEDE_ROWS}"
+)
 
 
 class DedupError(ValueError):
@@ -158,6 +166,24 @@ def signature_of(words: list[str]) -> np.ndarray:
         num_perm=NUM_PERM, seed=SEED, permutations=_permutations(), scheme="affine32", hashfunc=int
     )
     minhash.update_batch(shingles.shingle_hashes(words).tolist())
+    return minhash.hashvalues.astype(np.uint32)
+
+
+def lede_signature(words: list[str]) -> np.ndarray | None:
+    """The MinHash of the text's opening words (the positions its lede buckets use), or None for
+    a text too short to be contained in another (it needs no lede buckets)."""
+    if len(words) < containment.MIN_SHINGLES + shingles.SHINGLE_SIZE - 1:
+        return None
+    # Only the positions the lede bands use are computed: the same values as the first ones of
+    # signature_of(opening), at a quarter of the cost.
+    minhash = _minhash()(
+        num_perm=_LEDE_VALUES,
+        seed=SEED,
+        permutations=_permutations()[:, :_LEDE_VALUES],
+        scheme="affine32",
+        hashfunc=int,
+    )
+    minhash.update_batch(shingles.shingle_hashes(words[: containment.LEDE_TOKENS]).tolist())
     return minhash.hashvalues.astype(np.uint32)
 
 
@@ -391,7 +417,7 @@ def deduplicate(
 
 def _reband(db: Database, bands: int, rows: int) -> int:
     """Rebuild every LSH bucket from the stored signatures (after a threshold change)."""
-    db.conn.execute("DELETE FROM lsh_bands")
+    db.conn.execute("DELETE FROM lsh_bands WHERE band < ?", [LEDE_BAND_BASE])
     band_rows: list[tuple[int, int, int]] = []
     count = 0
     for document_id, blob in db.execute("SELECT document_id, minhash FROM signatures").fetchall():
@@ -414,6 +440,18 @@ def band_rows_of(
     if len(values) != NUM_PERM or _is_empty(values):
         return []
     return [(b, k, document_id) for b, k in bucket_keys(values, bands, rows)]
+
+
+def lede_rows_of(values: np.ndarray | None, document_id: int) -> list[tuple[int, int, int]]:
+    """The (band, bucket, document) rows of a lede signature in `lsh_bands`."""
+    if values is None or len(values) != _LEDE_VALUES:
+        return []
+    keys = bucket_keys(values, containment.LEDE_BANDS, containment.LEDE_ROWS)
+    return [(LEDE_BAND_BASE + band, bucket, document_id) for band, bucket in keys]
+
+
+def _lede_from_blob(blob: bytes | None) -> np.ndarray | None:
+    return None if blob is None else from_blob(blob)
 
 
 def _insert_bands(db: Database, band_rows: list[tuple[int, int, int]]) -> None:
@@ -469,6 +507,10 @@ class _Pass:
         self.recompute = recompute
         self.window = timedelta(days=settings.window_days)
         self.signatures: dict[int, np.ndarray] = {}
+        self.ledes: dict[int, np.ndarray | None] = {}
+        self.words: dict[int, list[str]] = {}  # bodies tokenised in this pass
+        self.shingled: dict[int, containment.Shingled] = {}  # bodies compared for containment
+        self.contained_in: dict[int, tuple[int, containment.Containment]] = {}
         self.buckets: dict[int, list[tuple[int, int]]] = {}  # band keys computed in this pass
         self.before: dict[int, tuple[int | None, str | None]] = {}
         self.reasons: dict[int, tuple[str, float | None, str]] = {}
@@ -517,18 +559,18 @@ class _Pass:
 
     def _ensure_signatures(self, pending: list[int], docs: dict[int, Doc]) -> None:
         stored = {
-            row[0]: (row[1], row[2], row[3])
+            row[0]: (row[1], row[2], row[3], row[4])
             for row in self.db.execute(
-                f"SELECT document_id, content_hash, settings, minhash FROM signatures"
+                f"SELECT document_id, content_hash, settings, minhash, lede FROM signatures"
                 f" WHERE document_id IN ({','.join('?' * len(pending))})",
                 pending,
             ).fetchall()
         }
         # Signatures the parse workers computed (tasks/features.py), used once then dropped.
         ready = {
-            row[0]: (row[1], row[2], row[3], row[4])
+            row[0]: (row[1], row[2], row[3], row[4], row[5])
             for row in self.db.execute(
-                f"SELECT document_id, content_hash, settings, minhash, paragraphs"
+                f"SELECT document_id, content_hash, settings, minhash, paragraphs, lede"
                 f" FROM signature_inputs WHERE document_id IN ({','.join('?' * len(pending))})",
                 pending,
             ).fetchall()
@@ -540,7 +582,7 @@ class _Pass:
             )
         # The pass's writes are collected and made a statement per kind, not per document.
         moved: list[tuple[str, int]] = []  # (event_at, document)
-        signature_rows: list[tuple[int, str, bytes, str, str]] = []
+        signature_rows: list[tuple[int, str, bytes, bytes | None, str, str]] = []
         stale_bands: list[tuple[int, int, int]] = []
         paragraph_rows: list[tuple[str, int, int]] = []
         band_rows: list[tuple[int, int, int]] = []
@@ -554,27 +596,36 @@ class _Pass:
             current = stored.get(document_id)
             if current and current[0] == doc.content_hash and current[1] == SIGNATURE_SETTINGS:
                 self.signatures[document_id] = from_blob(current[2])
+                self.ledes[document_id] = _lede_from_blob(current[3])
                 continue
             given = ready.get(document_id)
             if given and given[0] == doc.content_hash and given[1] == SIGNATURE_SETTINGS:
-                values = from_blob(given[2])
+                values, lede = from_blob(given[2]), _lede_from_blob(given[4])
                 paragraphs = [(digest, words) for digest, words in json.loads(given[3])]
             else:
                 body = self.db.execute(
                     "SELECT body FROM documents WHERE id = ?", [document_id]
                 ).fetchone()[0]
-                values, paragraphs = signature(body, doc.language), paragraph_hashes(body)
+                words = shingles.tokens(body, doc.language)
+                values, lede = signature_of(words), lede_signature(words)
+                self.words[document_id] = words  # a containment check may need them
+                paragraphs = paragraph_hashes(body)
             self.signatures[document_id] = values
+            self.ledes[document_id] = lede
             self.result.signatures += 1
             signature_rows.append(
-                (document_id, doc.content_hash, to_blob(values), self.stamp, SIGNATURE_SETTINGS)
-            )
+                (document_id, doc.content_hash, to_blob(values),
+                 None if lede is None else to_blob(lede), self.stamp, SIGNATURE_SETTINGS)
+            )  # fmt: skip
             if current:  # its buckets (a banding change rebuilds them all) go
                 stale_bands.extend(
                     band_rows_of(from_blob(current[2]), document_id, self.bands, self.rows)
                 )
+                stale_bands.extend(lede_rows_of(_lede_from_blob(current[3]), document_id))
             paragraph_rows.extend((digest, document_id, words) for digest, words in paragraphs)
-            keys = band_rows_of(values, document_id, self.bands, self.rows)
+            keys = band_rows_of(values, document_id, self.bands, self.rows) + lede_rows_of(
+                lede, document_id
+            )
             if keys:
                 self.buckets[document_id] = [(b, k) for b, k, _ in keys]
                 band_rows.extend(keys)
@@ -586,10 +637,10 @@ class _Pass:
         execute_many = self.db.conn.executemany
         execute_many("UPDATE documents SET event_at = ? WHERE id = ?", moved)
         execute_many(
-            "INSERT INTO signatures (document_id, content_hash, minhash, created_at, settings)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (document_id) DO UPDATE SET"
+            "INSERT INTO signatures (document_id, content_hash, minhash, lede, created_at,"
+            " settings) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (document_id) DO UPDATE SET"
             " content_hash = excluded.content_hash, minhash = excluded.minhash,"
-            " created_at = excluded.created_at, settings = excluded.settings",
+            " lede = excluded.lede, created_at = excluded.created_at, settings = excluded.settings",
             signature_rows,
         )
         # A replaced signature's buckets are found by its keys (the table's primary key).
@@ -636,14 +687,29 @@ class _Pass:
             )
         return queue
 
+    def _prefetch_signatures(self, document_ids: list[int]) -> None:
+        """Load the candidates' signatures in one statement rather than one each."""
+        wanted = [i for i in document_ids if i not in self.signatures]
+        if not wanted:
+            return
+        for document_id, blob, lede in self.db.execute(
+            "SELECT document_id, minhash, lede FROM signatures"
+            " WHERE document_id IN (SELECT value FROM json_each(?)) AND settings = ?",
+            [json.dumps(wanted), SIGNATURE_SETTINGS],
+        ).fetchall():
+            self.signatures[document_id] = from_blob(blob)
+            self.ledes[document_id] = _lede_from_blob(lede)
+
     def _signature_of(self, document_id: int) -> np.ndarray | None:
         if document_id not in self.signatures:
             row = self.db.execute(
-                "SELECT minhash, settings FROM signatures WHERE document_id = ?", [document_id]
+                "SELECT minhash, settings, lede FROM signatures WHERE document_id = ?",
+                [document_id],
             ).fetchone()
             if row is None or row[1] != SIGNATURE_SETTINGS:
                 return None
             self.signatures[document_id] = from_blob(row[0])
+            self.ledes[document_id] = _lede_from_blob(row[2])
         return self.signatures[document_id]
 
     # -- one document --
@@ -666,11 +732,27 @@ class _Pass:
             found.setdefault(other, "content_hash")
         values = self._signature_of(doc.id)
         if values is not None and not _is_empty(values):
-            keys = self.buckets.get(doc.id) or bucket_keys(values, self.bands, self.rows)
+            keys = self.buckets.get(doc.id) or [
+                *bucket_keys(values, self.bands, self.rows),
+                *((b, k) for b, k, _ in lede_rows_of(self.ledes.get(doc.id), doc.id)),
+            ]
+            body = [key for key in keys if key[0] < LEDE_BAND_BASE]
             for (other,) in self.db.execute(
-                _bucket_sql(len(keys)), [value for key in keys for value in key] + [doc.id]
+                _bucket_sql(len(body)), [value for key in body for value in key] + [doc.id]
             ).fetchall():
                 found.setdefault(other, "minhash")
+            lede = [key for key in keys if key[0] >= LEDE_BAND_BASE]
+            if lede:
+                # Texts of about the same length that share an opening are found by the body's
+                # buckets if one contains the other (their Jaccard is then high): the lede's
+                # look-up only brings the much shorter and the much longer ones.
+                ratio = containment.LEDE_LENGTH_RATIO
+                for (other,) in self.db.execute(
+                    _lede_bucket_sql(len(lede)),
+                    [value for key in lede for value in key]
+                    + [doc.id, doc.word_count * ratio, doc.word_count / ratio],
+                ).fetchall():
+                    found.setdefault(other, "minhash")
         return found
 
     def _decide(self, document_id: int) -> None:
@@ -679,7 +761,9 @@ class _Pass:
             return
         found = self._candidates(doc)
         others = _load(self.db, found)
+        self._prefetch_signatures(list(others))
         matches: list[tuple[Doc, str, float]] = []
+        below: list[tuple[Doc, float]] = []  # minhash candidates under the threshold
         best_below: tuple[float, int] | None = None
         boilerplate_with: list[Doc] = []
         for other_id, how in found.items():
@@ -692,6 +776,8 @@ class _Pass:
                 continue
             self.result.candidates += 1
             if score < self.settings.threshold:
+                if method == "minhash" and other.summary_status != "boilerplate":
+                    below.append((other, score))
                 if best_below is None or score > best_below[0]:
                     best_below = (score, other.id)
                 continue
@@ -706,7 +792,9 @@ class _Pass:
                 partner = boilerplate_with[0] if other.id == doc.id else doc
                 self._flag_boilerplate(other, partner)
             return
-        if not matches:
+        links = [other.id for other, _, _ in matches]
+        links += self._contained_links(doc, matches, self._contained_among(doc, matches, below))
+        if not links:
             if best_below is not None:
                 score, other_id = best_below
                 self.reasons.setdefault(
@@ -716,7 +804,78 @@ class _Pass:
                 )  # fmt: skip
                 self.distinct_from[doc.id] = other_id
             return
-        self._regroup(self._group_of(doc.id, *(other.id for other, _, _ in matches)))
+        self._regroup(self._group_of(doc.id, *links))
+
+    def _contained_among(
+        self, doc: Doc, matches: list[tuple[Doc, str, float]], below: list[tuple[Doc, float]]
+    ) -> list[tuple[Doc, containment.Containment, bool]]:
+        """The candidates under the Jaccard threshold that contain `doc` or that it contains.
+        A candidate already in a group `doc` joins needs no count (a wire story's hundred
+        copies are one group: a cut of it is compared with one), and a shorter text takes the
+        first container it is found in, trying the most similar first."""
+        home = {doc.duplicate_of or doc.id} | {o.duplicate_of or o.id for o, _, _ in matches}
+        found: list[tuple[Doc, containment.Containment, bool]] = []
+        container = False
+        for other, score in sorted(below, key=lambda pair: (-pair[1], pair[0].id)):
+            root = other.duplicate_of or other.id
+            if root in home or (container and doc.word_count <= other.word_count):
+                continue
+            held = self._containment(doc, other, score)
+            if held is None or not held[0].holds or self._is_boilerplate_pair(doc, other):
+                continue
+            found.append((other, *held))
+            home.add(root)
+            container = container or held[1]
+        return found
+
+    def _containment(
+        self, doc: Doc, other: Doc, jaccard: float
+    ) -> tuple[containment.Containment, bool] | None:
+        """The containment of the shorter of two texts in the other, and whether that is `doc`;
+        None when their signatures and lengths already rule it out (no body is read then)."""
+        if not containment.could_contain(
+            jaccard, doc.word_count, other.word_count, num_perm=NUM_PERM
+        ):
+            return None
+        # A cut or a teaser opens as its full text does: their ledes' MinHashes agree.
+        a, b = self.ledes.get(doc.id), self.ledes.get(other.id)
+        if a is None or b is None or estimate(a, b) < containment.LEDE_MIN_SIMILARITY:
+            return None
+        mine, theirs = self._shingled_of(doc), self._shingled_of(other)
+        if mine.size <= theirs.size:
+            return containment.containment(mine, theirs), True
+        return containment.containment(theirs, mine), False
+
+    def _shingled_of(self, doc: Doc) -> containment.Shingled:
+        if doc.id not in self.shingled:
+            words = self.words.get(doc.id) or shingles.tokens(self._body(doc.id), doc.language)
+            self.shingled[doc.id] = containment.shingled(words)
+        return self.shingled[doc.id]
+
+    def _contained_links(
+        self,
+        doc: Doc,
+        matches: list[tuple[Doc, str, float]],
+        contained: list[tuple[Doc, containment.Containment, bool]],
+    ) -> list[int]:
+        """The contained pairs that join `doc`'s group. Containment is not transitive as Jaccard
+        nearly is: a short text held by two different articles (a statement both quote in
+        full) must not merge them. So a shorter text joins one longer text's group only: the
+        best container while it has no group yet, and no other later."""
+        home = {doc.duplicate_of or doc.id} | {o.duplicate_of or o.id for o, _, _ in matches}
+        links = []
+        for other, held, doc_is_shorter in contained:
+            # `doc` is the longer: a shorter text that is nobody's copy yet (or already ours) joins.
+            if not doc_is_shorter and (other.duplicate_of is None or other.duplicate_of in home):
+                links.append(other.id)
+                self.contained_in[other.id] = (doc.id, held)
+        containers = [(other, held) for other, held, shorter in contained if shorter]
+        if containers:
+            other, held = containers[0]  # the most similar (`_contained_among`)
+            if home - {doc.id} <= {other.duplicate_of or other.id}:
+                links.append(other.id)
+                self.contained_in[doc.id] = (other.id, held)
+        return links
 
     def _score(self, doc: Doc, other: Doc, how: str) -> tuple[str, float | None]:
         if doc.url and doc.url == other.url:
@@ -748,6 +907,9 @@ class _Pass:
 
     def _regroup(self, group: set[int]) -> None:
         docs = _load(self.db, group)
+        # Members decided in an earlier run (an old canonical that a longer text now holds) are
+        # remembered too, so their change is logged.
+        self._remember(docs.values())
         full = self._full_words(docs, group)
         self.full_words.update(full)
         # Longest full text, then earliest; lengths within LENGTH_TOLERANCE count as equal, so
@@ -930,7 +1092,21 @@ class _Pass:
                 reason = _why_kept(
                     canonical, doc, self.full_words.get(canonical.id), self.full_words.get(doc.id)
                 )
-                if method == "minhash" and score is not None:
+                held = (
+                    self._contained_by(doc, canonical, score)
+                    if method == "minhash" and score is not None and score < threshold
+                    else None
+                )
+                if held is not None:
+                    via, it = held
+                    method, score = "containment", it.share
+                    copy = "" if via == canonical.id else f", a copy of #{canonical.id}"
+                    reason = (
+                        f"contained: {it.share:.2f} of its shingles in #{via}{copy}"
+                        f" (≥ {containment.CONTAINMENT_THRESHOLD:.2f}, {it.shingles} shingles);"
+                        f" {reason}"
+                    )
+                elif method == "minhash" and score is not None:
                     if score >= threshold:
                         reason = f"Jaccard {score:.2f} ≥ {threshold:.2f}; {reason}"
                     else:
@@ -983,8 +1159,20 @@ class _Pass:
         expected = (canonical_id, method, decision, self._threshold_for(method))
         return row is not None and tuple(row) == expected
 
+    def _contained_by(
+        self, doc: Doc, canonical: Doc, jaccard: float
+    ) -> tuple[int, containment.Containment] | None:
+        """(container, containment) when a copy joined its group as a contained text: in the
+        canonical itself if it holds it, else in the copy it was found contained in."""
+        held = self._containment(doc, canonical, jaccard)
+        if held is not None and held[1] and held[0].holds:
+            return canonical.id, held[0]
+        return self.contained_in.get(doc.id)
+
     def _threshold_for(self, method: str) -> float:
         # Exact methods have no tunable threshold: identity is 1.0, as the store records it.
+        if method == "containment":
+            return containment.CONTAINMENT_THRESHOLD
         return self.settings.threshold if method == "minhash" else 1.0
 
     def _insert(
@@ -1066,10 +1254,22 @@ def _bucket_sql(count: int) -> str:
     )
 
 
-def candidate_query_plan(db: Database, keys: Sequence[tuple[int, int]]) -> list[str]:
+def _lede_bucket_sql(count: int) -> str:
+    return (
+        f"SELECT DISTINCT b.document_id FROM (VALUES {','.join(['(?, ?)'] * count)}) AS k"
+        " CROSS JOIN lsh_bands b ON b.band = k.column1 AND b.bucket = k.column2"
+        " CROSS JOIN documents d ON d.id = b.document_id"
+        " WHERE b.document_id != ? AND (d.word_count <= ? OR d.word_count >= ?)"
+    )
+
+
+def candidate_query_plan(
+    db: Database, keys: Sequence[tuple[int, int]], *, lede: bool = False
+) -> list[str]:
     """SQLite's plan for the candidate look-up (tests check it searches the index, never scans)."""
-    sql = "EXPLAIN QUERY PLAN " + _bucket_sql(len(keys))
-    return [str(row[-1]) for row in db.execute(sql, [v for key in keys for v in key] + [0])]
+    sql = "EXPLAIN QUERY PLAN " + (_lede_bucket_sql if lede else _bucket_sql)(len(keys))
+    values = [v for key in keys for v in key] + ([0, 0, 0] if lede else [0])
+    return [str(row[-1]) for row in db.execute(sql, values)]
 
 
 __all__ = [

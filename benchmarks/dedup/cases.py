@@ -2,8 +2,9 @@
 
 Every original (a BBC News Summary article or a seed) is a *family*. Its edited copies are the
 near-duplicates a feed reader meets: boilerplate added, sentences dropped, sentences reordered,
-words changed, truncated to 80 %, headline changed, a wire copy (new headline, an outlet's
-furniture, a few words changed), and all of these at once ("combined"). Those must be flagged as
+words changed, truncated to 80 %, cut to its first 30–50 % at a sentence end (as a wire desk
+cuts a story), headline changed, a wire copy (new headline, an outlet's furniture, a few words
+changed), and all of these at once ("combined"). Those must be flagged as
 duplicates of the original. A heavy rewrite and a translation (`translations/`, written for this
 benchmark) are the same event but not the same text: they must land in the original's story
 without being called duplicates. Distinct originals, many on the same topic, must stay apart.
@@ -27,8 +28,11 @@ TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 
 # Edits that keep the text: the copy is a near-duplicate of its original.
 DUPLICATE_EDITS = (
-    "boilerplate", "dropped", "reordered", "words", "truncated", "headline", "wire", "combined",
+    "boilerplate", "dropped", "reordered", "words", "truncated", "cut", "headline", "wire",
+    "combined",
 )  # fmt: skip
+# A cut copy keeps this share of the words (drawn per copy), ending at the end of a sentence.
+CUT_SHARE = (0.3, 0.5)
 # Same event, different text: same story, not a duplicate.
 STORY_EDITS = ("rewrite", "translation")
 
@@ -141,6 +145,25 @@ def _change_words(text: str, share: float, vocabulary: list[str], rng: random.Ra
     return " ".join(tokens)
 
 
+def _cut(article: Article, share: float) -> list[str]:
+    """The first paragraphs, sentence by sentence, up to `share` of the words (one at least)."""
+    budget = share * sum(len(p.split()) for p in article.paragraphs)
+    kept: list[str] = []
+    words = 0
+    for group in _sentences(article):
+        taken = []
+        for sentence in group:
+            if words + len(sentence.split()) > budget and (kept or taken):
+                break
+            taken.append(sentence)
+            words += len(sentence.split())
+        if taken:
+            kept.append(" ".join(taken))
+        if len(taken) < len(group):
+            break
+    return kept
+
+
 def edit(article: Article, variant: str, vocabulary: list[str], rng: random.Random) -> str:
     """The text of one edited copy of an original."""
     paragraphs = list(article.paragraphs)
@@ -171,6 +194,10 @@ def edit(article: Article, variant: str, vocabulary: list[str], rng: random.Rand
         body = "\n\n".join(paragraphs)
         cut = body.rfind(" ", 0, int(len(body) * 0.8))
         return article.render(paragraphs=[body[:cut].rstrip() + " […]"], footer=False)
+    if variant == "cut":
+        # Its own generator, seeded by the family: the other edits draw what they drew before.
+        share = random.Random(f"cut:{article.family}").uniform(*CUT_SHARE)
+        return article.render(paragraphs=_cut(article, share))
     if variant == "headline":
         return article.render(title=_headline_from_lede(article, rng))
     if variant == "wire":
