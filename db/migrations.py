@@ -598,3 +598,21 @@ def m019_story_features_sentences(db: Database) -> None:
 def m020_runs_cpu(db: Database) -> None:
     """The CPU seconds a run took: the flow's process, and its workers' batches by kind."""
     db.execute("ALTER TABLE runs ADD COLUMN cpu TEXT")  # JSON {flow, workers, parse}
+
+
+@migrations()
+def m021_search_stems(db: Database) -> None:
+    """Search that understands language: per document, its title, body and summary as tagged
+    Snowball stems of its language and the gazetteer ids it names (`tasks/search_index.py`), kept
+    in step by the store; filled here for the documents already stored."""
+    db.execute(
+        """
+        CREATE VIRTUAL TABLE documents_search USING fts5(
+            title, body, summary, names,
+            tokenize = 'unicode61 remove_diacritics 2'
+        )
+        """
+    )
+    from tasks import search_index  # the stemming lives with the writer that keeps it in step
+
+    search_index.rebuild(db)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Sequence
 from functools import lru_cache
 
 # id: (English names and demonyms, German names and adjective stems). German adjectives inflect
@@ -275,3 +276,20 @@ def is_known(token: str) -> bool:
     """True when a single word is a gazetteer name (so it is not counted again as a name)."""
     phrases, acronyms = _tables()
     return token.replace(".", "") in acronyms or (fold_word(token),) in phrases
+
+
+def lookup(words: Sequence[str]) -> tuple[str, int] | None:
+    """The id of the longest name that `words` (query words, as typed) start with, and how many
+    words it takes. Case is not required, since queries are typed in lower case, except for
+    acronyms: 'US' is the United States, 'us' is not."""
+    phrases, acronyms = _tables()
+    for size in range(min(MAX_PHRASE, len(words)), 0, -1):
+        if size == 1 and words[0].replace(".", "").isupper():
+            ident = acronyms.get(words[0].replace(".", ""))
+            if ident:
+                return ident, 1
+        key = tuple(fold_word(token) for token in tokens(" ".join(words[:size])))
+        entry = phrases.get(key)
+        if entry:
+            return entry[0], size
+    return None

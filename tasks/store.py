@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from sqlite_utils import Database
 
+from tasks import search_index
 from tasks.models import Item, Reject
 
 
@@ -214,7 +215,7 @@ def save_items(db: Database, items: Iterable[Item], *, run_id: str) -> SaveCount
     # Full-text rows are written after the batch's other statements: FTS5 flushes what it holds in
     # memory whenever a later statement opens a savepoint, and a flush per document made an
     # unrelated UPDATE the dearest statement of the batch (and left many small segments).
-    new_text: list[tuple[int, str | None, str]] = []
+    new_text: list[tuple[int, str | None, str, str | None]] = []
     changed_text: list[int] = []
     with write_transaction(db):
         for item in items:
@@ -242,7 +243,7 @@ def save_items(db: Database, items: Iterable[Item], *, run_id: str) -> SaveCount
                 assert inserted is not None  # an INSERT into a rowid table always has one
                 document_id = inserted
                 counts.new += 1
-                new_text.append((document_id, item.title, item.body))
+                new_text.append((document_id, item.title, item.body, item.language))
             elif row[1] == item.content_hash:
                 document_id, _, old_title, old_body, version = row
                 seen = {k: fields[k] for k in ("file_size", "file_mtime_ns", "last_run_id")}
@@ -274,6 +275,7 @@ def save_items(db: Database, items: Iterable[Item], *, run_id: str) -> SaveCount
         _index_new_documents(db, new_text)
         for document_id in changed_text:
             _index_document(db, document_id)
+        search_index.refresh(db, changed_text)
     return counts
 
 
@@ -360,14 +362,16 @@ def assign_exact_duplicate(db: Database, document_id: int, *, run_id: str | None
     return True
 
 
-def _index_new_documents(db: Database, rows: list[tuple[int, str | None, str]]) -> None:
-    """The FTS rows of documents just inserted (id, title, body), from the text at hand: they have
-    no summary yet, and this is a third of the cost of _index_document's INSERT … SELECT."""
+def _index_new_documents(db: Database, rows: list[tuple[int, str | None, str, str | None]]) -> None:
+    """The FTS rows of documents just inserted (id, title, body, language), from the text at hand:
+    they have no summary yet, and this is a third of the cost of _index_document's INSERT … SELECT.
+    The stemmed search rows too (`tasks/search_index.py`)."""
     db.conn.executemany("DELETE FROM documents_fts WHERE rowid = ?", [(row[0],) for row in rows])
     db.conn.executemany(
         "INSERT INTO documents_fts (rowid, title, body, summary) VALUES (?, ?, ?, '')",
-        [(document_id, title or "", body) for document_id, title, body in rows],
+        [(document_id, title or "", body) for document_id, title, body, _ in rows],
     )
+    search_index.write(db, [search_index.row(*row) for row in rows])
 
 
 def _index_document(db: Database, document_id: int) -> None:
@@ -523,6 +527,7 @@ def save_summaries(
         )
         for row in rows:
             _index_summary(db, row.document_id)
+        search_index.refresh_summaries(db, [row.document_id for row in rows])
     return len(rows)
 
 
