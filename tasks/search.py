@@ -108,19 +108,20 @@ def search(
         ).fetchall()
     except sqlite3.OperationalError as error:
         raise BadQuery(f"cannot search for {query!r}: {error}") from None
-    chosen: dict[object, list[tuple[int, float]]] = {}
+    # (is a story, story or document id) → [(document id, score)], best first
+    chosen: dict[tuple[bool, int], list[tuple[int, float]]] = {}
     for document_id, rank, story_id, _ in ranked:
-        key = ("story", story_id) if story_id is not None else ("document", document_id)
+        key = (True, story_id) if story_id is not None else (False, document_id)
         if key not in chosen:
             if len(chosen) == limit:
                 continue
             chosen[key] = []
         chosen[key].append((document_id, -rank))
     hits = _hits(db, [document_id for group in chosen.values() for document_id, _ in group])
-    titles = _story_titles(db, [key[1] for key in chosen if key[0] == "story"])
+    titles = _story_titles(db, [ident for is_story, ident in chosen if is_story])
     results = []
-    for (kind, ident), group in chosen.items():
-        story_id = int(ident) if kind == "story" else None  # type: ignore[call-overload]
+    for (is_story, ident), group in chosen.items():
+        story_id = ident if is_story else None
         documents = [_scored(hits[document_id], score) for document_id, score in group]
         title = titles.get(story_id) if story_id is not None else None
         results.append(Result(story_id, title or documents[0].title, group[0][1], documents))

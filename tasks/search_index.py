@@ -132,9 +132,10 @@ def refresh_summaries(db: Database, ids: Iterable[int]) -> None:
     missing = []
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
         found = db.execute(
             "SELECT d.id, d.language, (SELECT s.text FROM summaries s WHERE s.document_id = d.id"
-            f" ORDER BY s.id DESC LIMIT 1) FROM documents d WHERE d.id IN ({','.join('?' * len(chunk))})",
+            f" ORDER BY s.id DESC LIMIT 1) FROM documents d WHERE d.id IN ({marks})",
             chunk,
         ).fetchall()
         for document_id, language, text in found:
