@@ -22,6 +22,8 @@ from tasks.sentences import PUNKT_LANGUAGES
 # The tag of documents with no language or one without a Snowball stemmer: folded words as written.
 PLAIN_TAG = "xx"
 TABLE = "documents_search"
+# The kinds of gazetteer id (`tasks/gazetteer.py`), as story signals carry them.
+NAME_KINDS = ("country:", "org:")
 
 
 @lru_cache(maxsize=1)
@@ -75,17 +77,34 @@ def names(title: str | None, body: str) -> str:
     return " ".join(sorted(name_token(ident) for ident in found))
 
 
+def entry(
+    title: str | None,
+    body: str,
+    language: str | None,
+    *,
+    body_tokens: list[str] | None = None,
+    signals: Iterable[str] | None = None,
+) -> tuple[str, str, str]:
+    """The title, body and names of a document's index row. A parse worker passes the body's
+    `shingles.tokens` and the story signals it computed anyway, and the writer only joins them."""
+    tag = tag_of(language)
+    if body_tokens is None:
+        body_stems = stems(body, language)
+    else:
+        body_stems = " ".join([tag + word for word in body_tokens])
+    if signals is None:
+        named = names(title, body)
+    else:
+        named = " ".join(sorted(name_token(s) for s in signals if s.startswith(NAME_KINDS)))
+    return stems(title, language), body_stems, named
+
+
 def row(
     document_id: int, title: str | None, body: str, language: str | None, summary: str | None = None
 ) -> tuple[int, str, str, str, str]:
     """The index row of a document: (rowid, title, body, summary, names)."""
-    return (
-        document_id,
-        stems(title, language),
-        stems(body, language),
-        stems(summary, language),
-        names(title, body),
-    )
+    title_stems, body_stems, named = entry(title, body, language)
+    return (document_id, title_stems, body_stems, stems(summary, language), named)
 
 
 def write(db: Database, rows: Iterable[tuple[int, str, str, str, str]]) -> None:
