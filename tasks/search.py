@@ -23,8 +23,11 @@ __all__ = ["BadQuery", "Hit", "Result", "matching_ids", "search"]
 WEIGHTS = (10.0, 1.0, 3.0, 2.0)
 # Scores this close are a tie, which the more recent document wins.
 TIE_DIGITS = 2
-# Matching rowids asked of the index at a time: FTS5 looks each one up alone.
+# Documents fetched per statement when showing results.
 ID_CHUNK = 500
+# matching_ids reads the index over ranges of ids; ids closer than this share a range (one index
+# look-up per range costs about as much as reading this many documents' postings).
+CLUSTER_GAP = 64
 
 
 @dataclass
@@ -166,28 +169,39 @@ def matching_ids(
     languages: Sequence[str] | None = None,
 ) -> set[int]:
     """The documents among `ids` (all documents when None) that match `query`, in documents of
-    `languages` (any when None). Each id is looked up in the index on its own, so matching the
-    new documents of a run costs in proportion to them, not to the database."""
+    `languages` (any when None). The index is read only between the lowest and highest id of each
+    cluster of ids (a run's new documents are one cluster), so matching them costs in proportion
+    to them, not to the database."""
     expression = _match(db, query, languages)
     where, params = _language_filter(languages)
-    sql = (
-        "SELECT s.rowid FROM documents_search s JOIN documents d ON d.id = s.rowid"
-        f" WHERE documents_search MATCH ?{where}"
-    )
+    if where:
+        sql = (
+            "SELECT s.rowid FROM documents_search s JOIN documents d ON d.id = s.rowid"
+            f" WHERE documents_search MATCH ?{where}"
+        )
+    else:
+        sql = "SELECT rowid FROM documents_search s WHERE documents_search MATCH ?"
     try:
         if ids is None:
             return {row[0] for row in db.execute(sql, [expression, *params]).fetchall()}
-        wanted = sorted(set(ids))
+        wanted = set(ids)
         found: set[int] = set()
-        for start in range(0, len(wanted), ID_CHUNK):
-            chunk = wanted[start : start + ID_CHUNK]
-            found |= {
-                row[0]
-                for row in db.execute(
-                    sql + f" AND s.rowid IN ({','.join('?' * len(chunk))})",
-                    [expression, *params, *chunk],
-                ).fetchall()
-            }
+        for low, high in _clusters(sorted(wanted)):
+            rows = db.execute(
+                sql + " AND s.rowid BETWEEN ? AND ?", [expression, *params, low, high]
+            ).fetchall()
+            found.update(row[0] for row in rows if row[0] in wanted)
         return found
     except sqlite3.OperationalError as error:
         raise BadQuery(f"cannot search for {query!r}: {error}") from None
+
+
+def _clusters(ids: list[int]) -> list[tuple[int, int]]:
+    """Sorted ids as (lowest, highest) ranges, split where ids lie more than CLUSTER_GAP apart."""
+    ranges: list[tuple[int, int]] = []
+    for document_id in ids:
+        if ranges and document_id - ranges[-1][1] <= CLUSTER_GAP:
+            ranges[-1] = (ranges[-1][0], document_id)
+        else:
+            ranges.append((document_id, document_id))
+    return ranges

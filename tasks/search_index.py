@@ -71,9 +71,9 @@ def name_token(ident: str) -> str:
     return ident.replace(":", "").lower()
 
 
-def names(title: str | None, body: str) -> str:
+def names(title: str | None, body: str, language: str | None = None) -> str:
     """The gazetteer ids named in the title and body, as index tokens (once each, sorted)."""
-    found = gazetteer.find(f"{title or ''}\n{body}")
+    found = gazetteer.find(f"{title or ''}\n{body}", language)
     return " ".join(sorted(name_token(ident) for ident in found))
 
 
@@ -93,7 +93,7 @@ def entry(
     else:
         body_stems = " ".join([tag + word for word in body_tokens])
     if signals is None:
-        named = names(title, body)
+        named = names(title, body, language)
     else:
         named = " ".join(sorted(name_token(s) for s in signals if s.startswith(NAME_KINDS)))
     return stems(title, language), body_stems, named

@@ -18,7 +18,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from tasks import gazetteer, shingles
+from tasks import cldr, gazetteer, shingles
 from tasks.search_index import language_of_tag, name_token, tag_of, tags
 
 # Operators FTS5 knows that we do not offer; they are refused rather than searched for as words.
@@ -164,10 +164,10 @@ class _Parser:
         if token.kind == "phrase":
             if not shingles.tokens(token.text):
                 raise BadQuery('a quoted phrase ("") holds no words')
-            found = gazetteer.lookup(token.text.split())
+            found = gazetteer.lookup(token.text.split(), cldr.languages())
             whole = found and found[1] == len(token.text.split())
             return Terms(token.text, token.prefix, True, found[0] if whole and found else None)
-        found = None if token.prefix else gazetteer.lookup([token.text])
+        found = None if token.prefix else gazetteer.lookup([token.text], cldr.languages())
         return Terms(token.text, token.prefix, name=found[0] if found and found[1] == 1 else None)
 
 
@@ -181,7 +181,7 @@ def _names_in(run: list[Node | Terms]) -> list[Node | Terms]:
             if not isinstance(part, Terms) or part.phrase or part.prefix:
                 break
             words.append(part.text)
-        found = gazetteer.lookup(words) if words else None
+        found = gazetteer.lookup(words, cldr.languages()) if words else None
         if found is None:
             out.append(run[i])
             i += 1
