@@ -234,6 +234,8 @@ def _is_acronym(name: str) -> bool:
     return len(letters) <= 5 and all(ch.isupper() for ch in letters)
 
 
+# German names whose genitive is an English word ("Islands" is not Iceland's).
+_NO_GENITIVE = frozenset({"Island"})
 # CLDR English names that are, more often than not, something else in news text.
 _AMBIGUOUS = frozenset({"Jersey", "Réunion"})
 # The languages whose names hold for every text; a name in another summarised language counts only
@@ -282,7 +284,7 @@ def _tables(
             add(name, ident, plural=True)
         for name in [*german.get(code, []), *german_extra]:
             add(name, ident, german_adjective=name[:1].islower())
-            if name[:1].isupper() and not _is_acronym(name):
+            if name[:1].isupper() and not _is_acronym(name) and name not in _NO_GENITIVE:
                 add(name + "s", ident)  # German genitive: "Japans", "Kambodschas"
     for code, names in ORGANISATIONS.items():
         for name in names:
@@ -320,14 +322,16 @@ def find(text: str, language: str | None = None) -> Counter[str]:
     for i in [i for i, word in enumerate(folded) if word in starts or raw[i].isupper()]:
         if i < free:
             continue
-        match = acronyms.get(raw[i].replace(".", "")) if raw[i].isupper() else None
-        length = 1
-        if match is None and folded[i] in starts:
+        match, length = None, 1
+        if folded[i] in starts:
             for size in range(min(MAX_PHRASE, len(raw) - i), 0, -1):
                 entry = phrases.get(tuple(folded[i : i + size]))
                 if entry and (not entry[1] or raw[i][:1].isupper()):
                     match, length = entry[0], size
                     break
+        # An acronym, unless it starts a longer name ("U.S. Virgin Islands", "EU-Kommission").
+        if length == 1 and raw[i].isupper():
+            match = acronyms.get(raw[i].replace(".", "")) or match
         if match:
             found[match] += 1
             free = i + length

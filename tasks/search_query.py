@@ -207,8 +207,13 @@ def to_fts(query: str, *, languages: Sequence[str] | None = None) -> str:
 def _compile(tree: Node | Terms, wanted: list[str]) -> str:
     if isinstance(tree, Terms):
         return "(" + " OR ".join(_alternatives(tree, wanted)) + ")"
+    # Every operand in parentheses: the tree, not FTS5's precedence, decides what binds.
     compiled = [_compile(part, wanted) for part in tree.parts]
-    return f" {tree.op} ".join(compiled)
+    wrapped = [
+        f"({code})" if isinstance(part, Node) else code
+        for part, code in zip(tree.parts, compiled, strict=True)
+    ]
+    return f" {tree.op} ".join(wrapped)
 
 
 def _alternatives(terms: Terms, wanted: list[str]) -> list[str]:
