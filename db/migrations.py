@@ -602,13 +602,13 @@ def m020_runs_cpu(db: Database) -> None:
 
 @migrations()
 def m021_search_stems(db: Database) -> None:
-    """Search that understands language: per document, its title, body and summary as tagged
-    Snowball stems of its language and the gazetteer ids it names (`tasks/search_index.py`), kept
-    in step by the store; filled here for the documents already stored."""
+    """Search that understands language: per document, its title and body as tagged Snowball
+    stems of its language and the gazetteer ids it names (`tasks/search_index.py`), kept in step
+    by the store; filled here for the documents already stored."""
     db.execute(
         """
         CREATE VIRTUAL TABLE documents_search USING fts5(
-            title, body, summary, names,
+            title, body, names,
             tokenize = 'unicode61 remove_diacritics 2'
         )
         """

@@ -1,9 +1,10 @@
 """Search that understands language: results grouped by story, and matching for topics.
 
-`search` ranks documents by BM25 over the stemmed index (title weighs most, then the summary, the
-names, the body), the more recent first on a tie, and groups them by story: one result per story,
-with every matching document of it. `matching_ids` answers "which of these documents match?" for
-topic matching, at a cost that grows with the documents asked about, not with the database.
+`search` ranks documents by BM25 over the stemmed index (the title weighs most, then the names of
+countries and organisations, then the body), the more recent first on a tie, and groups them by
+story: one result per story, with every matching document of it. `matching_ids` answers "which
+of these documents match?" for topic matching, at a cost that grows with the documents asked
+about, not with the database.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from tasks.search_query import BadQuery, to_fts
 
 __all__ = ["BadQuery", "Hit", "Result", "matching_ids", "search"]
 
-# BM25 weights of title, body, summary and names (a named country or organisation).
-WEIGHTS = (10.0, 1.0, 3.0, 2.0)
+# BM25 weights of title, body and names (a named country or organisation).
+WEIGHTS = (10.0, 1.0, 2.0)
 # Scores this close are a tie, which the more recent document wins.
 TIE_DIGITS = 2
 # Documents fetched per statement when showing results.

@@ -1,12 +1,16 @@
 """The language-aware search index: each document's words stemmed in its own language.
 
-`documents_search` (FTS5, made by migration m021) holds, per document, its title, body and
-summary as Snowball stems of the document's language, each stem tagged with that language
+`documents_search` (FTS5, made by migration m021) holds, per document, its title and body as
+Snowball stems of the document's language, each stem tagged with that language
 ('enmeet', 'dekambodscha'), and the gazetteer ids of the countries and organisations it names
 ('countrykh', 'orgun'). A query is stemmed in every language and OR-ed (`tasks/search_query.py`);
 the tags keep the German stem of an English query word from matching English documents, while a
 name spelt alike in both languages ('Kishida') still matches in each. The store keeps the rows in
-step with `documents` and `summaries` in the same transaction as the text they index.
+step with `documents` in the same transaction as the text they index.
+
+Summaries are not indexed again: they are sentences of the body, so they add no word to find,
+and putting each into its row when it is stored would re-index the whole row (an FTS5 update),
+which doubled the cost of storing summaries.
 """
 
 from __future__ import annotations
@@ -100,31 +104,26 @@ def entry(
 
 
 def row(
-    document_id: int, title: str | None, body: str, language: str | None, summary: str | None = None
-) -> tuple[int, str, str, str, str]:
-    """The index row of a document: (rowid, title, body, summary, names)."""
-    title_stems, body_stems, named = entry(title, body, language)
-    return (document_id, title_stems, body_stems, stems(summary, language), named)
+    document_id: int, title: str | None, body: str, language: str | None
+) -> tuple[int, str, str, str]:
+    """The index row of a document: (rowid, title, body, names)."""
+    return (document_id, *entry(title, body, language))
 
 
-def write(db: Database, rows: Iterable[tuple[int, str, str, str, str]]) -> None:
+def write(db: Database, rows: Iterable[tuple[int, str, str, str]]) -> None:
     """Replace the index rows of these documents."""
     rows = list(rows)
     db.conn.executemany(f"DELETE FROM {TABLE} WHERE rowid = ?", [(r[0],) for r in rows])
     db.conn.executemany(
-        f"INSERT INTO {TABLE} (rowid, title, body, summary, names) VALUES (?, ?, ?, ?, ?)", rows
+        f"INSERT INTO {TABLE} (rowid, title, body, names) VALUES (?, ?, ?, ?)", rows
     )
 
 
-_DOCUMENTS = """
-    SELECT d.id, d.title, d.body, d.language,
-           (SELECT s.text FROM summaries s WHERE s.document_id = d.id ORDER BY s.id DESC LIMIT 1)
-    FROM documents d
-"""
+_DOCUMENTS = "SELECT d.id, d.title, d.body, d.language FROM documents d"
 
 
 def refresh(db: Database, ids: Iterable[int]) -> None:
-    """Index these documents again from what is stored (text, language, latest summary)."""
+    """Index these documents again from what is stored (title, body, language)."""
     ids = list(ids)
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
@@ -143,25 +142,3 @@ def rebuild(db: Database) -> int:
         write(db, [row(*values) for values in batch])
         count += len(batch)
     return count
-
-
-def refresh_summaries(db: Database, ids: Iterable[int]) -> None:
-    """Put documents' latest summaries into their index rows (only that column changes)."""
-    ids = list(ids)
-    missing = []
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        found = db.execute(
-            "SELECT d.id, d.language, (SELECT s.text FROM summaries s WHERE s.document_id = d.id"
-            f" ORDER BY s.id DESC LIMIT 1) FROM documents d WHERE d.id IN ({marks})",
-            chunk,
-        ).fetchall()
-        for document_id, language, text in found:
-            updated = db.conn.execute(
-                f"UPDATE {TABLE} SET summary = ? WHERE rowid = ?",
-                [stems(text, language), document_id],
-            ).rowcount
-            if not updated:
-                missing.append(document_id)
-    refresh(db, missing)

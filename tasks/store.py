@@ -388,7 +388,7 @@ def _index_new_documents(
     search_index.write(
         db,
         [
-            (row[0], title, body, "", names)
+            (row[0], title, body, names)
             for row in rows
             for title, body, names in [entries.get(row[0]) or search_index.entry(*row[1:])]
         ],
@@ -548,7 +548,6 @@ def save_summaries(
         )
         for row in rows:
             _index_summary(db, row.document_id)
-        search_index.refresh_summaries(db, [row.document_id for row in rows])
     return len(rows)
 
 

@@ -16,7 +16,6 @@ from tasks import cldr, features, gazetteer, neardup, search, search_index, stor
 from tasks.ingest import content_hash
 from tasks.models import Item
 from tasks.search_query import BadQuery, parse
-from tasks.store import SummaryRow
 
 # Short reports of the shape the ingest stores (title, paragraphs, outlet, date), in English and
 # German, written for these tests.
@@ -228,22 +227,20 @@ def test_matching_ids_looks_only_at_the_ids_given(db: Database) -> None:
     assert search.matching_ids(db, "Cambodia", [ids["de-talks"], 10_000]) == {ids["de-talks"]}
 
 
-def test_the_index_follows_edits_and_summaries(db: Database) -> None:
-    ids = _ids(db)
+def test_the_index_follows_edits(db: Database) -> None:
     edited = _item("en-bread")
     edited.body = edited.body.replace("sourdough", "rye")
     edited.content_hash = content_hash(edited.body)
     store.save_items(db, [edited], run_id="test")
     assert _found(db, "sourdough") == set() and _found(db, "rye") == {"en-bread"}
-    summary = SummaryRow(
-        ids["de-museum"], "luhn", "3", "v", "hash", "Besucherrekorde erwartet.", [0]
-    )
-    store.save_summaries(db, [summary], statuses={}, run_id="test")
-    (stemmed,) = db.execute(
-        "SELECT summary FROM documents_search WHERE rowid = ?", [ids["de-museum"]]
+    retitled = _item("de-museum")
+    retitled.title = "Pharaonenschätze im neuen Museum"  # the same body: a new headline only
+    store.save_items(db, [retitled], run_id="test")
+    assert _found(db, "Pharaonenschatz") == {"de-museum"}
+    (title,) = db.execute(
+        "SELECT title FROM documents_search WHERE rowid = ?", [_ids(db)["de-museum"]]
     ).fetchone()
-    assert stemmed == "debesucherrekord deerwartet"
-    assert _found(db, "Besucherrekord") == {"de-museum"}
+    assert title == "depharaonenschatz deim deneu demuseum"
 
 
 def test_workers_make_the_same_entry_as_the_writer() -> None:
