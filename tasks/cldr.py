@@ -1,7 +1,7 @@
 """Country names in every summarised language, from the CLDR data that Babel ships.
 
 Loading CLDR through Babel costs a quarter of a second per process, paid by every run and every
-`newsflow search`; so the names are extracted once into `tasks/data/cldr_countries.json`, and a
+`newsflow search`; so the names are extracted once into `tasks/cldr_countries.json`, and a
 test checks that the file is what the installed Babel gives. After upgrading Babel, regenerate it:
 
     python -m tasks.cldr
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tasks.sentences import PUNKT_LANGUAGES
 
-DATA = Path(__file__).resolve().parent / "data" / "cldr_countries.json"
+DATA = Path(__file__).resolve().parent / "cldr_countries.json"
 # CLDR territory codes that are no country or place (numeric codes, regions, are skipped too), and
 # the organisations CLDR lists among territories (the gazetteer's own table names those).
 NOT_COUNTRIES = frozenset({"EU", "EZ", "UN", "ZZ", "QO", "XA", "XB"})
