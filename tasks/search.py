@@ -48,12 +48,15 @@ class Hit:
 
 @dataclass
 class Result:
-    """One story among the results (or a document that has no story yet), best document first."""
+    """One story among the results (or a document that has no story yet), best document first.
+    `others` are the story's other canonical documents, which the query did not match: the
+    reports of the same event in another language, as often as not."""
 
     story_id: int | None
     title: str | None
     score: float
     documents: list[Hit] = field(default_factory=list)
+    others: list[Hit] = field(default_factory=list)
 
     @property
     def outlets(self) -> list[str]:
@@ -64,6 +67,12 @@ class Result:
     def languages(self) -> list[str]:
         """The languages of the matching documents, each once, in result order."""
         return list(dict.fromkeys(hit.language for hit in self.documents if hit.language))
+
+    @property
+    def story_languages(self) -> list[str]:
+        """The languages of the whole story: its matching documents' and the others'."""
+        every = [*self.documents, *self.others]
+        return list(dict.fromkeys(hit.language for hit in every if hit.language))
 
     def as_json(self) -> dict[str, Any]:
         """The result as `newsflow search --json` prints it."""
@@ -76,6 +85,8 @@ class Result:
             "locations": [hit.url or hit.path for hit in self.documents],
             "languages": self.languages,
             "outlets": self.outlets,
+            "story_document_ids": [hit.id for hit in self.others],
+            "story_languages": self.story_languages,
         }
 
 
@@ -129,7 +140,26 @@ def search(
         documents = [_scored(hits[document_id], score) for document_id, score in group]
         title = titles.get(story_id) if story_id is not None else None
         results.append(Result(story_id, title or documents[0].title, group[0][1], documents))
+    _add_others(db, results)
     return results
+
+
+def _add_others(db: Database, results: list[Result]) -> None:
+    """Give each story result the story's canonical documents that the query did not match."""
+    by_story = {result.story_id: result for result in results if result.story_id is not None}
+    if not by_story:
+        return
+    shown = {hit.id for result in results for hit in result.documents}
+    marks = ",".join("?" * len(by_story))
+    rows = db.execute(
+        f"SELECT id, story_id FROM documents WHERE story_id IN ({marks})"
+        " AND duplicate_of IS NULL ORDER BY id",
+        list(by_story),
+    ).fetchall()
+    others = [(document_id, story_id) for document_id, story_id in rows if document_id not in shown]
+    hits = _hits(db, [document_id for document_id, _ in others])
+    for document_id, story_id in others:
+        by_story[story_id].others.append(hits[document_id])
 
 
 def _scored(hit: Hit, score: float) -> Hit:

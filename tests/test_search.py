@@ -161,6 +161,11 @@ def test_results_are_grouped_by_story(db: Database) -> None:
     assert sorted(hit.id for hit in result.documents) == sorted([ids["en-talks"], ids["de-talks"]])
     assert sorted(result.languages) == ["de", "en"]
     assert sorted(result.outlets) == ["Phnom Penh Post", "Tageblatt"]
+    # A word (not a name) finds the English report; its story brings the German one along.
+    (flood,) = search.search(db, "flood relief")
+    assert [hit.id for hit in flood.documents] == [ids["en-talks"]]
+    assert [hit.id for hit in flood.others] == [ids["de-talks"]]
+    assert flood.story_languages == flood.as_json()["story_languages"] == ["en", "de"]
     # Every story appears once, whatever the number of its matching documents.
     many = search.search(db, "Syria OR Egypt OR Cambodia")
     assert len({r.story_id for r in many}) == len(many)
