@@ -601,6 +601,24 @@ def m020_runs_cpu(db: Database) -> None:
 
 
 @migrations()
+def m021_search_stems(db: Database) -> None:
+    """Search that understands language: per document, its title and body as tagged Snowball
+    stems of its language and the gazetteer ids it names (`tasks/search_index.py`), kept in step
+    by the store; filled here for the documents already stored."""
+    db.execute(
+        """
+        CREATE VIRTUAL TABLE documents_search USING fts5(
+            title, body, names,
+            tokenize = 'unicode61 remove_diacritics 2'
+        )
+        """
+    )
+    from tasks import search_index  # the stemming lives with the writer that keeps it in step
+
+    search_index.rebuild(db)
+
+
+@migrations()
 def m024_headline_only(db: Database) -> None:
     """Headline-only documents (a headline and too little text to be an article, tasks/headline.py)
     are marked: the mark survives dedup resetting `summary_status`; they are never summarised."""

@@ -392,23 +392,34 @@ def dedup(
 
 @app.command()
 def search(
-    query: Annotated[str, typer.Argument(help="Words to find (FTS5 syntax allowed).")],
+    query: Annotated[str, typer.Argument(help='Words, "phrases", prefix*, AND/OR/NOT.')],
     db: DbOption = DEFAULT_DB_PATH,
-    limit: Annotated[int, typer.Option("--limit", min=1)] = 20,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Stories to show.")] = 20,
+    language: Annotated[
+        list[str] | None, typer.Option("--language", "-l", help="Only documents in this language.")
+    ] = None,
+    documents: Annotated[bool, typer.Option("--documents", help="List every document.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per story.")] = False,
 ) -> None:
-    """Full-text search over titles, bodies and summaries."""
+    """Search in every language (stems, names across languages), one line per story."""
+    from flows import search_view
+    from tasks import search as finder
+
     try:
-        rows = queries.search(open_existing_db(db), query, limit=limit)
-    except queries.BadQuery as error:
+        results = finder.search(open_existing_db(db), query, limit=limit, languages=language)
+    except finder.BadQuery as error:
         raise fail(str(error)) from None
-    if not rows:
+    if not results:
+        if as_json:
+            raise typer.Exit(EXIT_FAILED)
         console.print(f"No match for {escape(repr(query))}.")
         raise typer.Exit(EXIT_FAILED)
-    for row in rows:
-        title = row["title"] or row["path"] or row["url"]
-        line = f"[bold]{row['id']}[/bold] {escape(title or '')} [dim]({row['language']})[/dim]"
+    if as_json:
+        for line in search_view.json_lines(results):
+            typer.echo(line)
+        return
+    for line in search_view.story_lines(results, documents=documents):
         console.print(line, highlight=False)
-        console.print(f"    {escape(row['snippet'] or '')}", highlight=False)
 
 
 @app.command()

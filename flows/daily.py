@@ -66,7 +66,8 @@ def ingest_files(db_path: str, parsed: batches.ParsedFiles, run_id: str) -> dict
     items, rejects = parsed.items, parsed.rejects
     # One transaction for the batch: a kill leaves all of it or none of it.
     with store.write_transaction(db):
-        counts = store.save_items(db, items, run_id=run_id)
+        entries = {key: found.search for key, found in parsed.features.items()}
+        counts = store.save_items(db, items, run_id=run_id, search_entries=entries)
         features.save(db, counts.saved, parsed.features)
         store.save_rejects(db, rejects, run_id=run_id)
         store.clear_rejects(db, [item.path for item in items if item.path])

@@ -219,7 +219,7 @@ def signals(
         found["name:" + name] = count
     found.update(numbers(text, language))
     found.update(dates(text))
-    found.update(gazetteer.find(text))
+    found.update(gazetteer.find(text, language))
     return found
 
 

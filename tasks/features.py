@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from sqlite_utils import Database
 
-from tasks import neardup, shingles, stories
+from tasks import neardup, search_index, shingles, stories
 from tasks.models import Item
 from tasks.sentences import record
 
@@ -30,6 +30,7 @@ class Features:
     terms: dict[str, int]
     signals: list[str]
     sentences: str | None = None  # JSON {language, spans}: the body's split, for story summaries
+    search: tuple[str, str, str] | None = None  # the search index's title, body, names
 
 
 def compute(item: Item, paragraphs: list[list[str]] | None = None) -> Features:
@@ -51,6 +52,9 @@ def compute(item: Item, paragraphs: list[list[str]] | None = None) -> Features:
         terms=terms,
         signals=signals,
         sentences=None if sentences is None else record(item.body, sentences, language),
+        search=search_index.entry(
+            item.title, item.body, item.language, body_tokens=body_tokens, signals=signals
+        ),
     )
 
 

@@ -7,12 +7,13 @@ import json
 import os
 import socket
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 from sqlite_utils import Database
 
+from tasks import search_index
 from tasks.headline import STATUS as HEADLINE_ONLY
 from tasks.models import Item, Reject
 
@@ -208,15 +209,24 @@ _CONTENT_FIELDS = ("title", "body", "captions", "language", "content_hash", "sou
                    "headline_only")  # fmt: skip
 
 
-def save_items(db: Database, items: Iterable[Item], *, run_id: str) -> SaveCounts:
+def save_items(
+    db: Database,
+    items: Iterable[Item],
+    *,
+    run_id: str,
+    search_entries: Mapping[str, tuple[str, str, str] | None] | None = None,
+) -> SaveCounts:
     """Upsert items by key in one transaction; a changed body or headline becomes a new version
-    of the same row."""
+    of the same row. `search_entries` (by item key) are the new texts' search index entries when
+    a parse worker made them (`search_index.entry`); the others are made here."""
     counts = SaveCounts()
     stamp = now()
     # Full-text rows are written after the batch's other statements: FTS5 flushes what it holds in
     # memory whenever a later statement opens a savepoint, and a flush per document made an
     # unrelated UPDATE the dearest statement of the batch (and left many small segments).
-    new_text: list[tuple[int, str | None, str]] = []
+    new_text: list[tuple[int, str | None, str, str | None]] = []
+    entries = search_entries or {}
+    new_entries: list[tuple[int, tuple[str, str, str] | None]] = []
     changed_text: list[int] = []
     with write_transaction(db):
         for item in items:
@@ -247,7 +257,8 @@ def save_items(db: Database, items: Iterable[Item], *, run_id: str) -> SaveCount
                 assert inserted is not None  # an INSERT into a rowid table always has one
                 document_id = inserted
                 counts.new += 1
-                new_text.append((document_id, item.title, item.body))
+                new_text.append((document_id, item.title, item.body, item.language))
+                new_entries.append((document_id, entries.get(item.key)))
             elif row[1] == item.content_hash:
                 document_id, _, old_title, old_body, version = row
                 seen = {k: fields[k] for k in ("file_size", "file_mtime_ns", "last_run_id")}
@@ -276,9 +287,10 @@ def save_items(db: Database, items: Iterable[Item], *, run_id: str) -> SaveCount
             counts.saved.append((document_id, item.key))
             if assign_exact_duplicate(db, document_id, run_id=run_id):
                 counts.duplicates += 1
-        _index_new_documents(db, new_text)
+        _index_new_documents(db, new_text, dict(new_entries))
         for document_id in changed_text:
             _index_document(db, document_id)
+        search_index.refresh(db, changed_text)
     return counts
 
 
@@ -365,13 +377,26 @@ def assign_exact_duplicate(db: Database, document_id: int, *, run_id: str | None
     return True
 
 
-def _index_new_documents(db: Database, rows: list[tuple[int, str | None, str]]) -> None:
-    """The FTS rows of documents just inserted (id, title, body), from the text at hand: they have
-    no summary yet, and this is a third of the cost of _index_document's INSERT … SELECT."""
+def _index_new_documents(
+    db: Database,
+    rows: list[tuple[int, str | None, str, str | None]],
+    entries: Mapping[int, tuple[str, str, str] | None],
+) -> None:
+    """The FTS rows of documents just inserted (id, title, body, language), from the text at hand:
+    they have no summary yet, and this is a third of the cost of _index_document's INSERT … SELECT.
+    The stemmed search rows too (`tasks/search_index.py`)."""
     db.conn.executemany("DELETE FROM documents_fts WHERE rowid = ?", [(row[0],) for row in rows])
     db.conn.executemany(
         "INSERT INTO documents_fts (rowid, title, body, summary) VALUES (?, ?, ?, '')",
-        [(document_id, title or "", body) for document_id, title, body in rows],
+        [(document_id, title or "", body) for document_id, title, body, _ in rows],
+    )
+    search_index.write(
+        db,
+        [
+            (row[0], title, body, names)
+            for row in rows
+            for title, body, names in [entries.get(row[0]) or search_index.entry(*row[1:])]
+        ],
     )
 
 

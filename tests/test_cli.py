@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -59,12 +60,21 @@ def test_run_on_a_file_that_is_not_a_database_fails_with_one_line(
 
 
 def test_search_finds_the_japan_articles(ran: Path):
-    result = runner.invoke(app, ["search", "Japan", "--db", str(ran)])
+    result = runner.invoke(app, ["search", "Japan", "--json", "--db", str(ran)])
     assert result.exit_code == 0, result.output
     # Four seeds are about Cambodia–Japan ties (000 in German, 001, 002, 003); 004 is about the US.
-    assert result.output.count("[Japan]") >= 4
-    assert "Kambodscha und Japan" in result.output
-    assert "Cambodia, Japan Vow" in result.output
+    found = [json.loads(line) for line in result.output.splitlines()]
+    titles = " ".join(title or "" for story in found for title in story["titles"])
+    assert len([i for story in found for i in story["document_ids"]]) == 4
+    assert "Kambodscha und Japan" in titles and "Cambodia, Japan Vow" in titles
+    found_ids = []
+    for query in ("meetings", "meeting"):  # inflections find the same seeds
+        same = runner.invoke(app, ["search", query, "--json", "--db", str(ran)])
+        lines = same.output.splitlines()
+        found_ids.append(sorted(i for line in lines for i in json.loads(line)["document_ids"]))
+    assert found_ids[0] == found_ids[1] and len(found_ids[0]) == 4
+    german = runner.invoke(app, ["search", "Cambodia", "--json", "--db", str(ran)])
+    assert '"de"' in german.output  # the German seed, which says "Kambodscha"
 
 
 def test_search_without_match_exits_1_and_bad_query_exits_2(ran: Path):
