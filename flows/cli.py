@@ -30,7 +30,7 @@ from rich.progress import (  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from db import DEFAULT_DB_PATH, open_db  # noqa: E402
-from flows import progress  # noqa: E402
+from flows import progress, topics_cli  # noqa: E402
 from tasks import queries  # noqa: E402
 from tasks import summarize as summarizer  # noqa: E402
 
@@ -52,6 +52,10 @@ DbOption = Annotated[Path, typer.Option("--db", help="SQLite database file.")]
 SeedsOption = Annotated[Path, typer.Option("--seeds", help="Folder of article files.")]
 MethodOption = Annotated[
     str, typer.Option("--method", "-m", help=f"Summariser: {', '.join(summarizer.METHODS)}.")
+]
+TopicOption = Annotated[
+    str | None,
+    typer.Option("--topic", help="Only stories a topic matched (see `newsflow topics`)."),
 ]
 SentencesOption = Annotated[
     str,
@@ -138,6 +142,7 @@ def run(
             help="Feed list to use instead of <seeds>/feeds.toml (TOML, or one URL per line).",
         ),
     ] = None,
+    topics_file: topics_cli.TopicsFileOption = None,
 ) -> None:
     """Run the daily flow once: ingest files and feeds, deduplicate, summarise, store."""
     check_method(method)
@@ -145,6 +150,7 @@ def run(
     if not seeds.is_dir():
         raise fail(f"--seeds: {seeds} is not a folder")
     check_feeds(feed or [], feeds_file)
+    topics_cli.check_topics_file(topics_file, seeds=seeds)
     exit_on_sigterm()
     with workers_started_early(seeds, db), run_progress(), foreground_run():
         from flows.daily import daily  # after the early start: it imports Prefect
@@ -157,6 +163,7 @@ def run(
                 method=method,
                 sentences=summarizer.parse_length(sentences),
                 db_path=str(db),
+                topics_file=str(topics_file) if topics_file else None,
             )
         except Terminated:
             errors.print("[red]error:[/red] terminated; the run is recorded as failed")
@@ -214,11 +221,11 @@ def check_feeds(urls: list[str], feeds_file: Path | None) -> None:
 DIGEST_COPIES = 20  # copies listed under a report in the digest; the rest are counted
 
 
-def show_digest(database, *, since: str | None, limit: int | None = None) -> None:  # type: ignore[no-untyped-def]
+def show_digest(database, *, since: str | None, limit: int | None = None, only=None) -> None:  # type: ignore[no-untyped-def]
     """One entry per story (its summary, each line's outlet, its reports), then lone documents."""
     from tasks.stories import digest_entries
 
-    entries = digest_entries(database, since=since, limit=limit)
+    entries = digest_entries(database, since=since, limit=limit, only=only)
     if not entries:
         console.print("Nothing new.")
         return
@@ -272,9 +279,11 @@ def digest(
         str | None,
         typer.Option("--since", help="Only items added or changed since this date (YYYY-MM-DD)."),
     ] = None,
+    topic: TopicOption = None,
 ) -> None:
     """Print the digest: one entry per story (summary, outlets, reports), then lone documents."""
-    show_digest(open_db(db), since=since)
+    only = topics_cli.topic_document_ids(db, topic) if topic is not None else None
+    show_digest(open_db(db), since=since, only=only)
 
 
 @app.command()
@@ -569,6 +578,7 @@ def report(
         bool,
         typer.Option("--record/--no-record", help="Remember this digest; the next marks newer."),
     ] = True,
+    topic: TopicOption = None,
 ) -> None:
     """The daily digest: stories and documents with summaries, their outlets, and counts."""
     from tasks import report as reports
@@ -581,9 +591,13 @@ def report(
         check_method(method)
     if not db.is_file():
         raise fail(f"no database at {db}; run `newsflow run` first")
+    only = topics_cli.topic_document_ids(db, topic) if topic is not None else None
+    title = f"Topic {topic}" if topic is not None else "News digest"
     database = open_db(db)
     try:
-        digest_ = reports.daily_digest(database, on=on, since=since, method=method, limit=limit)
+        digest_ = reports.daily_digest(
+            database, on=on, since=since, method=method, limit=limit, only=only, title=title
+        )
     except reports.BadWindow as error:
         raise fail(str(error)) from None
     render = {"md": to_markdown, "html": to_html, "json": to_json}[output_format]
@@ -597,8 +611,11 @@ def report(
             f"Wrote {output} ({len(digest_.entries)} entries, {digest_.new_entries} new)",
             highlight=False,
         )
-    if record:
+    if record and topic is None:  # a topic's report leaves the daily digest's "new" marks alone
         reports.record_digest(database, digest_, output_format=output_format)
+
+
+app.command()(topics_cli.topics)
 
 
 def main() -> None:
