@@ -155,6 +155,7 @@ def run(
     with workers_started_early(seeds, db), run_progress(), foreground_run():
         from flows.daily import daily  # after the early start: it imports Prefect
 
+        topics_cli.check_topics_ready(db, seeds, topics_file)
         try:
             result = daily(
                 seeds_dir=str(seeds),

@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from db import DEFAULT_DB_PATH, open_db
+from tasks.topics import TopicError
 
 TopicsFileOption = Annotated[
     Path | None,
@@ -26,7 +27,7 @@ def check_topics_file(path: Path | None, *, seeds: Path) -> None:
     """Refuse a topics file (given, or the seeds folder's) that is missing or does not parse,
     before running (exit 2)."""
     from flows.cli import fail
-    from tasks.topics import TopicError, load_topics
+    from tasks.topics import load_topics
 
     if path is not None and not path.is_file():
         raise fail(f"--topics-file: {path} is not a file")
@@ -34,6 +35,18 @@ def check_topics_file(path: Path | None, *, seeds: Path) -> None:
         load_topics(path or seeds / "topics.toml")
     except TopicError as error:
         raise fail(f"topics: {error}") from None
+
+
+def check_topics_ready(db: Path, seeds: Path, topics_file: Path | None) -> None:
+    """Check the topics' queries and load their notification blocks before the run starts, so a
+    missing block is one line (exit 2), not a failed flow run's traceback."""
+    from flows.cli import fail
+    from flows.topics import prepare_topics
+
+    try:
+        prepare_topics(str(db), str(seeds), str(topics_file) if topics_file else None)
+    except TopicError as error:
+        raise fail(str(error)) from None
 
 
 def topic_document_ids(db: Path, name: str) -> list[int]:
@@ -58,7 +71,7 @@ def topics(
 ) -> None:
     """The topics followed: matches today, in all, their stories and the last match."""
     from flows.cli import console, fail
-    from tasks.topics import TopicError, load_topics, topic_stats
+    from tasks.topics import load_topics, topic_stats
 
     path = topics_file or Path("seeds/topics.toml")
     if topics_file is not None and not topics_file.is_file():
