@@ -121,7 +121,8 @@ def send(block: NotificationBlock, *, subject: str, body: str) -> str | None:
     try:
         # Apprise-based blocks (Slack, Teams, email …) only log a failure unless asked to raise.
         with block.raise_on_failure():
-            block.notify(body, subject)
+            # _sync: this runs in a worker thread of a sync flow, never an event loop.
+            block.notify(body, subject, _sync=True)  # type: ignore[call-arg,unused-coroutine]
     except Exception as error:  # any failure of the receiver is recorded, never raised
         return f"{type(error).__name__}: {error}"[:2000]
     return None
@@ -156,7 +157,7 @@ def after_run(db_path: str, prepared: Topics, run_id: str) -> None:
     """Messages and artifacts once the run is recorded: neither may fail it."""
     if prepared.enabled:
         # quote(): the blocks are not task inputs to inspect or record.
-        announce(db_path, quote(prepared), run_id)  # type: ignore[arg-type]
+        announce(db_path, quote(prepared), run_id)  # type: ignore[call-overload]
 
 
 @task(name="topic-messages", cache_policy=NO_CACHE)

@@ -87,8 +87,7 @@ def load_topics(path: Path) -> list[Topic]:
         topic = _topic(table, where=f"{path}: topic #{number}")
         if topic.slug in slugs:
             raise TopicError(
-                f"{path}: topic {topic.name!r}: same name or artifact key as"
-                f" {slugs[topic.slug]!r}"
+                f"{path}: topic {topic.name!r}: same name or artifact key as {slugs[topic.slug]!r}"
             )
         slugs[topic.slug] = topic.name
         topics.append(topic)

@@ -159,8 +159,8 @@ def test_the_seeds_example_matches_the_english_and_german_seeds(seeds_copy: Path
     rows = (
         open_db(db_path)
         .execute(
-            "SELECT d.language, d.body FROM topic_matches m JOIN documents d ON d.id = m.document_id"
-            " WHERE m.topic = ?",
+            "SELECT d.language, d.body FROM topic_matches m"
+            " JOIN documents d ON d.id = m.document_id WHERE m.topic = ?",
             [name],
         )
         .fetchall()
