@@ -630,7 +630,7 @@ def m022_topics_matches_notifications(db: Database) -> None:
         )
         """
     )
-    db.execute("CREATE INDEX idx_topic_matches_run ON topic_matches(run_id)")
+    db.execute("CREATE INDEX idx_topic_matches_run ON topic_matches(run_id, topic)")
     db.execute("CREATE INDEX idx_topic_matches_story ON topic_matches(topic, story_id)")
     db.execute("CREATE INDEX idx_topic_matches_document ON topic_matches(document_id)")
     db.execute(

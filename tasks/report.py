@@ -357,10 +357,12 @@ def _story_entries(
         )
     }
     # Every canonical document of each story, including ones outside the window, as its sources.
+    # By id through the story index: on `v.story_id` SQLite walked every canonical document.
     members = _rows(
         db,
         f"SELECT {_DOC_COLUMNS} FROM v_daily_digest v JOIN documents d ON d.id = v.document_id"
-        f" WHERE v.story_id IN ({placeholders}) ORDER BY v.published_at, v.document_id",
+        f" WHERE v.document_id IN (SELECT id FROM documents WHERE story_id IN ({placeholders}))"
+        f" ORDER BY v.published_at, v.document_id",
         story_ids,
     )
     member_copies = _copies(db, [row["id"] for row in members]) | copies

@@ -171,6 +171,7 @@ def test_the_seeds_example_matches_the_english_and_german_seeds(seeds_copy: Path
     assert result["counts"].get("rejects", 0) == 0  # topics.toml is not taken for an article
 
 
+@pytest.mark.slow  # three runs
 @pytestmark_flow
 def test_a_run_matches_its_new_reports_in_english_and_german_and_only_those(
     tmp_path: Path, db_path: Path
@@ -222,6 +223,7 @@ def test_a_run_matches_its_new_reports_in_english_and_german_and_only_those(
     assert new_story == (0 if story in earlier else 1)
 
 
+@pytest.mark.slow  # three runs
 @pytestmark_flow
 def test_a_changed_query_is_matched_again_and_its_stale_matches_dropped(
     tmp_path: Path, db_path: Path
