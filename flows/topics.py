@@ -25,7 +25,7 @@ from tasks import topics as topic_store
 from tasks.topics import Topic, TopicError
 
 TOPIC_KEY_PREFIX = "newsflow-topic-"  # + the topic's slug: one artifact history per topic
-ARTIFACT_ENTRIES = 50
+ARTIFACT_ENTRIES = 20  # per topic: a glance; `newsflow report --topic` has them all
 
 
 @dataclass
