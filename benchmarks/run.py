@@ -7,7 +7,10 @@ In one run, over the same files:
 (b) cold: `newsflow run` (the real CLI, as a subprocess) on an empty database;
 (c) warm: the same command again over unchanged input;
 (d) incremental: 1% new documents added, the command again;
-(e) peak memory: resident set size of each run's whole process tree, sampled.
+(e) peak memory: resident set size of each run's whole process tree, sampled;
+(f) topics and search: every run matches 20 topics (`--topics`) built from the corpus's words,
+    the cold run's topic tasks are timed against the whole run, and two-word searches are timed
+    over the database the runs filled.
 
 It prints the ratios (throughput b vs a, c/b, per-document cost of d vs b), checks that every
 summary stored by (b) chose the sentences the anchor chose, and writes benchmarks/out/results.json
@@ -48,6 +51,7 @@ import httpx
 import psutil
 
 from benchmarks import corpus as corpus_generator
+from benchmarks import topics as bench_topics
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "out"
@@ -58,6 +62,8 @@ TARGETS = {
     "warm_over_cold": ("<=", 0.15),
     "incremental_per_doc_over_cold": ("<=", 1.5),
     "peak_rss_mb": ("<=", 1536.0),
+    "topics_share_of_cold_run": ("<=", 0.05),
+    "search_two_words_ms": ("<=", 100.0),
 }
 
 
@@ -450,6 +456,10 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
     }
     env.pop("PREFECT_API_URL", None)
     run_args = ["run", "--seeds", str(docs), "--db", str(db_path), "--method", args.method]
+    if args.topics:
+        # Every run matches the topics, as a user's would; the cold run's topic tasks are timed.
+        topics_file = bench_topics.write_topics(docs, work / "topics.toml", count=args.topics)
+        run_args += ["--topics-file", str(topics_file)]
 
     with prefect_server(env, logs) as api_url:
         results["prefect"] = f"long-lived `prefect server start` at {api_url} (PREFECT_API_URL)"
@@ -486,6 +496,10 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         say(f"  {measured.seconds:.1f} s")
 
     cold, warm, inc = results["cold"], results["warm"], results["incremental"]
+    if args.topics:
+        results["topics"] = {"count": args.topics} | bench_topics.topic_cost(cold)
+    results["search"] = bench_topics.search_latency(db_path, docs)
+    say(f"  topics: {results.get('topics')}; search: {results['search']}")
     n = results["corpus"]["n"]
     cold_per_doc = cold["seconds"] / n
     marginal = max(0.0, inc["seconds"] - warm["seconds"]) / max(1, added)
@@ -512,6 +526,12 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         name: check(name, results["ratios"][name])
         for name in ("cold_throughput_multiple", "warm_over_cold", "incremental_per_doc_over_cold")
     } | {"peak_rss_mb": check("peak_rss_mb", peak)}
+    if results.get("topics", {}).get("share_of_cold_run") is not None:
+        share = results["topics"]["share_of_cold_run"]
+        results["targets"]["topics_share_of_cold_run"] = check("topics_share_of_cold_run", share)
+    results["targets"]["search_two_words_ms"] = check(
+        "search_two_words_ms", results["search"]["median_ms"]
+    )
     results["machine"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     results["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     return results
@@ -560,6 +580,8 @@ def report(results: dict[str, Any]) -> str:
         "warm_over_cold": "warm / cold (c/b)",
         "incremental_per_doc_over_cold": "1% per-doc cost vs cold per-doc",
         "peak_rss_mb": "peak RSS, MB",
+        "topics_share_of_cold_run": "topics' share of the cold run",
+        "search_two_words_ms": "two-word search, median ms",
     }
     for name, verdict in results["targets"].items():
         mark = "ok " if verdict["ok"] else "MISS"
@@ -572,6 +594,13 @@ def report(results: dict[str, Any]) -> str:
         f"per-doc; CPU b/a {ratios['cold_cpu_over_anchor_cpu']:.2f}; a/b with language "
         f"detection in the anchor {ratios['cold_throughput_multiple_vs_anchor_with_language']:.2f})"
     )
+    if "topics" in results:
+        t = results["topics"]
+        lines.append(
+            f"  (topics: {t['seconds']:.2f} s of the cold run's {b['seconds']:.1f} s, "
+            f"{t['matches']} matches; search: median {results['search']['median_ms']:.1f} ms, "
+            f"max {results['search']['max_ms']:.1f} ms, e.g. {results['search']['example']!r})"
+        )
     selection = results["selection_check"]
     lines.append(
         f"  selection: {selection['identical']}/{selection['compared']} stored summaries choose "
@@ -664,6 +693,7 @@ def main(argv: list[str] | None = None) -> int:
         help="share of generated documents that are labelled near-duplicates",
     )
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--topics", type=int, default=20, help="topics every run matches (0: none)")
     parser.add_argument("--method", default="lexrank")
     parser.add_argument("--label", help="name of this configuration in the results")
     parser.add_argument("--out", default=str(OUT))

@@ -618,6 +618,83 @@ def m021_search_stems(db: Database) -> None:
     search_index.rebuild(db)
 
 
+def m022_topics_matches_notifications(db: Database) -> None:
+    """Topics (what an analyst follows), the documents each one matched, and the messages sent
+    when a topic had new stories."""
+    db.execute(
+        """
+        CREATE TABLE topics (
+            name TEXT PRIMARY KEY,           -- as in the topics file
+            query TEXT NOT NULL,             -- search syntax; a change re-matches the window
+            languages TEXT,                  -- JSON list of ISO 639-1 codes, NULL for all
+            notify TEXT,                     -- '<block type>/<block name>' of a Prefect block
+            enabled INTEGER NOT NULL DEFAULT 1,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL         -- when query, languages or enabled last changed
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE topic_matches (
+            topic TEXT NOT NULL REFERENCES topics(name) ON DELETE CASCADE,
+            document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+            story_id INTEGER,                -- the document's story when it matched
+            run_id TEXT,                     -- the run that matched it
+            matched_at TEXT NOT NULL,
+            new_story INTEGER NOT NULL DEFAULT 0,  -- 1: the first match of its story for the topic
+            PRIMARY KEY (topic, document_id)
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_topic_matches_run ON topic_matches(run_id, topic)")
+    db.execute("CREATE INDEX idx_topic_matches_story ON topic_matches(topic, story_id)")
+    db.execute("CREATE INDEX idx_topic_matches_document ON topic_matches(document_id)")
+    db.execute(
+        """
+        CREATE TABLE notifications (
+            id INTEGER PRIMARY KEY,
+            topic TEXT NOT NULL,
+            run_id TEXT,
+            block TEXT NOT NULL,             -- '<block type>/<block name>'
+            sent_at TEXT NOT NULL,
+            status TEXT NOT NULL,            -- sent | failed
+            error TEXT,
+            stories INTEGER NOT NULL         -- new stories the message listed
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_notifications_topic ON notifications(topic, sent_at)")
+    # A run's changed documents are found by when they changed (new ones by created_at, indexed).
+    db.execute("CREATE INDEX idx_documents_updated_at ON documents(updated_at)")
+    # One row per topic and matched canonical document, with its current story and summary.
+    db.execute(
+        """
+        CREATE VIEW v_topic_digest AS
+        SELECT
+            m.topic,
+            date(m.matched_at) AS day,
+            m.matched_at,
+            m.run_id,
+            m.new_story,
+            d.story_id,
+            st.title AS story_title,
+            m.document_id,
+            d.title,
+            d.language,
+            coalesce(d.source, f.name) AS source,
+            coalesce(d.url, d.path) AS location,
+            d.published_at,
+            (SELECT s.text FROM summaries s WHERE s.document_id = d.id
+             ORDER BY s.created_at DESC, s.id DESC LIMIT 1) AS summary
+        FROM topic_matches m
+        JOIN documents d ON d.id = m.document_id
+        LEFT JOIN feeds f ON f.id = d.feed_id
+        LEFT JOIN stories st ON st.id = d.story_id
+        """
+    )
+
+
 @migrations()
 def m024_headline_only(db: Database) -> None:
     """Headline-only documents (a headline and too little text to be an article, tasks/headline.py)

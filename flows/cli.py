@@ -32,7 +32,7 @@ from typer._click.core import Command, Context  # noqa: E402  (typer ships its o
 from typer.core import TyperGroup  # noqa: E402
 
 from db import DEFAULT_DB_PATH, DatabaseProblem, check_db, open_db, open_existing_db  # noqa: E402
-from flows import progress  # noqa: E402
+from flows import progress, topics_cli  # noqa: E402
 from flows.feeds_cli import app as feeds_app  # noqa: E402
 from tasks import queries  # noqa: E402
 from tasks import summarize as summarizer  # noqa: E402
@@ -93,6 +93,10 @@ DbOption = Annotated[Path, typer.Option("--db", help="SQLite database file.", re
 SeedsOption = Annotated[Path, typer.Option("--seeds", help="Folder of article files.")]
 MethodOption = Annotated[
     str, typer.Option("--method", "-m", help=f"Summariser: {', '.join(summarizer.METHODS)}.")
+]
+TopicOption = Annotated[
+    str | None,
+    typer.Option("--topic", help="Only stories a topic matched (see `newsflow topics`)."),
 ]
 SentencesOption = Annotated[
     str,
@@ -179,6 +183,7 @@ def run(
             help="Feed list to use instead of <seeds>/feeds.toml (TOML, or one URL per line).",
         ),
     ] = None,
+    topics_file: topics_cli.TopicsFileOption = None,
 ) -> None:
     """Run the daily flow once: ingest files and feeds, deduplicate, summarise, store."""
     check_method(method)
@@ -187,10 +192,12 @@ def run(
         raise fail(f"--seeds: {seeds} is not a folder")
     check_feeds(feed or [], feeds_file)
     check_db(db, must_exist=False, write=True)
+    topics_cli.check_topics_file(topics_file, seeds=seeds)
     exit_on_sigterm()
     with workers_started_early(seeds, db), run_progress(), foreground_run():
         from flows.daily import daily  # after the early start: it imports Prefect
 
+        topics_cli.check_topics_ready(db, seeds, topics_file)
         try:
             result = daily(
                 seeds_dir=str(seeds),
@@ -199,6 +206,7 @@ def run(
                 method=method,
                 sentences=summarizer.parse_length(sentences),
                 db_path=str(db),
+                topics_file=str(topics_file) if topics_file else None,
             )
         except Terminated:
             errors.print("[red]error:[/red] terminated; the run is recorded as failed")
@@ -256,11 +264,11 @@ def check_feeds(urls: list[str], feeds_file: Path | None) -> None:
 DIGEST_COPIES = 20  # copies listed under a report in the digest; the rest are counted
 
 
-def show_digest(database, *, since: str | None, limit: int | None = None) -> None:  # type: ignore[no-untyped-def]
+def show_digest(database, *, since: str | None, limit: int | None = None, only=None) -> None:  # type: ignore[no-untyped-def]
     """One entry per story (its summary, each line's outlet, its reports), then lone documents."""
     from tasks.stories import digest_entries
 
-    entries = digest_entries(database, since=since, limit=limit)
+    entries = digest_entries(database, since=since, limit=limit, only=only)
     if not entries:
         console.print("Nothing new.")
         return
@@ -314,9 +322,12 @@ def digest(
         str | None,
         typer.Option("--since", help="Only items added or changed since this date (YYYY-MM-DD)."),
     ] = None,
+    topic: TopicOption = None,
 ) -> None:
     """Print the digest: one entry per story (summary, outlets, reports), then lone documents."""
-    show_digest(open_existing_db(db), since=since)
+    database = open_existing_db(db)
+    only = topics_cli.topic_document_ids(database, topic) if topic is not None else None
+    show_digest(database, since=since, only=only)
 
 
 @app.command()
@@ -640,6 +651,7 @@ def report(
             "--template", help="Your own Jinja2 template for md or html (docs/reports.md)."
         ),
     ] = None,
+    topic: TopicOption = None,
 ) -> None:
     """The daily digest: stories and documents with summaries, their outlets, and counts."""
     from tasks import report as reports
@@ -656,8 +668,12 @@ def report(
     if method is not None:
         check_method(method)
     database = open_existing_db(db, write=record)
+    only = topics_cli.topic_document_ids(database, topic) if topic is not None else None
+    title = f"Topic {topic}" if topic is not None else "News digest"
     try:
-        digest_ = reports.daily_digest(database, on=on, since=since, method=method, limit=limit)
+        digest_ = reports.daily_digest(
+            database, on=on, since=since, method=method, limit=limit, only=only, title=title
+        )
     except reports.BadWindow as error:
         raise fail(str(error)) from None
     try:
@@ -677,8 +693,11 @@ def report(
             f"Wrote {output} ({len(digest_.entries)} entries, {digest_.new_entries} new)",
             highlight=False,
         )
-    if record:
+    if record and topic is None:  # a topic's report leaves the daily digest's "new" marks alone
         reports.record_digest(database, digest_, output_format=output_format)
+
+
+app.command()(topics_cli.topics)
 
 
 def main() -> None:

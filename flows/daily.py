@@ -20,7 +20,7 @@ from prefect.cache_policies import NO_CACHE  # noqa: E402
 from prefect.utilities.annotations import quote  # noqa: E402
 
 from db import open_db  # noqa: E402
-from flows import progress  # noqa: E402
+from flows import progress, topics  # noqa: E402
 from flows.artifacts import publish_artifacts  # noqa: E402
 from flows.runinfo import current_run  # noqa: E402
 from flows.scaleout import Workers  # noqa: E402
@@ -217,6 +217,7 @@ def daily(
     sentences: float = summarize.DEFAULT_SENTENCES,
     db_path: str = "db/newsflow.db",
     trigger: str = "cli",
+    topics_file: str | None = None,
 ) -> dict[str, Any]:
     """Ingest the seeds folder, deduplicate, summarise, and record the run.
 
@@ -229,6 +230,7 @@ def daily(
         db_path: SQLite database file (created if missing).
         trigger: Label recorded for runs outside a deployment (deployment runs record
             'schedule' or 'ui').
+        topics_file: Topics (TOML) to match instead of <seeds_dir>/topics.toml.
     """
     logger = get_run_logger()
     started_cpu = time.process_time()
@@ -243,6 +245,7 @@ def daily(
         "method": method,
         "sentences": length,
         "db_path": db_path,
+        "topics_file": topics_file,
     }
     info = current_run(trigger)
     # Runs killed before they could record how they ended are marked, not left 'running'.
@@ -264,7 +267,10 @@ def daily(
     touched: set[int] = set()  # stories whose reports changed
     early: list[batches.Summaries] = []  # summaries the parse workers made, stored once decided
     parse_cpu: dict[str, float] = {}  # the file parse's CPU seconds by stage
+    prepared = topics.Topics()
     try:
+        # A bad topic or a missing notification block fails the run before it ingests anything.
+        prepared = topics.prepare_topics(db_path, seeds_dir, topics_file)
         if Path(seeds_dir).is_dir():
             scanned = scan_seeds(db_path, seeds_dir, run_id)
             counts |= {k: v for k, v in scanned.items() if k not in ("changed", "batches")}
@@ -356,6 +362,8 @@ def daily(
             progress.report("summaries", summaries_done, total_summaries)
         stored = store_story_summaries(db_path, quote(jobs), quote(story_lines))  # type: ignore[call-overload]
         _add(counts, stored)
+        if prepared.enabled:
+            _add(counts, topics.match_topics(db_path, prepared.topics, run_id)["counts"])
     except BaseException as error:
         store.finish_run(
             db,
@@ -372,4 +380,5 @@ def daily(
         db, run_id, status="completed", counts=counts, cpu=_cpu(started_cpu, workers, parse_cpu)
     )
     _publish(db_path, run_id)
+    topics.after_run(db_path, prepared, run_id)
     return {"run_id": run_id, "counts": counts, "db_path": db_path}

@@ -26,7 +26,7 @@ HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
 JSON_SUFFIXES = {".json", ".jsonl", ".ndjson"}
 SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSON_SUFFIXES
 # Configuration and documentation that live beside the articles without being articles.
-IGNORED_NAMES = {"feeds.toml", "README.md", "readme.md", ".gitkeep", ".DS_Store"}
+IGNORED_NAMES = {"feeds.toml", "topics.toml", "README.md", "readme.md", ".gitkeep", ".DS_Store"}
 
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024  # files larger than this are refused from their size, unread
 MIN_BODY_CHARS = 40

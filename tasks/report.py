@@ -12,6 +12,7 @@ import json
 import logging
 import re
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -356,10 +357,12 @@ def _story_entries(
         )
     }
     # Every canonical document of each story, including ones outside the window, as its sources.
+    # By id through the story index: on `v.story_id` SQLite walked every canonical document.
     members = _rows(
         db,
         f"SELECT {_DOC_COLUMNS} FROM v_daily_digest v JOIN documents d ON d.id = v.document_id"
-        f" WHERE v.story_id IN ({placeholders}) ORDER BY v.published_at, v.document_id",
+        f" WHERE v.document_id IN (SELECT id FROM documents WHERE story_id IN ({placeholders}))"
+        f" ORDER BY v.published_at, v.document_id",
         story_ids,
     )
     member_copies = _copies(db, [row["id"] for row in members]) | copies
@@ -489,28 +492,41 @@ def daily_digest(
     since: str | None = None,
     method: str | None = None,
     limit: int | None = None,
+    only: Collection[int] | None = None,
+    title: str = "News digest",
 ) -> Digest:
-    """The digest of one day (`on`), of all since a moment (`since`), or of the latest day."""
-    start, end = resolve_window(db, on=on, since=since)
+    """The digest of one day (`on`), of all since a moment (`since`), or of the latest day;
+    `only` keeps these documents (a topic's), the latest day then being theirs."""
+    if only is not None and not (on or since):
+        start, end = _latest_window(db, only)
+    else:
+        start, end = resolve_window(db, on=on, since=since)
     previous = previous_digest(db)
     created, created_params = _between("v.created_at", start, end)
     updated, updated_params = _between("v.updated_at", start, end)
+    among, among_params = "1", []
+    if only is not None:
+        among, among_params = (
+            "v.document_id IN (SELECT value FROM json_each(?))",
+            [json.dumps(sorted(only))],
+        )
     documents = _rows(
         db,
         f"SELECT {_DOC_COLUMNS} FROM v_daily_digest v JOIN documents d ON d.id = v.document_id"
-        f" WHERE ({created}) OR ({updated}) ORDER BY v.document_id",
-        created_params + updated_params,
+        f" WHERE (({created}) OR ({updated})) AND {among} ORDER BY v.document_id",
+        created_params + updated_params + among_params,
     )
     marks = {row["id"]: _mark(row, previous) for row in documents}
     entries = build_entries(
         db, documents[:limit], marks=marks, method=method or summarize.DEFAULT_METHOD
     )
-    duplicates = _duplicates(db, *_between("d.created_at", start, end))
-    rejects = _rejects(db, *_between("last_seen_at", start, end))
+    # A topic's digest is about its documents: the window's copies and rejects are not.
+    duplicates = [] if only is not None else _duplicates(db, *_between("d.created_at", start, end))
+    rejects = [] if only is not None else _rejects(db, *_between("last_seen_at", start, end))
     return _assemble(
         documents,
         limit,
-        title=f"News digest — {_window_label(start, end)}",
+        title=f"{title} — {_window_label(start, end)}",
         window_start=start,
         window_end=end,
         previous_digest_at=previous,
@@ -525,6 +541,42 @@ def daily_digest(
             "duplicates": len(duplicates),
             "rejects": len(rejects),
         },
+    )
+
+
+def _latest_window(db: Database, ids: Collection[int]) -> tuple[str | None, str | None]:
+    """The day window of the latest change among these documents."""
+    row = db.execute(
+        "SELECT max(max(created_at), max(updated_at)) FROM documents"
+        " WHERE id IN (SELECT value FROM json_each(?))",
+        [json.dumps(sorted(ids))],
+    ).fetchone()
+    return day_window(parse_moment(row[0]).date()) if row and row[0] else (None, None)
+
+
+def documents_digest(
+    db: Database, ids: Collection[int], *, title: str, run_id: str | None = None
+) -> Digest:
+    """A digest of exactly these canonical documents, marked new (what a run found for a topic)."""
+    documents = _rows(
+        db,
+        f"SELECT {_DOC_COLUMNS} FROM v_daily_digest v JOIN documents d ON d.id = v.document_id"
+        f" WHERE v.document_id IN (SELECT value FROM json_each(?)) ORDER BY v.document_id",
+        [json.dumps(sorted(ids))],
+    )
+    marks: dict[int, str | None] = {row["id"]: "new" for row in documents}
+    entries = build_entries(db, documents, marks=marks, run_id=run_id)
+    return _assemble(
+        documents,
+        None,
+        title=title,
+        window_start=None,
+        window_end=None,
+        previous_digest_at=None,
+        entries=entries,
+        duplicates=[],
+        rejects=[],
+        counts={"entries": len(entries), "documents": len(documents)},
     )
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -523,13 +523,18 @@ def _rows(db: Database, sql: str, params: list[Any]) -> list[dict[str, Any]]:
 
 
 def digest_entries(
-    db: Database, *, since: str | None = None, limit: int | None = None
+    db: Database,
+    *,
+    since: str | None = None,
+    limit: int | None = None,
+    only: Collection[int] | None = None,
 ) -> list[dict[str, Any]]:
     """The digest: one entry per story (with its reports and outlets), then documents without one.
 
     Each entry has `kind` (story | document), `title`, `summary` lines as (text, document id,
     outlet), `sources` (document id, title, outlet, location, and its copies) and dates. `since`
-    keeps entries with a report created or changed since then. Boilerplate-only documents are left
+    keeps entries with a report created or changed since then; `only` those with one of these
+    documents (a topic's). Boilerplate-only documents are left
     out (they are flagged, not news). `limit` keeps at least that many entries, the first ones.
     """
     where = "d.duplicate_of IS NULL AND coalesce(d.summary_status, '') != 'boilerplate'"
@@ -537,6 +542,9 @@ def digest_entries(
     if since:
         where += " AND (d.created_at >= ? OR d.updated_at >= ?)"
         params += [since, since]
+    if only is not None:
+        where += " AND d.id IN (SELECT value FROM json_each(?))"
+        params.append(json.dumps(sorted(only)))
     documents = _rows(
         db,
         f"""

@@ -5,7 +5,7 @@
         server.route("/moved", redirect(301, "/feed"))
         server.route("/etag", conditional(xml, etag='"v1"', last_modified="Mon, 01 Jan 2024 …"))
         server.url("/feed")  # http://127.0.0.1:<port>/feed
-        server.hits("/feed"), server.requests  # what the client sent
+        server.hits("/feed"), server.requests  # what the client sent (a POST's body too)
 
 A route is a list of `Reply`s served in order (the last one repeats) or a callable
 `(Request) -> Reply`. Delays wait on an event, so stopping the server never waits on them.
@@ -44,6 +44,7 @@ class Request:
     method: str
     path: str
     headers: dict[str, str]  # lower-cased names
+    body: bytes = b""  # what a POST sent
 
 
 Handler = Callable[[Request], Reply]
@@ -172,7 +173,14 @@ def _make_handler(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-            request = Request("GET", self.path, {k.lower(): v for k, v in self.headers.items()})
+            self._answer(Request("GET", self.path, {k.lower(): v for k, v in self.headers.items()}))
+
+        def do_POST(self) -> None:  # noqa: N802
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            body = self.rfile.read(int(headers.get("content-length") or 0))
+            self._answer(Request("POST", self.path, headers, body))
+
+        def _answer(self, request: Request) -> None:
             reply = server._reply_for(request)
             if reply.delay and server.stopping.wait(reply.delay):
                 return

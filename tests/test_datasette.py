@@ -73,3 +73,26 @@ def test_metadata_names_only_tables_and_views_that_exist(db_path: Path) -> None:
     for name, query in metadata["databases"]["newsflow"]["queries"].items():
         sql = query["sql"].replace(":day", "'2026-01-01'").replace(":since", "'2026-01-01'")
         assert isinstance(db.execute(sql.replace(":q", "'x'")).fetchall(), list), name
+
+
+def test_topic_matches_browse_by_topic_facet(db_path: Path) -> None:
+    from tasks.topics import Topic, match_run
+
+    db = open_db(db_path)
+    run_id = store.start_run(db, parameters={"method": "luhn"}, trigger="cli")
+    other = "Harbour fees rise. Ferries cost more. Fishermen protest at the quay."
+    items = [
+        Item(key=f"file:{name}.txt", path=f"{name}.txt", body=body, title=name, language="en",
+             source="Daily Bugle", content_hash=content_hash(body))
+        for name, body in (("Budget", BODY), ("Harbour", other))
+    ]  # fmt: skip
+    store.save_items(db, items, run_id=run_id)
+    topics = [Topic("Council", "council OR budget"), Topic("Harbour", "ferries")]
+    match_run(db, topics, run_id=run_id)
+    db.conn.close()
+
+    (page,) = get_all(db_path, "/newsflow/v_topic_digest.json")
+    facet = page["facet_results"]
+    facet = facet.get("results", facet)  # Datasette 1.0 nests the facets one level deeper
+    counts = {value["value"]: value["count"] for value in facet["topic"]["results"]}
+    assert counts == {"Council": 1, "Harbour": 1}
