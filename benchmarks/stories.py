@@ -27,10 +27,10 @@ import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from benchmarks.uci import record
 from tasks import story_clusters
 
 DATASET = Path("../shared/corpus/uci-news-aggregator")
@@ -47,27 +47,12 @@ def read_rows(dataset: Path) -> list[dict[str, str]]:
     return rows
 
 
-def to_record(row: dict[str, str]) -> dict[str, Any]:
-    """A title-only JSON Lines record of one headline (no body)."""
-    record: dict[str, Any] = {"title": row["TITLE"], "url": row["URL"], "source": row["PUBLISHER"]}
-    stamp = (row.get("TIMESTAMP") or "").strip()
-    if stamp.isdigit():
-        when = datetime.fromtimestamp(int(stamp) / 1000, tz=UTC)
-        record["published_at"] = when.isoformat(timespec="seconds").replace("+00:00", "Z")
-    if _TITLE_AS_BODY:
-        record["text"] = record.pop("title")
-    return record
-
-
-_TITLE_AS_BODY = False
-
-
 def write_jsonl(rows: Sequence[dict[str, str]], path: Path) -> int:
-    """Write the rows as title-only JSON Lines records; how many were written."""
+    """Write the rows as title-only JSON Lines records (`benchmarks.uci.record`); how many."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as handle:
         for row in rows:
-            handle.write(json.dumps(to_record(row), ensure_ascii=False) + "\n")
+            handle.write(json.dumps(record(row), ensure_ascii=False) + "\n")  # type: ignore[arg-type]
     return len(rows)
 
 
