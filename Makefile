@@ -9,7 +9,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 export PREFECT_LOGGING_LEVEL ?= WARNING
 
-.PHONY: run test test-fast lint bench bench-real ui serve lock clean
+.PHONY: run test test-fast lint bench bench-real bench-scale ui serve lock clean
 
 $(BIN)/newsflow: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ bench: $(BIN)/newsflow
 bench-real: $(BIN)/newsflow
 	$(BIN)/python -m benchmarks.reuters benchmarks/out/reuters --n 5050
 	$(BIN)/python -m benchmarks.run --corpus benchmarks/out/reuters --label real-reuters-5000
+
+# How a cold run grows with N: time per document and peak memory at 5,000 and 20,000 documents.
+bench-scale: $(BIN)/newsflow
+	$(BIN)/python -m benchmarks.scale --n 5000,20000
 
 # The Prefect UI with the daily deployment: `prefect server start` in the background and
 # `newsflow serve` in the foreground; Ctrl-C stops both. PREFECT_PORT, DB, SEEDS, AT, TZ_NAME

@@ -262,7 +262,6 @@ class StoryResult:
     joined: int = 0  # of which joined an existing story
     created: int = 0  # stories opened
     removed: int = 0  # stories left empty and deleted
-    merged: int = 0  # stories merged into another by a report linking both
     touched: set[int] = field(default_factory=set)
 
     def counts(self) -> dict[str, int]:

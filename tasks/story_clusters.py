@@ -241,24 +241,6 @@ class Clusterer:
                     del self.index[key]
             self._dropped = 0
 
-    def merge(self, source: int, target: int) -> None:
-        """Story `source` became part of `target` (a report linked both)."""
-        old = self.stories.pop(source, None)
-        story = self.stories.get(target)
-        if old is None or story is None:
-            return
-        story.head_norm2 = _add_into(story.head, old.head, story.head_norm2)
-        story.text_norm2 = _add_into(story.text, old.text, story.text_norm2)
-        story.signals.update(old.signals)
-        story.signal_mass += old.signal_mass
-        story.size += old.size
-        story.first, story.last = min(story.first, old.first), max(story.last, old.last)
-        story.languages.update(old.languages)
-        for postings in self.index.values():
-            if source in postings:
-                del postings[source]
-                postings[target] = None
-
     # --- deciding ------------------------------------------------------------------------------
 
     def candidates(self, profile: Profile) -> list[Story]:
