@@ -125,8 +125,8 @@ def run(
     entries, _ = ingest.scan_folder(folder)
     items, rejects = [], []
     for entry in entries:
-        found, refused = ingest.load_file(entry)
-        items.extend(found)
+        loaded, refused = ingest.load_file(entry)
+        items.extend(loaded)
         rejects.extend(refused)
     computed = {
         item.key: features.compute(item, split_paragraphs(item.body, item.language or "en"))

@@ -618,6 +618,7 @@ def m021_search_stems(db: Database) -> None:
     search_index.rebuild(db)
 
 
+@migrations()
 def m022_topics_matches_notifications(db: Database) -> None:
     """Topics (what an analyst follows), the documents each one matched, and the messages sent
     when a topic had new stories."""

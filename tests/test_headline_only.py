@@ -15,9 +15,10 @@ from typer.testing import CliRunner
 from db import open_db
 from flows.cli import app
 from flows.feeds import FeedRunSettings, run_feeds
-from tasks import ingest, netguard, queries, store, summarize
+from tasks import ingest, netguard, store, summarize
 from tasks.fetch import FetchSettings
 from tasks.models import Item, Reject
+from tasks.search import search
 from tasks.stories import digest_entries
 from tests.http_server import Reply, ScriptedServer
 
@@ -37,6 +38,10 @@ ARTICLE = (
     "The harbour authority reopened the northern port on Tuesday after a week of repairs to the "
     "storm-damaged quay. Ferries to the islands resume their summer timetable on Friday, and "
     "the fishing fleet returned to its moorings by the evening."
+)
+OTHER_ARTICLE = (
+    "The county council approved next year's school budget on Monday after a long debate. Ten "
+    "new teachers will be hired, and the library in the old market hall stays open on Sundays."
 )
 
 
@@ -108,7 +113,8 @@ def test_a_record_with_only_a_title_is_a_document_not_summarised_and_in_the_dige
             "url": "https://harbour.example/port-reopens",
             "source": "Harbour Gazette",
         },
-        {"title": "Port reopens", "text": ARTICLE, "url": "https://coast.example/port"},
+        # Another event: the headline stays a story of its own in the digest.
+        {"title": "Port reopens", "text": OTHER_ARTICLE, "url": "https://coast.example/port"},
     ]
     (seeds / "records.jsonl").write_text("\n".join(json.dumps(r) for r in records), "utf-8")
     daily(seeds_dir=str(seeds), db_path=str(db_path), trigger="test")
@@ -127,7 +133,8 @@ def test_a_record_with_only_a_title_is_a_document_not_summarised_and_in_the_dige
     assert db.execute("SELECT count(*) FROM rejects").fetchone()[0] == 0
 
     # Searchable, and in the digest with its link and outlet, with no summary lines.
-    assert any(hit["title"] == headline_title(found) for hit in queries.search(db, "storm repairs"))
+    hits = [hit for result in search(db, "storm repairs") for hit in result.documents]
+    assert any(hit.title == headline_title(found) for hit in hits)
     entry = next(e for e in digest_entries(db) if e["title"] == headline_title(found))
     assert entry["summary"] == []
     assert [s["location"] for s in entry["sources"]] == ["https://harbour.example/port-reopens"]
@@ -137,6 +144,23 @@ def test_a_record_with_only_a_title_is_a_document_not_summarised_and_in_the_dige
     block = shown.output.split(headline_title(found), 1)[1].split("\n\n", 1)[0]
     assert "https://harbour.example/port-reopens" in block and "Harbour Gazette" in block
     assert "•" not in block  # no summary bullet, empty or otherwise
+
+
+def test_a_headline_joins_the_story_of_the_article_it_announces(db_path: Path) -> None:
+    from tasks import neardup, stories
+
+    items = [
+        ingest.finish_item(Item(key="h", title="Northern port reopens after storm repairs",
+                                body="Northern port reopens after storm repairs",
+                                headline_only=True, source="Harbour Gazette")),
+        ingest.finish_item(Item(key="a", title="Port reopens after repairs", body=ARTICLE,
+                                source="Coast News")),
+    ]  # fmt: skip
+    db = open_db(db_path)
+    store.save_items(db, items, run_id="test")
+    stories.assign_stories(db, run_id="test", dirty=neardup.deduplicate(db).touched_stories)
+    story = {row[0] for row in db.execute("SELECT story_id FROM documents").fetchall()}
+    assert len(story) == 1  # one event: the headline and the article in one entry
 
 
 def headline_title(found: dict[str, dict[str, object]]) -> str:
