@@ -30,7 +30,7 @@ from rich.progress import (  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from db import DEFAULT_DB_PATH, open_db  # noqa: E402
-from flows import progress  # noqa: E402
+from flows import local_server, progress, server_cli  # noqa: E402
 from tasks import queries  # noqa: E402
 from tasks import summarize as summarizer  # noqa: E402
 
@@ -41,6 +41,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # plain click errors: one readable line, no boxes
 )
+app.add_typer(server_cli.app)
 console = Console()
 errors = Console(stderr=True)
 
@@ -146,9 +147,16 @@ def run(
         raise fail(f"--seeds: {seeds} is not a folder")
     check_feeds(feed or [], feeds_file)
     exit_on_sigterm()
-    with workers_started_early(seeds, db), run_progress(), foreground_run():
+    with (
+        workers_started_early(seeds, db),
+        run_progress(),
+        foreground_run(),
+        local_server.for_run() as target,
+    ):
         from flows.daily import daily  # after the early start: it imports Prefect
 
+        if target.warning:
+            errors.print(f"[yellow]warning:[/yellow] {escape(target.warning)}", highlight=False)
         try:
             result = daily(
                 seeds_dir=str(seeds),
@@ -459,6 +467,7 @@ def runs(
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
+    console.print(local_server.status().line, highlight=False, soft_wrap=True)
     table = Table("started", "status", "trigger", "counts", "CPU s", "flow run")
     for row in rows:
         counts = json.loads(row["counts"] or "{}")
