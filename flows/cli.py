@@ -156,7 +156,8 @@ def run(
         from flows.daily import daily  # after the early start: it imports Prefect
 
         if target.warning:
-            errors.print(f"[yellow]warning:[/yellow] {escape(target.warning)}", highlight=False)
+            warning = f"[yellow]warning:[/yellow] {escape(target.warning)}"
+            errors.print(warning, highlight=False, soft_wrap=True)  # one line, as in a log
         try:
             result = daily(
                 seeds_dir=str(seeds),
