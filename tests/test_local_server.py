@@ -23,8 +23,6 @@ from tests.hostile import ROOT
 
 NEWSFLOW = str(Path(sys.executable).parent / "newsflow")
 
-pytestmark = pytest.mark.slow
-
 
 def environment(home: Path, **extra: str) -> dict[str, str]:
     """A user's environment: no Prefect API configured, the local server not opted out."""
@@ -99,6 +97,7 @@ def home(tmp_path: Path) -> Iterator[Path]:
         os.killpg(pid, signal.SIGKILL)
 
 
+@pytest.mark.slow
 def test_first_run_starts_and_records_a_server_the_second_reuses(
     home: Path, seeds_copy: Path, db_path: Path
 ) -> None:
@@ -135,6 +134,7 @@ class _Impostor(http.server.BaseHTTPRequestHandler):
         pass
 
 
+@pytest.mark.slow
 def test_a_stale_record_is_replaced_by_a_new_server(
     home: Path, seeds_copy: Path, db_path: Path
 ) -> None:
@@ -160,6 +160,7 @@ def test_a_stale_record_is_replaced_by_a_new_server(
     assert known_to(str(fresh["url"]), flow_run_ids(db_path)[0])
 
 
+@pytest.mark.slow
 def test_server_stop_stops_it_and_forgets_it(home: Path) -> None:
     env = environment(home)
     started = newsflow("server", "start", env=env)
@@ -182,6 +183,7 @@ def test_server_stop_stops_it_and_forgets_it(home: Path) -> None:
     assert "no local server running; the next `newsflow run` starts one" in status.stdout
 
 
+@pytest.mark.slow
 def test_a_user_set_api_url_is_used_as_is(
     tmp_path: Path, home: Path, seeds_copy: Path, db_path: Path
 ) -> None:
@@ -201,6 +203,7 @@ def test_a_user_set_api_url_is_used_as_is(
         local_server.stop(home=theirs)
 
 
+@pytest.mark.slow
 def test_concurrent_first_runs_start_one_server(
     home: Path, seeds_copy: Path, tmp_path: Path
 ) -> None:
@@ -225,6 +228,7 @@ def test_concurrent_first_runs_start_one_server(
     assert all(known_to(str(server["url"]), flow_run_ids(db)[0]) for db in dbs)
 
 
+@pytest.mark.slow
 def test_a_server_that_does_not_come_up_in_time_falls_back_to_a_temporary_one(
     home: Path, seeds_copy: Path, db_path: Path
 ) -> None:
@@ -239,3 +243,33 @@ def test_a_server_that_does_not_come_up_in_time_falls_back_to_a_temporary_one(
     assert not (home / local_server.RECORD_NAME).exists()
     with sqlite3.connect(db_path) as connection:
         assert connection.execute("SELECT status FROM runs").fetchall() == [("completed",)]
+
+
+def test_a_record_naming_a_live_pid_of_another_program_is_not_a_running_server(
+    home: Path,
+) -> None:
+    """After a reboot the recorded pid may belong to anything: here, this test's own process."""
+    impostor = local_server.ServerRecord(
+        pid=os.getpid(), port=4200, url="http://127.0.0.1:4200/api",
+        started_at="2026-01-01T00:00:00+00:00", prefect_version="3.8.8", log="",
+    )  # fmt: skip
+    assert not local_server.is_running(impostor)
+
+
+def test_a_record_that_does_not_parse_counts_as_none(home: Path) -> None:
+    (home / local_server.RECORD_NAME).write_text('{"pid": 12')
+    assert local_server.read_record(home) is None
+    assert local_server.stop(home=home) is None
+
+
+def test_opted_out_runs_use_a_temporary_server_and_start_nothing(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prefect.settings import PREFECT_API_URL, PREFECT_HOME, temporary_settings
+
+    monkeypatch.setenv(local_server.OPT_OUT, "0")
+    with temporary_settings(updates={PREFECT_HOME: str(home)}, restore_defaults={PREFECT_API_URL}):
+        with local_server.for_run() as target:
+            assert target.kind == "temporary" and target.url is None and target.warning is None
+        assert "temporary server per run (NEWSFLOW_LOCAL_SERVER=0)" in local_server.status().line
+    assert list(home.iterdir()) == []
