@@ -13,8 +13,10 @@ there. The server keeps running, with its UI, until `newsflow server stop`.
   replaced by a new server on a new port.
 - Runs starting at once take `newsflow-server.lock` to check and start: one server is started,
   the others wait for it to answer.
-- A server that does not answer within `NEWSFLOW_LOCAL_SERVER_TIMEOUT` seconds (default 90), or
-  exits, is stopped and recorded as gone; the run falls back to the temporary server.
+- A server that a run started and that exits, or does not answer within
+  `NEWSFLOW_LOCAL_SERVER_TIMEOUT` seconds (default 90), is stopped and forgotten; one that ran
+  before and stops answering is left alone (another run may be using it). Either way the run
+  falls back to the temporary server, with one warning line.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ LOCK_NAME = "newsflow-server.lock"
 LOG_NAME = "newsflow-server.log"
 HOST = "127.0.0.1"
 STOP_GRACE = 20.0  # seconds between SIGTERM and SIGKILL
+ANSWER_GRACE = 10.0  # seconds a server that answered before may take to answer again
 
 # Servers this process started: waited for when stopped, so none is left a zombie.
 _children: dict[int, subprocess.Popen[bytes]] = {}
@@ -239,40 +242,45 @@ def start_timeout() -> float:
 
 def ensure(*, home: Path | None = None, timeout: float | None = None) -> ServerRecord:
     """The running local server, started now if there is none; ServerUnavailable if it cannot be
-    started or does not answer in time (it is then stopped and its record removed)."""
+    started or does not answer in time. A server this call started and that does not come up is
+    stopped and forgotten; one that ran before and stops answering is left alone (another run may
+    be using it, slowly): the caller falls back, and `newsflow server stop` clears it."""
     home = home or prefect_home()
     timeout = start_timeout() if timeout is None else timeout
+    started_here = False
     with _locked(home):
         record = read_record(home)
-        if record is not None and is_running(record):
-            if record.prefect_version != _prefect_version():
-                log.info("replacing the local Prefect server of version %s", record.prefect_version)
-                _terminate(record)
-                record = None
-            elif record.age_seconds() > timeout and not healthy(record.url):
-                log.info("replacing the local Prefect server that stopped answering")
-                _terminate(record)
-                record = None
-        else:
-            record = None  # no record, or a stale one: its process is gone or is another program
+        if record is not None and not is_running(record):
+            record = None  # a stale record: its process is gone, or its pid is another program
+        if record is not None and record.prefect_version != _prefect_version():
+            log.info("replacing the local Prefect server of version %s", record.prefect_version)
+            _terminate(record)
+            record = None
         if record is None:
             try:
                 record = _spawn(home)
             except OSError as error:
                 raise ServerUnavailable(f"cannot start prefect server: {error}") from None
-    # Waited for outside the lock: runs started at once all wait for the same server.
-    deadline = time.monotonic() + max(0.0, timeout - max(0.0, record.age_seconds()))
-    while not healthy(record.url):
+            started_here = True
+    # Waited for outside the lock: runs started at once all wait for the same server. A server
+    # still starting gets what is left of its start-up time; one that ran already, a few tries.
+    left = timeout - max(0.0, record.age_seconds())
+    deadline = time.monotonic() + (left if left > 0 else ANSWER_GRACE)
+    while not healthy(record.url, timeout=5.0):
         if not is_running(record):
             with _locked(home):
                 _forget(home, record)
-            raise ServerUnavailable(f"the Prefect server exited at start; see {record.log}")
+            raise ServerUnavailable(f"the Prefect server exited; see {record.log}")
         if time.monotonic() > deadline:
-            with _locked(home):
-                if read_record(home) == record:
+            if started_here:
+                with _locked(home):
                     _terminate(record)
                     _forget(home, record)
-            raise ServerUnavailable(f"the Prefect server did not answer within {timeout:.0f} s")
+                raise ServerUnavailable(f"the Prefect server did not answer within {timeout:.0f} s")
+            raise ServerUnavailable(
+                f"the Prefect server at {record.url} does not answer;"
+                " `newsflow server stop` stops it, the next run starts a new one"
+            )
         time.sleep(0.2)
     return record
 
