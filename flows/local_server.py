@@ -108,9 +108,13 @@ def read_record(home: Path) -> ServerRecord | None:
     """The recorded server, or None (no record, or one that does not parse: treated as stale)."""
     try:
         data = json.loads((home / RECORD_NAME).read_text(encoding="utf-8"))
-        return ServerRecord(**data)
+        record = ServerRecord(**data)
     except (OSError, ValueError, TypeError):
         return None
+    numbers = (record.pid, record.port)
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in numbers):
+        return None
+    return record
 
 
 def _write_record(home: Path, record: ServerRecord) -> None:
@@ -307,7 +311,14 @@ def status() -> Target:
     if not enabled():
         return Target("temporary", None, f"Prefect API: a temporary server per run ({OPT_OUT}=0)")
     record = read_record(prefect_home())
-    if record is not None and is_running(record) and healthy(record.url):
+    if record is not None and is_running(record):
+        if not healthy(record.url):
+            return Target(
+                "temporary",
+                None,
+                f"Prefect API: the local server {record.url} (pid {record.pid}) does not answer;"
+                " `newsflow server stop` stops it, the next run starts a new one",
+            )
         return Target(
             "local",
             record.url,

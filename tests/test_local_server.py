@@ -259,6 +259,16 @@ def test_a_record_naming_a_live_pid_of_another_program_is_not_a_running_server(
 def test_a_record_that_does_not_parse_counts_as_none(home: Path) -> None:
     (home / local_server.RECORD_NAME).write_text('{"pid": 12')
     assert local_server.read_record(home) is None
+    wrong = {
+        "pid": "12",
+        "port": 4200,
+        "url": "",
+        "started_at": "",
+        "prefect_version": "",
+        "log": "",
+    }
+    (home / local_server.RECORD_NAME).write_text(json.dumps(wrong))
+    assert local_server.read_record(home) is None
     assert local_server.stop(home=home) is None
 
 
