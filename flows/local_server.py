@@ -109,6 +109,7 @@ def read_record(home: Path) -> ServerRecord | None:
     try:
         data = json.loads((home / RECORD_NAME).read_text(encoding="utf-8"))
         record = ServerRecord(**data)
+        record.age_seconds()  # a start time that does not parse makes the record unusable
     except (OSError, ValueError, TypeError):
         return None
     numbers = (record.pid, record.port)

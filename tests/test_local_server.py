@@ -259,16 +259,15 @@ def test_a_record_naming_a_live_pid_of_another_program_is_not_a_running_server(
 def test_a_record_that_does_not_parse_counts_as_none(home: Path) -> None:
     (home / local_server.RECORD_NAME).write_text('{"pid": 12')
     assert local_server.read_record(home) is None
-    wrong = {
-        "pid": "12",
-        "port": 4200,
-        "url": "",
-        "started_at": "",
-        "prefect_version": "",
-        "log": "",
-    }
-    (home / local_server.RECORD_NAME).write_text(json.dumps(wrong))
-    assert local_server.read_record(home) is None
+    good = {
+        "pid": 12, "port": 4200, "url": "http://127.0.0.1:4200/api",
+        "started_at": "2026-01-01T00:00:00+00:00", "prefect_version": "3.8.8", "log": "",
+    }  # fmt: skip
+    (home / local_server.RECORD_NAME).write_text(json.dumps(good))
+    assert local_server.read_record(home) == local_server.ServerRecord(**good)
+    for wrong in ({"pid": "12"}, {"port": True}, {"started_at": "yesterday"}):
+        (home / local_server.RECORD_NAME).write_text(json.dumps(good | wrong))
+        assert local_server.read_record(home) is None, wrong
     assert local_server.stop(home=home) is None
 
 
