@@ -32,7 +32,7 @@ from typer._click.core import Command, Context  # noqa: E402  (typer ships its o
 from typer.core import TyperGroup  # noqa: E402
 
 from db import DEFAULT_DB_PATH, DatabaseProblem, check_db, open_db, open_existing_db  # noqa: E402
-from flows import progress, topics_cli  # noqa: E402
+from flows import local_server, progress, server_cli, topics_cli  # noqa: E402
 from flows.feeds_cli import app as feeds_app  # noqa: E402
 from tasks import queries  # noqa: E402
 from tasks import summarize as summarizer  # noqa: E402
@@ -81,6 +81,7 @@ app = typer.Typer(
     rich_markup_mode=None,  # plain click errors: one readable line, no boxes
 )
 app.add_typer(feeds_app, name="feeds")
+app.add_typer(server_cli.app)
 console = Console()
 errors = Console(stderr=True)
 
@@ -194,9 +195,17 @@ def run(
     check_db(db, must_exist=False, write=True)
     topics_cli.check_topics_file(topics_file, seeds=seeds)
     exit_on_sigterm()
-    with workers_started_early(seeds, db), run_progress(), foreground_run():
+    with (
+        workers_started_early(seeds, db),
+        run_progress(),
+        foreground_run(),
+        local_server.for_run() as target,
+    ):
         from flows.daily import daily  # after the early start: it imports Prefect
 
+        if target.warning:
+            warning = f"[yellow]warning:[/yellow] {escape(target.warning)}"
+            errors.print(warning, highlight=False, soft_wrap=True)  # one line, as in a log
         topics_cli.check_topics_ready(db, seeds, topics_file)
         try:
             result = daily(
@@ -534,6 +543,7 @@ def runs(
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
+    console.print(local_server.status().line, highlight=False, soft_wrap=True)
     table = Table("started", "status", "trigger", "counts", "CPU s", "flow run")
     for row in rows:
         counts = json.loads(row["counts"] or "{}")

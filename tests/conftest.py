@@ -20,6 +20,10 @@ CORPUS = SHARED / "corpus"
 
 # Tests may fetch from the loopback HTTP servers they start themselves, and nothing else.
 os.environ.setdefault("NEWSFLOW_ALLOW_PRIVATE_HOSTS", "1")
+# No run of the suite leaves a local Prefect server behind (it would outlive the suite, in CI too):
+# runs without an API get Prefect's temporary server, unless a test asks for the local one
+# (tests/test_local_server.py, with its own PREFECT_HOME).
+os.environ.setdefault("NEWSFLOW_LOCAL_SERVER", "0")
 
 
 @pytest.fixture
