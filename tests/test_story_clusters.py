@@ -37,6 +37,24 @@ ATTACKS = [
      "Suicide attack on police station in Kandahar kills five",
      "A car packed with explosives was driven into the station's gate on Thursday."),
 ]  # fmt: skip
+# The users' own beat: one border clash over two days, six outlets, each in its own words.
+BORDER = [
+    ("Phnom Penh Post", "2025-12-07T06:10:00Z", "Fighting erupts on Cambodian-Thai border",
+     "Cambodian and Thai troops exchanged fire near the disputed temple area early on Sunday."),
+    ("Bangkok Daily", "2025-12-07T08:30:00Z", "Thai and Cambodian soldiers clash at border",
+     "Thailand's army said its soldiers came under fire from Cambodian positions."),
+    ("Asia Wire", "2025-12-07T11:00:00Z",
+     "Thailand, Cambodia trade fire in border clash; two soldiers hurt",
+     "Two Thai soldiers were wounded as fighting broke out along the border on Sunday."),
+    ("Khmer Daily", "2025-12-07T15:45:00Z", "Cambodia accuses Thailand of attacking its troops",
+     "The Cambodian defence ministry said Thai forces opened fire first near the border temple."),
+    ("World Service", "2025-12-08T07:20:00Z",
+     "Border fighting between Thailand and Cambodia continues for second day",
+     "Artillery fire was reported along the Thai-Cambodian border on Monday as villagers fled."),
+    ("Regional Times", "2025-12-08T12:00:00Z",
+     "Thousands flee as Thai-Cambodian border clashes enter second day",
+     "Villagers on both sides of the border left their homes as the fighting continued."),
+]  # fmt: skip
 GERMAN = [
     ("Tages Kurier", "2026-03-03T12:00:00Z",
      "Iran und IAEA nehmen Atomgespräche in Wien wieder auf",
@@ -83,6 +101,16 @@ def test_outlets_wording_one_event_differently_share_one_story(db_path: Path) ->
     # Two attacks in one city, four days apart, with different details, are two events.
     assert len(_stories(db, "attack")) == 2
     assert not _stories(db, "attack") & (_stories(db, "death") | _stories(db, "talks"))
+
+
+def test_a_border_clash_reported_by_six_outlets_over_two_days_is_one_story(
+    db_path: Path,
+) -> None:
+    db = open_db(db_path)
+    store.save_items(db, _items(BORDER, "border", "en") + _items(TALKS, "talks", "en"), run_id="t")
+    _decide(db)
+    assert len(_stories(db, "border")) == 1
+    assert _stories(db, "border") != _stories(db, "talks")
 
 
 def test_every_story_decision_is_explained(db_path: Path) -> None:
