@@ -94,6 +94,7 @@ class Story:
 
     id: int
     lead: int  # its first report: the decision rows name it as the partner
+    members: list[int] = field(default_factory=list)
     head: dict[str, float] = field(default_factory=dict)
     text: dict[str, float] = field(default_factory=dict)
     head_norm2: float = 0.0
@@ -152,8 +153,13 @@ class Clusterer:
         self.index: defaultdict[str, dict[int, None]] = defaultdict(dict)
         self.df: Counter[str] = Counter()
         self.n = 0
-        self.members: set[int] = set()  # reports counted in the frequencies and stories
+        self.counted: set[int] = set()  # reports counted in the document frequencies
+        self.members: set[int] = set()  # reports in the stories held
         self.read: dict[str, tuple[str, str]] = {}  # date column → range of reports read in
+        # (count, highest id) of the stories table as this clusterer knows it: when the table
+        # says otherwise, another writer was there and the window is read again.
+        self.fingerprint: tuple[int, int] | None = None
+        self.built_n = 0  # reports counted when its first pass ended
         self._dropped = 0
 
     # --- weighing ------------------------------------------------------------------------------
@@ -161,9 +167,9 @@ class Clusterer:
     def count(self, reports: Iterable[tuple[int, Mapping[str, float], Iterable[str]]]) -> None:
         """Count reports (id, terms, signals) in the document frequencies, once each."""
         for doc_id, terms, signals in reports:
-            if doc_id in self.members:
+            if doc_id in self.counted:
                 continue
-            self.members.add(doc_id)
+            self.counted.add(doc_id)
             self.n += 1
             self.df.update(terms.keys())
             self.df.update(set(signals))
@@ -212,6 +218,8 @@ class Clusterer:
             story = self.stories[story_id] = Story(story_id, lead=profile.id)
         story.head_norm2 = _add_into(story.head, profile.head, story.head_norm2)
         story.text_norm2 = _add_into(story.text, profile.text, story.text_norm2)
+        story.members.append(profile.id)
+        self.members.add(profile.id)
         story.signals.update(profile.signals.keys())
         story.signal_mass += profile.signal_total
         story.size += 1
@@ -226,12 +234,18 @@ class Clusterer:
                 del postings[next(iter(postings))]
         return story
 
+    def drop(self, story_ids: Iterable[int]) -> None:
+        """Forget these stories (their reports changed: the caller reads them again)."""
+        for story_id in story_ids:
+            story = self.stories.pop(story_id, None)
+            if story is not None:
+                self.members.difference_update(story.members)
+                self._dropped += 1
+
     def forget_before(self, when: float) -> None:
         """Drop the stories whose last report is more than a window before `when`."""
         gone = [s.id for s in self.stories.values() if s.last < when - self.window]
-        for story_id in gone:
-            del self.stories[story_id]
-        self._dropped += len(gone)
+        self.drop(gone)
         if self._dropped > max(1000, len(self.stories)):  # postings of dropped stories: sweep
             for key in list(self.index):
                 live = {s: None for s in self.index[key] if s in self.stories}

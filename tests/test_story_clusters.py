@@ -168,3 +168,43 @@ def test_stories_out_of_the_window_are_forgotten_and_never_candidates() -> None:
     assert clusterer.candidates(later) == []
     clusterer.forget_before(later.when)
     assert clusterer.stories == {}
+
+
+def test_passes_after_each_batch_decide_as_passes_that_start_afresh(tmp_path: Path) -> None:
+    """A run decides after every ingest batch and keeps its clusterer between passes; the stories
+    must be those of passes that each read the window again. (Not always to the last decision:
+    kept stories weigh terms as they were weighed when their reports joined.)"""
+    batches = [
+        _items(DEATH[:2], "death", "en") + _items(ATTACKS[:1], "attack", "en"),
+        _items(TALKS, "talks", "en") + _items(DEATH[2:], "death2", "en"),
+        _items(BORDER, "border", "en") + _items(ATTACKS[1:], "attack2", "en"),
+    ]
+
+    def partition(name: str, *, keep: bool) -> set[frozenset[str]]:
+        db = open_db(tmp_path / f"{name}.db")
+        for batch in batches:
+            store.save_items(db, batch, run_id="t")
+            if not keep:
+                stories._kept.clear()
+            _decide(db)
+        groups: dict[int, set[str]] = {}
+        for key, story_id in db.execute("SELECT key, story_id FROM documents").fetchall():
+            groups.setdefault(story_id, set()).add(key)
+        return {frozenset(members) for members in groups.values()}
+
+    kept = partition("kept", keep=True)
+    assert kept == partition("afresh", keep=False)
+    assert frozenset({"death-0", "death-1", "death2-0"}) in kept
+
+
+def test_a_kept_clusterer_is_dropped_when_another_writer_made_stories(db_path: Path) -> None:
+    db = open_db(db_path)
+    store.save_items(db, _items(DEATH[:1], "death", "en"), run_id="t")
+    _decide(db)
+    kept = stories._kept[stories._database_file(db)]
+    other = open_db(db_path)  # another process's connection
+    other.conn.execute(
+        "INSERT INTO stories (created_at, updated_at, document_count) VALUES ('x', 'x', 0)"
+    )
+    other.conn.commit()
+    assert stories._clusterer_for(db, stories.DEFAULT_WINDOW_DAYS) is not kept
