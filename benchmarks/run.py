@@ -52,6 +52,7 @@ import httpx
 import psutil
 
 from benchmarks import corpus as corpus_generator
+from benchmarks import figures
 from benchmarks import topics as bench_topics
 from flows import local_server
 
@@ -738,17 +739,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)  # fmt: skip
     if args.snapshot:
-        return run_in_snapshot(argv if argv is not None else sys.argv[1:], Path(args.out))
+        status = run_in_snapshot(argv if argv is not None else sys.argv[1:], Path(args.out))
+        if not args.no_save_latest:
+            figures.update_page()  # the snapshot wrote this tree's latest.json
+        return status
 
     results = benchmark(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     if not args.no_save_latest:
-        latest_path = Path(args.latest)
-        latest = json.loads(latest_path.read_text(encoding="utf-8")) if latest_path.exists() else {}
-        latest[results["label"]] = results
-        latest_path.write_text(json.dumps(latest, indent=2, sort_keys=True) + "\n", "utf-8")
+        # The latest run per label replaces the earlier one, and the docs' table follows it.
+        figures.save_latest(Path(args.latest), results)
+        if Path(args.latest).resolve() == LATEST.resolve():
+            figures.update_page()
     print(report(results))  # noqa: T201 (the benchmark's output)
     print(f"\nwritten: {out / 'results.json'}")  # noqa: T201
     return 0 if all(v["ok"] for v in results["targets"].values()) else 1

@@ -288,7 +288,7 @@ FIGURES = ROOT / "test-output" / "reliability.json"
 
 
 def record_figures(name: str, **figures: object) -> None:
-    """Keep a test's measurements in test-output/reliability.json (git-ignored) for the README."""
+    """Keep a test's measurements in test-output/reliability.json (git-ignored) for the docs."""
     FIGURES.parent.mkdir(exist_ok=True)
     try:
         known = json.loads(FIGURES.read_text(encoding="utf-8"))

@@ -542,7 +542,7 @@ class Case:
 
 
 def cases(*, include_corpus: bool = True) -> list[Case]:
-    """Every hostile feed, in the order of the README's table."""
+    """Every hostile feed, in the order of docs/reliability.md's table."""
     found = [
         Case("gzip bomb (Content-Encoding: gzip)", {"/bomb": gzip_bomb(encoded=True)}, "cap"),
         Case("gzip bomb (no Content-Encoding)", {"/bomb-raw": gzip_bomb(encoded=False)}, "gzip"),
