@@ -151,11 +151,16 @@ def near_duplicates(db_path: str, run_id: str) -> dict[str, Any]:
 
 
 @task(name="stories", cache_policy=NO_CACHE)
-def group_stories(db_path: str, run_id: str, touched_stories: list[int]) -> dict[str, Any]:
-    """Give new reports a story (same event, any outlet or language)."""
+def group_stories(
+    db_path: str, run_id: str, touched_stories: list[int], last: bool = False
+) -> dict[str, Any]:
+    """Give new reports a story (same event, any outlet or language); after the run's `last`
+    pass, let go of the stories the passes kept in memory."""
     from tasks import stories
 
     result = stories.assign_stories(open_db(db_path), run_id=run_id, dirty=touched_stories)
+    if last:
+        stories.release_kept()
     return {"counts": result.counts(), "touched_stories": sorted(result.touched)}
 
 
@@ -173,11 +178,13 @@ def store_story_summaries(
     return {"story_summaries": story_summary.write(open_db(db_path), jobs, results)}
 
 
-def _decide(db_path: str, run_id: str, counts: dict[str, int], touched: set[int]) -> None:
+def _decide(
+    db_path: str, run_id: str, counts: dict[str, int], touched: set[int], *, last: bool = False
+) -> None:
     """Near-duplicates, then stories, for everything stored and not decided yet."""
     decided = near_duplicates(db_path, run_id)
     _add(counts, decided["counts"])
-    grouped = group_stories(db_path, run_id, decided["touched_stories"])
+    grouped = group_stories(db_path, run_id, decided["touched_stories"], last)
     _add(counts, grouped["counts"])
     touched.update(grouped["touched_stories"])
 
@@ -326,7 +333,7 @@ def daily(
         ready = {i for done in early for i in done.statuses}
         missing = [i for i in pending if i not in ready]
         summarised = _summaries(workers, db_path, missing, method, length)
-        _decide(db_path, run_id, counts, touched)
+        _decide(db_path, run_id, counts, touched, last=True)
         # The workers summarise the stories that changed while this process stores the
         # documents' summaries.
         jobs = plan_story_summaries(db_path, sorted(touched))

@@ -315,7 +315,13 @@ def assign_stories(
 # ingest batch: building the window's stories again for each pass made a run quadratic in its
 # size (story passes 9.5 s at 5,000 generated documents, 78.7 s at 20,000). A kept clusterer is
 # used while the stories table is as it left it; the stories a pass is told changed are read again.
+# The flow lets go of it after a run's last pass (`release_kept`), so it never outlives a run.
 _kept: dict[str, story_clusters.Clusterer] = {}
+
+
+def release_kept() -> None:
+    """Let go of the kept clusterers (a run's last pass is over: its memory is the summaries')."""
+    _kept.clear()
 
 
 def _database_file(db: Database) -> str:
