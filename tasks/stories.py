@@ -134,7 +134,7 @@ def head_terms(
 # pass of a run reads the whole window's features; this spares it re-reading and re-decoding them.
 # Entries are checked against the stored content hash, like the table's, before use.
 _recent: dict[int, tuple[str, dict[str, int], list[str]]] = {}
-RECENT_MAX = 20_000  # ~15 KB each: about 300 MB at most
+RECENT_MAX = 5_000  # ~15 KB each: about 75 MB at most (a run keeps its stories: few re-reads)
 
 
 def _remember(doc_id: int, digest: str, found_terms: dict[str, int], signals: list[str]) -> None:
