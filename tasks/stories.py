@@ -478,8 +478,9 @@ def _hull(wanted: tuple[str, str], read: tuple[str, str] | None) -> tuple[str, s
 
 def _profile(clusterer: story_clusters.Clusterer, report: Report) -> story_clusters.Profile:
     return clusterer.profile(
-        report.id, report.language, report.seconds(), report.terms, report.signals
-    )
+        report.id, report.language, report.seconds(), report.terms, report.signals,
+        dated=report.published is not None,
+    )  # fmt: skip
 
 
 def _log(

@@ -17,8 +17,9 @@ and "Kambodscha" to one id, so those count too).
 
 Candidate stories come from an inverted index of the rarer headline terms, text terms and signals
 of their reports: the cost per report depends on what it shares, not on the window's size. The
-index and the centroids live in memory for one pass, built from the stored features of the stories
-in the window; stories that fall out of the window are dropped as the pass moves on in time.
+index and the centroids live in memory, built from the stored features of the stories in the
+window and kept across the passes of one run (`tasks/stories.py`); stories that fall out of the
+window are dropped as the passes move on in time.
 """
 
 from __future__ import annotations
@@ -38,12 +39,17 @@ W_TEXT = 0.35
 W_SIGNALS = 0.20
 JOIN_SAME = 0.34
 # A long report (an article, not a headline or teaser) must also share the event's text and
-# details: two articles of one subject (a saga's different days) share a headline's words and
-# names, but not the text and figures that copies and rewrites of one report keep.
-LONG_TERMS = 60  # distinct text terms
+# details. Without stated dates nothing tells a saga's next article from another outlet's report
+# of the same day: two articles of one subject share a headline's words and names, and only the
+# text and figures that rewrites of one report keep tell them apart (the strict gate, calibrated
+# on `benchmarks.dedup`, whose articles are undated). With dates on both sides the decay does
+# most of that work, and another outlet's own article of the event writes its own text.
+LONG_TERMS = 40  # distinct text terms: more than a headline and a teaser of two or three lines
 LONG_TEXT_MIN = 0.55
 LONG_SIGNALS_MIN = 0.7
-# Other language: share of the report's signal weight the story holds, and specific signals shared.
+DATED_TEXT_MIN = 0.35
+DATED_SIGNALS_MIN = 0.5
+# Other language: share of the sparer side's signal weight both hold, and specific signals shared.
 JOIN_CROSS = 0.45
 MIN_SHARED = 3
 SIGNALS_FULL = 2  # signals in common for the signal similarity to count in full
@@ -80,6 +86,7 @@ class Profile:
     signals: dict[str, float]  # signal → weight (its kind's weight × its rarity)
     lookup: list[tuple[str, float]]  # index keys and how much a match on each says
     terms: int = 0  # distinct text terms before the vector kept its heaviest
+    dated: bool = False  # the report states when it was published
     specific: frozenset[str] = frozenset()  # its names, figures and dates
     signal_total: float = 0.0
 
@@ -101,6 +108,7 @@ class Story:
     text_norm2: float = 0.0
     signals: Counter[str] = field(default_factory=Counter)
     signal_mass: float = 0.0  # the members' signal weights, summed (as weighed when they joined)
+    undated: int = 0  # reports with no stated date
     size: int = 0
     first: float = math.inf
     last: float = -math.inf
@@ -184,6 +192,8 @@ class Clusterer:
         when: float,
         terms: Mapping[str, float],
         signals: Iterable[str],
+        *,
+        dated: bool = False,
     ) -> Profile:
         """The report's vectors and signal weights under the current frequencies."""
         head: dict[str, float] = {}
@@ -205,8 +215,8 @@ class Clusterer:
         ]
         specific = frozenset(k for k in weights if entities.kind(k) in SPECIFIC_KINDS)
         return Profile(
-            doc_id, language, when, head, text, weights, lookup, distinct, specific,
-            sum(weights.values()),
+            doc_id, language, when, head, text, weights, lookup, terms=distinct, dated=dated,
+            specific=specific, signal_total=sum(weights.values()),
         )  # fmt: skip
 
     # --- stories -------------------------------------------------------------------------------
@@ -219,6 +229,7 @@ class Clusterer:
         story.head_norm2 = _add_into(story.head, profile.head, story.head_norm2)
         story.text_norm2 = _add_into(story.text, profile.text, story.text_norm2)
         story.members.append(profile.id)
+        story.undated += not profile.dated
         self.members.add(profile.id)
         story.signals.update(profile.signals.keys())
         story.signal_mass += profile.signal_total
@@ -304,9 +315,9 @@ class Clusterer:
         if same:
             decay = 0.5 ** (days / HALF_LIFE_DAYS)
             score = (W_HEAD * head + W_TEXT * text + W_SIGNALS * signals) * decay
-            joins = score >= JOIN_SAME and (
-                not profile.is_long or (text >= LONG_TEXT_MIN and signals >= LONG_SIGNALS_MIN)
-            )
+            joins = score >= JOIN_SAME and (not profile.is_long or _shares_details(
+                text, signals, dated=profile.dated and not story.undated
+            ))  # fmt: skip
         else:
             score = signals * 0.5 ** (days / HALF_LIFE_CROSS_DAYS)
             joins = score >= JOIN_CROSS and specific >= MIN_SHARED
@@ -318,6 +329,13 @@ class Clusterer:
         joining = sorted((s for s in scored if s.joins), key=lambda s: (-s.score, s.story))
         closest = max(scored, key=lambda s: (s.score, -s.story), default=None)
         return joining, closest
+
+
+def _shares_details(text: float, signals: float, *, dated: bool) -> bool:
+    """Whether a long report shares enough of a story's text and details to join it."""
+    if dated:
+        return text >= DATED_TEXT_MIN and signals >= DATED_SIGNALS_MIN
+    return text >= LONG_TEXT_MIN and signals >= LONG_SIGNALS_MIN
 
 
 def _weight(item: tuple[str, float]) -> float:

@@ -55,6 +55,52 @@ BORDER = [
      "Thousands flee as Thai-Cambodian border clashes enter second day",
      "Villagers on both sides of the border left their homes as the fighting continued."),
 ]  # fmt: skip
+# Full articles: two outlets' own reports of one factory fire, and a fire elsewhere three days on.
+FIRE = (
+    "Fire destroys textile factory in Dunmore, 14 workers hurt",
+    "Northern Courier",
+    "2026-05-12T08:00:00Z",
+    (
+        "A fire swept through the Halvorsen textile factory in Dunmore early on Tuesday, injuring"
+        " 14 workers and forcing the evacuation of nearby homes. The blaze started in a storage "
+        "hall shortly after 3 am, the regional fire service said, and more than 60 firefighters "
+        "fought it for six hours. Three of the injured were taken to hospital in serious "
+        "condition. The factory employs about 400 people and makes uniforms for the army. Police "
+        "said the cause was not yet known but did not suspect arson. The mayor of Dunmore, Ellen "
+        "Brandt, said the town would help the families of the injured and that production would "
+        "be moved to a second plant in Keswick while the site was inspected."
+    ),
+)
+FIRE_OTHER_OUTLET = (
+    "Dunmore factory blaze leaves 14 injured",
+    "Daily Ledger",
+    "2026-05-12T11:30:00Z",
+    (
+        "Fourteen people were injured when fire tore through a textile plant in Dunmore on "
+        "Tuesday morning. Firefighters were called to the Halvorsen works at about 3 am and "
+        "needed six hours to bring the flames under control, a spokesman for the fire service "
+        "said. Residents of two streets next to the site were told to leave their homes because "
+        "of the smoke. Three workers remain in hospital with serious burns. Mayor Ellen Brandt "
+        "visited the site and promised support for the staff; the company said its 400 employees "
+        "would keep their jobs and that work would continue at its Keswick plant. Investigators "
+        "are still looking for the cause."
+    ),
+)
+OTHER_FIRE = (
+    "Warehouse fire in Keswick forces evacuation",
+    "Northern Courier",
+    "2026-05-15T09:00:00Z",
+    (
+        "Firefighters battled a large fire at a logistics warehouse on the edge of Keswick on "
+        "Friday. Nobody was hurt, but about 200 residents were evacuated for several hours as "
+        "thick smoke drifted over the town. The warehouse stores furniture for a national "
+        "retailer, which said stock worth several million euros had been destroyed. The fire "
+        "service sent 35 firefighters and two aerial ladders. It is the second serious fire in "
+        "the region this week, after the blaze at a Dunmore textile factory on Tuesday, but "
+        "police said there was no link between the two. An investigation into the cause has "
+        "begun."
+    ),
+)
 GERMAN = [
     ("Tages Kurier", "2026-03-03T12:00:00Z",
      "Iran und IAEA nehmen Atomgespräche in Wien wieder auf",
@@ -208,3 +254,32 @@ def test_a_kept_clusterer_is_dropped_when_another_writer_made_stories(db_path: P
     )
     other.conn.commit()
     assert stories._clusterer_for(db, stories.DEFAULT_WINDOW_DAYS) is not kept
+
+
+def _articles(dated: bool) -> list[Item]:
+    return [
+        ingest.finish_item(
+            Item(key=key, title=title, body=body, source=outlet,
+                 published_at=published if dated else None)
+        )
+        for key, (title, outlet, published, body) in zip(
+            ("fire-a", "fireother-a", "other-a"), (FIRE, FIRE_OTHER_OUTLET, OTHER_FIRE), strict=True
+        )
+    ]  # fmt: skip
+
+
+def test_two_outlets_own_articles_of_one_dated_event_share_a_story(db_path: Path) -> None:
+    db = open_db(db_path)
+    store.save_items(db, _articles(dated=True), run_id="t")
+    _decide(db)
+    assert _stories(db, "fire") == _stories(db, "fireother")
+    assert _stories(db, "other") != _stories(db, "fire")  # another fire, three days later
+
+
+def test_undated_articles_need_the_text_and_details_of_a_rewrite(db_path: Path) -> None:
+    """Without dates a saga's next article and another outlet's report look alike: an undated
+    long report joins only when it keeps most of the story's text and details."""
+    db = open_db(db_path)
+    store.save_items(db, _articles(dated=False), run_id="t")
+    _decide(db)
+    assert len(_stories(db, "fire") | _stories(db, "fireother") | _stories(db, "other")) == 3
