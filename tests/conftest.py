@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from flows.settings import apply_defaults
+from tests.http_server import ScriptedServer
 
 apply_defaults()
 
@@ -24,6 +25,26 @@ os.environ.setdefault("NEWSFLOW_ALLOW_PRIVATE_HOSTS", "1")
 # runs without an API get Prefect's temporary server, unless a test asks for the local one
 # (tests/test_local_server.py, with its own PREFECT_HOME).
 os.environ.setdefault("NEWSFLOW_LOCAL_SERVER", "0")
+
+
+@pytest.fixture
+def server() -> Iterator[ScriptedServer]:
+    """A scripted HTTP server on 127.0.0.1 (tests/http_server.py)."""
+    with ScriptedServer() as running:
+        yield running
+
+
+@pytest.fixture
+def no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Names other than localhost do not resolve: a test can never reach the internet."""
+    from tasks import netguard
+
+    def resolve(host: str, port: int) -> list[str]:
+        if host == "localhost":
+            return ["127.0.0.1"]
+        raise OSError(f"{host}: no internet in tests")
+
+    monkeypatch.setattr(netguard, "system_resolver", resolve)
 
 
 @pytest.fixture

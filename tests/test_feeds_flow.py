@@ -10,7 +10,6 @@ import gzip
 import html
 import json
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pytest
 
 from db import open_db
 from flows.feeds import FeedRunSettings, run_feeds
-from tasks import feed_store, feeds, netguard, store
+from tasks import feed_store, feeds, store
 from tasks.fetch import FetchSettings
 from tests.http_server import Reply, ScriptedServer, article_page, conditional, redirect
 
@@ -52,23 +51,8 @@ STORIES = [
     "forty thousand books. Volunteers spent two years restoring the building's iron roof.",
 ]
 
-
-@pytest.fixture
-def server() -> Iterator[ScriptedServer]:
-    with ScriptedServer() as running:
-        yield running
-
-
-@pytest.fixture(autouse=True)
-def no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Names other than localhost do not resolve: a test can never reach the internet."""
-
-    def resolve(host: str, port: int) -> list[str]:
-        if host == "localhost":
-            return ["127.0.0.1"]
-        raise OSError(f"{host}: no internet in tests")
-
-    monkeypatch.setattr(netguard, "system_resolver", resolve)
+# Names other than localhost do not resolve: a test can never reach the internet.
+pytestmark = pytest.mark.usefixtures("no_internet")
 
 
 def rss(items: list[str], *, title: str = "Loopback News", encoding: str = "utf-8") -> bytes:

@@ -41,12 +41,6 @@ LAST_MODIFIED = "Mon, 01 Jan 2024 10:00:00 GMT"
 
 
 @pytest.fixture
-def server() -> Iterator[ScriptedServer]:
-    with ScriptedServer() as running:
-        yield running
-
-
-@pytest.fixture
 def client() -> Iterator[httpx.Client]:
     with make_client(FAST) as running:
         yield running

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from typer.testing import CliRunner
 from db import open_db
 from flows.cli import app
 from flows.feeds import FeedRunSettings, run_feeds
-from tasks import ingest, netguard, store, summarize
+from tasks import ingest, store, summarize
 from tasks.fetch import FetchSettings
 from tasks.models import Item, Reject
 from tasks.search import search
@@ -44,23 +43,8 @@ OTHER_ARTICLE = (
     "new teachers will be hired, and the library in the old market hall stays open on Sundays."
 )
 
-
-@pytest.fixture
-def server() -> Iterator[ScriptedServer]:
-    with ScriptedServer() as running:
-        yield running
-
-
-@pytest.fixture(autouse=True)
-def no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Names other than localhost do not resolve: a test can never reach the internet."""
-
-    def resolve(host: str, port: int) -> list[str]:
-        if host == "localhost":
-            return ["127.0.0.1"]
-        raise OSError(f"{host}: no internet in tests")
-
-    monkeypatch.setattr(netguard, "system_resolver", resolve)
+# Names other than localhost do not resolve: a test can never reach the internet.
+pytestmark = pytest.mark.usefixtures("no_internet")
 
 
 def rss(items: list[tuple[str, str, str | None]], *, language: str | None = None) -> bytes:
