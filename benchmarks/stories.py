@@ -145,17 +145,9 @@ def run(
     mark = time.perf_counter()
     stories.assign_stories(db, run_id="uci", dirty=dedup.touched_stories)
     timings["stories"] = round(time.perf_counter() - mark, 2)
-    # Records are numbered in file order (`path` ends in "#n"): the label of each document.
-    found = db.execute(
-        "SELECT d.id, d.path, coalesce(c.story_id, d.story_id), d.language, d.summary_status"
-        " FROM documents d LEFT JOIN documents c ON c.id = d.duplicate_of"
-    ).fetchall()
-    predicted: dict[str, Any] = {}
-    gold: dict[str, Any] = {}
-    outlet: dict[str, str] = {}
-    for _, path, story_id, _, _ in found:
-        row = rows[int(path.rsplit("#", 1)[1])]
-        predicted[path], gold[path], outlet[path] = story_id, row["STORY"], row["PUBLISHER"]
+    found = db.execute("SELECT language, summary_status FROM documents").fetchall()
+    predicted, gold = _labels(db, rows)
+    outlet = {path: rows[_record(path)]["PUBLISHER"] for path in predicted}
     sizes = Counter(predicted.values())
     curve = [_at_threshold(db, threshold, rows) for threshold in sweep]
     db.conn.close()
@@ -164,9 +156,9 @@ def run(
         "documents": len(found),
         "kept": round(len(found) / max(1, len(rows)), 4),
         "rejects": dict(Counter(r.reason for r in rejects)),
-        "languages": dict(Counter(r[3] for r in found).most_common(8)),
-        "english": round(sum(r[3] == "en" for r in found) / max(1, len(found)), 4),
-        "statuses": dict(Counter(r[4] for r in found)),
+        "languages": dict(Counter(r[0] for r in found).most_common(8)),
+        "english": round(sum(r[0] == "en" for r in found) / max(1, len(found)), 4),
+        "statuses": dict(Counter(r[1] for r in found)),
         "labelled_stories": len(set(gold.values())),
         "stories": len(sizes),
         "largest_story": max(sizes.values(), default=0),
@@ -188,8 +180,13 @@ def _labels(db: Any, rows: list[dict[str, str]]) -> tuple[dict[str, Any], dict[s
         "SELECT d.path, coalesce(c.story_id, d.story_id) FROM documents d"
         " LEFT JOIN documents c ON c.id = d.duplicate_of"
     ).fetchall():
-        predicted[path], gold[path] = story_id, rows[int(path.rsplit("#", 1)[1])]["STORY"]
+        predicted[path], gold[path] = story_id, rows[_record(path)]["STORY"]
     return predicted, gold
+
+
+def _record(path: str) -> int:
+    """The record number of a JSON Lines document (its `path` ends in "#n", in file order)."""
+    return int(path.rsplit("#", 1)[1])
 
 
 def _at_threshold(db: Any, threshold: float, rows: list[dict[str, str]]) -> dict[str, Any]:
