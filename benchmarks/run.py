@@ -54,7 +54,7 @@ import psutil
 from benchmarks import corpus as corpus_generator
 from benchmarks import figures
 from benchmarks import topics as bench_topics
-from flows import local_server
+from newsflow.flows import local_server
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "out"
@@ -122,7 +122,7 @@ def prepare_corpus(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 
 def copy_corpus(source: Path, work: Path) -> dict[str, Any]:
     """Copy an existing folder of articles; every hundredth file is held back for run (d)."""
-    from tasks.ingest import SUFFIXES
+    from newsflow.tasks.ingest.scan import SUFFIXES
 
     files = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
     if len(files) < 2:
@@ -137,7 +137,7 @@ def copy_corpus(source: Path, work: Path) -> dict[str, Any]:
 
 
 def article_files(folder: Path) -> list[Path]:
-    from tasks.ingest import scan_folder
+    from newsflow.tasks.ingest.scan import scan_folder
 
     entries, _rejects = scan_folder(folder)
     return [entry.path for entry in entries]
@@ -153,11 +153,11 @@ def run_anchor(docs: Path) -> tuple[Measured, dict[str, list[int]]]:
     from sumy.summarizers.lex_rank import LexRankSummarizer
     from sumy.utils import get_stop_words
 
-    from tasks.clean import clean_article
-    from tasks.language import detect_language
-    from tasks.sentences import split_paragraphs
-    from tasks.summarize import build_document, is_supported, language_name
-    from tasks.textio import decode_bytes
+    from newsflow.tasks.common.textio import decode_bytes
+    from newsflow.tasks.ingest.clean import clean_article
+    from newsflow.tasks.ingest.language import detect_language
+    from newsflow.tasks.summarise.sentences import split_paragraphs
+    from newsflow.tasks.summarise.summarize import build_document, is_supported, language_name
 
     paths = article_files(docs)
     # Not in the anchor's time: the language of each file, which the loop needs to pick the
@@ -250,7 +250,7 @@ class TreeSampler(threading.Thread):
 
 def newsflow_command() -> list[str]:
     script = Path(sys.executable).parent / "newsflow"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "flows.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "newsflow.flows.cli"]
 
 
 def run_cli(name: str, args: list[str], env: dict[str, str], logs: Path) -> Measured:

@@ -18,8 +18,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from db import open_db
-from tasks import batches, features, search, search_index, shingles, store
+from newsflow.db import open_db
+from newsflow.tasks.common import shingles
+from newsflow.tasks.pipeline import batches, features
+from newsflow.tasks.search import engine
+from newsflow.tasks.store import run_log, search_index, writer
 
 DEFAULT_QUERIES = ("Cambodia cooperation", "prime minister", "bank interest", "Japan meetings")
 
@@ -29,16 +32,16 @@ def latency(db_path: Path, queries: list[str], repeat: int) -> None:
     db = open_db(db_path)
     count = db.execute("SELECT count(*) FROM documents").fetchone()[0]
     started = time.perf_counter()
-    search.search(db, queries[0], limit=20)
+    engine.search(db, queries[0], limit=20)
     first = 1000 * (time.perf_counter() - started)
     print(f"{count} documents; first query (loads stemmers, gazetteer) {first:.1f} ms")
     for query in queries:
         times = []
         for _ in range(repeat):
             started = time.perf_counter()
-            results = search.search(db, query, limit=20)
+            results = engine.search(db, query, limit=20)
             times.append(1000 * (time.perf_counter() - started))
-        matched = len(search.matching_ids(db, query))
+        matched = len(engine.matching_ids(db, query))
         print(
             f"{query!r}: median {statistics.median(times):.1f} ms, max {max(times):.1f} ms;"
             f" {matched} documents match, {len(results)} stories shown"
@@ -49,7 +52,7 @@ def latency(db_path: Path, queries: list[str], repeat: int) -> None:
         times = []
         for _ in range(repeat):
             started = time.perf_counter()
-            search.matching_ids(db, queries[0], ids)
+            engine.matching_ids(db, queries[0], ids)
             times.append(1000 * (time.perf_counter() - started))
         print(f"matching_ids({queries[0]!r}, {name}): median {statistics.median(times):.1f} ms")
 
@@ -80,14 +83,14 @@ def store_cost(corpus: Path, n: int) -> None:
 
     search_index.write = timed  # type: ignore[assignment]
     with tempfile.TemporaryDirectory() as folder:
-        db = open_db(Path(folder) / "store.db")
-        run_id = store.start_run(db, parameters={}, trigger="test")
+        db = open_db(Path(folder) / "writer.db")
+        run_id = run_log.start_run(db, parameters={}, trigger="test")
         entries = {key: found.search for key, found in parsed.features.items()}
         started = time.process_time()
         for start in range(0, len(items), 1000):
             chunk = items[start : start + 1000]
-            with store.write_transaction(db):
-                counts = store.save_items(db, chunk, run_id=run_id, search_entries=entries)
+            with writer.write_transaction(db):
+                counts = writer.save_items(db, chunk, run_id=run_id, search_entries=entries)
                 features.save(db, counts.saved, parsed.features)
         total = time.process_time() - started
     search_index.write = original  # type: ignore[assignment]

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.uci import record
-from tasks import story_clusters
+from newsflow.tasks.stories import clusters
 
 DATASET = Path("../shared/corpus/uci-news-aggregator")
 OUT = Path("benchmarks/out/stories.json")
@@ -113,19 +113,23 @@ def run(
     dataset: Path, workdir: Path, *, limit: int | None = None, sweep: Sequence[float] = ()
 ) -> dict[str, Any]:
     """Ingest the headlines as title-only records, decide duplicates and stories, and score."""
-    from db import open_db
-    from tasks import features, ingest, neardup, store, stories
-    from tasks.sentences import split_paragraphs
+    from newsflow.db import open_db
+    from newsflow.tasks.dedup import neardup
+    from newsflow.tasks.ingest import loader, scan
+    from newsflow.tasks.pipeline import features
+    from newsflow.tasks.store import writer
+    from newsflow.tasks.stories import linking
+    from newsflow.tasks.summarise.sentences import split_paragraphs
 
     rows = read_rows(dataset)[:limit]
     folder = workdir / "headlines"
     write_jsonl(rows, folder / "uci.jsonl")
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    entries, _ = ingest.scan_folder(folder)
+    entries, _ = scan.scan_folder(folder)
     items, rejects = [], []
     for entry in entries:
-        loaded, refused = ingest.load_file(entry)
+        loaded, refused = loader.load_file(entry)
         items.extend(loaded)
         rejects.extend(refused)
     computed = {
@@ -133,17 +137,17 @@ def run(
         for item in items
     }
     timings["ingest"] = round(time.perf_counter() - started, 2)
-    db = open_db(workdir / "stories.db")
+    db = open_db(workdir / "linking.db")
     mark = time.perf_counter()
-    counts = store.save_items(db, items, run_id="uci")
+    counts = writer.save_items(db, items, run_id="uci")
     features.save(db, counts.saved, computed)
-    store.save_rejects(db, rejects, run_id="uci")
+    writer.save_rejects(db, rejects, run_id="uci")
     timings["store"] = round(time.perf_counter() - mark, 2)
     mark = time.perf_counter()
     dedup = neardup.deduplicate(db, run_id="uci")
     timings["near_duplicates"] = round(time.perf_counter() - mark, 2)
     mark = time.perf_counter()
-    stories.assign_stories(db, run_id="uci", dirty=dedup.touched_stories)
+    linking.assign_stories(db, run_id="uci", dirty=dedup.touched_stories)
     timings["stories"] = round(time.perf_counter() - mark, 2)
     found = db.execute("SELECT language, summary_status FROM documents").fetchall()
     predicted, gold = _labels(db, rows)
@@ -167,7 +171,7 @@ def run(
         "pairwise": pairwise(predicted, gold),
         "pairwise_cross_outlet": pairwise(predicted, gold, outlet),
         "timings_seconds": timings,
-        "join_threshold": story_clusters.JOIN_SAME,
+        "join_threshold": clusters.JOIN_SAME,
         "curve": curve,
     }
 
@@ -191,15 +195,15 @@ def _record(path: str) -> int:
 
 def _at_threshold(db: Any, threshold: float, rows: list[dict[str, str]]) -> dict[str, Any]:
     """Stories decided again from the stored features with another join threshold, scored."""
-    from tasks import stories
+    from newsflow.tasks.stories import linking
 
-    kept = story_clusters.JOIN_SAME
-    story_clusters.JOIN_SAME = threshold
+    kept = clusters.JOIN_SAME
+    clusters.JOIN_SAME = threshold
     try:
-        stories.forget_stories(db)
-        stories.assign_stories(db, run_id=f"sweep-{threshold}")
+        linking.forget_stories(db)
+        linking.assign_stories(db, run_id=f"sweep-{threshold}")
     finally:
-        story_clusters.JOIN_SAME = kept
+        clusters.JOIN_SAME = kept
     predicted, gold = _labels(db, rows)
     scores = {f"bcubed_{k}": v for k, v in bcubed(predicted, gold).items()}
     return {"threshold": threshold, "stories": len(set(predicted.values()))} | scores

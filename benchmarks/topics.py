@@ -46,8 +46,8 @@ def write_topics(docs: Path, path: Path, *, count: int = 20) -> Path:
 
 def search_latency(db_path: Path, docs: Path, *, queries: int = 10) -> dict[str, Any]:
     """Milliseconds of two-word searches (frequent word pairs) over the database."""
-    from db import open_db
-    from tasks.search import search
+    from newsflow.db import open_db
+    from newsflow.tasks.search.engine import search
 
     words = frequent_words(docs, count=2 * queries)
     db = open_db(db_path)

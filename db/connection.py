@@ -9,8 +9,8 @@ from pathlib import Path
 
 import sqlite_utils
 
-from db.migrations import migrations
-from db.problems import (
+from newsflow.db.migrations import migrations
+from newsflow.db.problems import (
     DatabaseLocked,
     NewerSchema,
     NoDatabase,

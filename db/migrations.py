@@ -603,7 +603,8 @@ def m020_runs_cpu(db: Database) -> None:
 @migrations()
 def m021_search_stems(db: Database) -> None:
     """Search that understands language: per document, its title and body as tagged Snowball
-    stems of its language and the gazetteer ids it names (`tasks/search_index.py`), kept in step
+    stems of its language and the gazetteer ids it names (`tasks/store/search_index.py`), kept in
+    step
     by the store; filled here for the documents already stored."""
     db.execute(
         """
@@ -613,7 +614,9 @@ def m021_search_stems(db: Database) -> None:
         )
         """
     )
-    from tasks import search_index  # the stemming lives with the writer that keeps it in step
+    from newsflow.tasks.store import (
+        search_index,  # the stemming lives with the writer that keeps it in step
+    )
 
     search_index.rebuild(db)
 
@@ -698,7 +701,8 @@ def m022_topics_matches_notifications(db: Database) -> None:
 
 @migrations()
 def m024_headline_only(db: Database) -> None:
-    """Headline-only documents (a headline and too little text to be an article, tasks/headline.py)
+    """Headline-only documents (a headline and too little text to be an article,
+    tasks/common/headline.py)
     are marked: the mark survives dedup resetting `summary_status`; they are never summarised."""
     db.execute("ALTER TABLE documents ADD COLUMN headline_only INTEGER NOT NULL DEFAULT 0")
 

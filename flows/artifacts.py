@@ -7,8 +7,8 @@ from typing import Any
 from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from db import open_db
-from tasks import report, report_text
+from newsflow.db import open_db
+from newsflow.tasks.report import digests, report_text
 
 # Lowercase keys (letters, digits, dashes): only keyed artifacts appear on the Artifacts page,
 # and each run adds a new version under the same key, so the page shows the history.
@@ -28,8 +28,8 @@ def feed_table(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
 def publish_artifacts(db_path: str, run_id: str) -> dict[str, str]:
     """Publish the run's digest and feed health; returns the artifact ids by key."""
     db = open_db(db_path)
-    digest = report.run_digest(db, run_id, limit=ARTIFACT_ENTRIES)
-    health = report.feed_health(db, run_id)
+    digest = digests.run_digest(db, run_id, limit=ARTIFACT_ENTRIES)
+    health = digests.feed_health(db, run_id)
     digest_id = create_markdown_artifact(
         markdown=report_text.to_markdown(digest),
         key=DIGEST_KEY,

@@ -11,7 +11,7 @@ from itertools import chain
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from flows.settings import apply_defaults
+from newsflow.flows.settings import apply_defaults
 
 apply_defaults()
 
@@ -19,13 +19,17 @@ from prefect import flow, get_run_logger, task  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402
 from prefect.utilities.annotations import quote  # noqa: E402
 
-from db import open_db  # noqa: E402
-from flows import progress, topics  # noqa: E402
-from flows.artifacts import publish_artifacts  # noqa: E402
-from flows.runinfo import current_run  # noqa: E402
-from flows.scaleout import Workers  # noqa: E402
-from tasks import batches, features, ingest, runslots, store, story_summary, summarize  # noqa: E402
-from tasks.nltk_light import import_nltk  # noqa: E402
+from newsflow.db import open_db  # noqa: E402
+from newsflow.flows import progress, topics  # noqa: E402
+from newsflow.flows.artifacts import publish_artifacts  # noqa: E402
+from newsflow.flows.runinfo import current_run  # noqa: E402
+from newsflow.flows.scaleout import Workers  # noqa: E402
+from newsflow.tasks.common.nltk_light import import_nltk  # noqa: E402
+from newsflow.tasks.ingest import scan  # noqa: E402
+from newsflow.tasks.pipeline import batches, features  # noqa: E402
+from newsflow.tasks.store import run_log, runslots, writer  # noqa: E402
+from newsflow.tasks.stories import story_summary  # noqa: E402
+from newsflow.tasks.summarise import summarize  # noqa: E402
 
 FILE_BATCH = 1000  # files read and written per task run / transaction
 FILE_BATCH_BYTES = 64 * 1024 * 1024  # and at most this many bytes of files, to bound memory
@@ -42,13 +46,13 @@ Method = Literal[summarize.METHODS]  # type: ignore[valid-type]
 def scan_seeds(db_path: str, seeds_dir: str, run_id: str) -> dict[str, Any]:
     """Find article files; skip the ones whose size and mtime are unchanged since the last run."""
     db = open_db(db_path)
-    entries, rejects = ingest.scan_folder(Path(seeds_dir))
-    known = store.known_files(db)
+    entries, rejects = scan.scan_folder(Path(seeds_dir))
+    known = writer.known_files(db)
     changed = [e for e in entries if known.get(e.key) != (e.size, e.mtime_ns)]
     unchanged = [e.key for e in entries if known.get(e.key) == (e.size, e.mtime_ns)]
-    store.touch_files(db, unchanged, run_id=run_id)
-    store.save_rejects(db, rejects, run_id=run_id)
-    batches = ingest.plan_batches(changed, max_files=FILE_BATCH, max_bytes=FILE_BATCH_BYTES)
+    writer.touch_files(db, unchanged, run_id=run_id)
+    writer.save_rejects(db, rejects, run_id=run_id)
+    batches = scan.plan_batches(changed, max_files=FILE_BATCH, max_bytes=FILE_BATCH_BYTES)
     return {
         "changed": [str(e.path) for e in changed],
         "batches": [[str(e.path) for e in batch] for batch in batches],
@@ -65,12 +69,12 @@ def ingest_files(db_path: str, parsed: batches.ParsedFiles, run_id: str) -> dict
     db = open_db(db_path)
     items, rejects = parsed.items, parsed.rejects
     # One transaction for the batch: a kill leaves all of it or none of it.
-    with store.write_transaction(db):
+    with writer.write_transaction(db):
         entries = {key: found.search for key, found in parsed.features.items()}
-        counts = store.save_items(db, items, run_id=run_id, search_entries=entries)
+        counts = writer.save_items(db, items, run_id=run_id, search_entries=entries)
         features.save(db, counts.saved, parsed.features)
-        store.save_rejects(db, rejects, run_id=run_id)
-        store.clear_rejects(db, [item.path for item in items if item.path])
+        writer.save_rejects(db, rejects, run_id=run_id)
+        writer.clear_rejects(db, [item.path for item in items if item.path])
     summaries = None
     if parsed.summaries is not None:
         position = {item.key: i for i, item in enumerate(items)}
@@ -99,7 +103,7 @@ def summarise_batch(
 def store_summaries(db_path: str, summaries: batches.Summaries, run_id: str) -> dict[str, int]:
     """Store a batch of summaries and the documents' summary status in one transaction."""
     db = open_db(db_path)
-    store.save_summaries(db, summaries.rows, statuses=summaries.statuses, run_id=run_id)
+    writer.save_summaries(db, summaries.rows, statuses=summaries.statuses, run_id=run_id)
     unsupported = sum(1 for s in summaries.statuses.values() if s == "unsupported_language")
     return {"summaries": len(summaries.rows), "unsupported_language": unsupported}
 
@@ -118,7 +122,7 @@ def _summaries(
             summarise_batch,
             (
                 {
-                    "documents": store.documents_for_summary(db, chunk),
+                    "documents": writer.documents_for_summary(db, chunk),
                     "method": method,
                     "length": length,
                 }
@@ -128,7 +132,7 @@ def _summaries(
         )
     return workers.map(
         batches.summarise,
-        ((store.documents_for_summary(db, chunk), method, length) for chunk in chunks),
+        ((writer.documents_for_summary(db, chunk), method, length) for chunk in chunks),
         items=len(ids),
         window=SUMMARY_WINDOW,
     )
@@ -144,7 +148,7 @@ def _publish(db_path: str, run_id: str) -> None:
 @task(name="near-duplicates", cache_policy=NO_CACHE)
 def near_duplicates(db_path: str, run_id: str) -> dict[str, Any]:
     """Decide new and changed documents against the stored window: copies, boilerplate, outlets."""
-    from tasks import neardup
+    from newsflow.tasks.dedup import neardup
 
     result = neardup.deduplicate(open_db(db_path), run_id=run_id)
     return {"counts": result.counts(), "touched_stories": sorted(result.touched_stories)}
@@ -156,11 +160,11 @@ def group_stories(
 ) -> dict[str, Any]:
     """Give new reports a story (same event, any outlet or language); after the run's `last`
     pass, let go of the stories the passes kept in memory."""
-    from tasks import stories
+    from newsflow.tasks.stories import linking
 
-    result = stories.assign_stories(open_db(db_path), run_id=run_id, dirty=touched_stories)
+    result = linking.assign_stories(open_db(db_path), run_id=run_id, dirty=touched_stories)
     if last:
-        stories.release_kept()
+        linking.release_kept()
     return {"counts": result.counts(), "touched_stories": sorted(result.touched)}
 
 
@@ -256,15 +260,15 @@ def daily(
     }
     info = current_run(trigger)
     # Runs killed before they could record how they ended are marked, not left 'running'.
-    for stale in store.abandon_stale_runs(db):
+    for stale in run_log.abandon_stale_runs(db):
         logger.warning("run %s was left unfinished by a process that is gone: abandoned", stale)
-    run_id = store.start_run(
+    run_id = run_log.start_run(
         db, parameters=parameters, flow_run_id=info.flow_run_id, trigger=info.trigger
     )
     # Run-date guard: a schedule slot that another run completed (or is running) is a no-op.
     owner = runslots.claim_slot(db, run_id, info.slot) if info.slot else None
     if owner:
-        store.finish_run(
+        run_log.finish_run(
             db, run_id, status="skipped", error=f"slot {info.slot} already taken by run {owner}"
         )
         _publish(db_path, run_id)
@@ -293,7 +297,10 @@ def daily(
                 # This process waits for the workers' first batch: meanwhile it loads what
                 # deciding needs (NLTK's stemmers, SciPy's sparse matrices).
                 _import_in_background(
-                    "tasks.neardup", "tasks.stories", "nltk.stem.snowball", "scipy.sparse"
+                    "newsflow.tasks.dedup.neardup",
+                    "newsflow.tasks.stories.linking",
+                    "nltk.stem.snowball",
+                    "scipy.sparse",
                 )
             total_files, files_done = len(scanned["changed"]), 0
             progress.report("files", 0, total_files)
@@ -319,7 +326,9 @@ def daily(
         if feeds_file and not Path(feeds_file).is_file():
             raise FileNotFoundError(f"feed list {feeds_file} does not exist")
         if feeds or Path(feed_list).is_file():
-            from flows.feeds import ingest_feeds  # httpx, feedparser, trafilatura: when needed
+            from newsflow.flows.feeds import (
+                ingest_feeds,  # httpx, feedparser, trafilatura: when needed
+            )
 
             _add(counts, ingest_feeds(db_path, feed_list, list(feeds or []), run_id))
 
@@ -327,7 +336,7 @@ def daily(
         # process finds near-duplicates and stories over everything stored so far; summaries of
         # documents found to be copies meanwhile are dropped unwritten, and documents released
         # from being copies are summarised after.
-        pending = store.ids_to_summarise(
+        pending = writer.ids_to_summarise(
             db, method=method, length=length, settings_version=summarize.SETTINGS_VERSION
         )
         ready = {i for done in early for i in done.statuses}
@@ -345,7 +354,7 @@ def daily(
             window=max(1, len(story_calls)),
         )
         eligible = set(
-            store.ids_to_summarise(
+            writer.ids_to_summarise(
                 db, method=method, length=length, settings_version=summarize.SETTINGS_VERSION
             )
         )
@@ -372,7 +381,7 @@ def daily(
         if prepared.enabled:
             _add(counts, topics.match_topics(db_path, prepared.topics, run_id)["counts"])
     except BaseException as error:
-        store.finish_run(
+        run_log.finish_run(
             db,
             run_id,
             status="failed",
@@ -383,7 +392,7 @@ def daily(
         raise
     finally:
         workers.close()
-    store.finish_run(
+    run_log.finish_run(
         db, run_id, status="completed", counts=counts, cpu=_cpu(started_cpu, workers, parse_cpu)
     )
     _publish(db_path, run_id)

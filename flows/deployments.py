@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from prefect.schedules import Cron
 
-from tasks import summarize
+from newsflow.tasks.summarise import summarize
 
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
@@ -97,7 +97,7 @@ def build_deployments(
     """The daily deployment: one cron schedule (with a slug) in `timezone`, typed parameters."""
     from prefect.deployments.runner import EntrypointType
 
-    from flows.daily import daily
+    from newsflow.flows.daily import daily
 
     zone = check_timezone(timezone or local_timezone())
     try:

@@ -16,16 +16,16 @@ from pathlib import Path
 import httpx
 from sqlite_utils import Database
 
-from flows.settings import apply_defaults
+from newsflow.flows.settings import apply_defaults
 
 apply_defaults()
 
 from prefect import task  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402
 
-from db import open_db  # noqa: E402
-from tasks import feed_store, feeds, language  # noqa: E402
-from tasks.fetch import (  # noqa: E402
+from newsflow.db import open_db  # noqa: E402
+from newsflow.tasks.feeds import feed_list, feed_store, items, parsing  # noqa: E402
+from newsflow.tasks.feeds.fetch import (  # noqa: E402
     PAGE_ACCEPT,
     FetchResult,
     FetchSettings,
@@ -33,8 +33,9 @@ from tasks.fetch import (  # noqa: E402
     fetch,
     make_client,
 )
-from tasks.ingest import MAX_BODY_CHARS  # noqa: E402
-from tasks.models import Reject  # noqa: E402
+from newsflow.tasks.ingest import language  # noqa: E402
+from newsflow.tasks.ingest.loader import MAX_BODY_CHARS  # noqa: E402
+from newsflow.tasks.store.models import Reject  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class FeedRunSettings:
     workers: int = 4  # feeds fetched at once
     host_interval: float = 0.5  # seconds between two requests to the same host
     articles_per_feed: int = 30  # article pages fetched per feed and run; the rest wait
-    entries_per_feed: int = feeds.MAX_ENTRIES  # entries read per feed and run; the rest are cut
+    entries_per_feed: int = parsing.MAX_ENTRIES  # entries read per feed and run; the rest are cut
     full_text: bool = True
 
     @classmethod
@@ -104,7 +105,7 @@ def collect_feed(
     if not result.ok:  # a 304 stops here: no body, nothing to parse
         return outcome
     with _one_at_a_time(parse_lock, result.size):
-        parsed = feeds.parse_feed(
+        parsed = parsing.parse_feed(
             result.body,
             url=result.final_url or state.url,
             headers=result.headers,
@@ -157,7 +158,7 @@ def collect_feed(
                 else:
                     record.full_text, record.full_text_error = "failed", full_text.problem
                     record.full_text_attempts = previous + 1
-        item, identified = feeds.identified_item(
+        item, identified = items.identified_item(
             entry,
             feed_id=state.id,
             source=source,
@@ -166,7 +167,7 @@ def collect_feed(
         )
         if identified.confident:
             confident.append(identified.code)
-        if len(item.body) < feeds.MIN_BODY_CHARS and not item.headline_only:
+        if len(item.body) < items.MIN_BODY_CHARS and not item.headline_only:
             detail = f"{len(item.body)} characters of text and no headline"
             if record.full_text_error:
                 detail += f"; article page: {record.full_text_error}"
@@ -195,25 +196,25 @@ def _one_at_a_time(
 
 def _fetch_full_text(
     client: httpx.Client,
-    entry: feeds.FeedEntry,
+    entry: parsing.FeedEntry,
     *,
     settings: FeedRunSettings,
     gate: HostGate,
     parse_lock: threading.Lock | None = None,
-) -> tuple[FetchResult, feeds.FullText]:
+) -> tuple[FetchResult, items.FullText]:
     assert entry.url is not None
     with gate.slot(entry.url):
         page = fetch(client, entry.url, accept=PAGE_ACCEPT, settings=settings.article_fetch)
     if not page.ok:
-        return page, feeds.FullText(None, problem=f"page fetch failed: {page.error}")
+        return page, items.FullText(None, problem=f"page fetch failed: {page.error}")
     try:
         with _one_at_a_time(parse_lock, page.size):
-            found = feeds.full_text_from_page(
+            found = items.full_text_from_page(
                 entry, page.body, url=page.final_url or entry.url, headers=page.headers
             )
     except Exception as error:  # extraction of hostile HTML must not take the feed down
         log.warning("extracting %s failed: %s", entry.url, error)
-        found = feeds.FullText(None, problem=f"extraction failed: {error}")
+        found = items.FullText(None, problem=f"extraction failed: {error}")
     page.body = b""  # extracted; the size stays in page.size
     return page, found
 
@@ -247,7 +248,7 @@ def run_feeds(
 ) -> dict[str, int]:
     """Sync the feed list, fetch the due feeds concurrently, write each outcome; return counts."""
     settings = settings or FeedRunSettings.from_env()
-    specs = feeds.load_feed_list(Path(feeds_file)) if feeds_file else []
+    specs = feed_list.load_feed_list(Path(feeds_file)) if feeds_file else []
     counts: dict[str, int] = dict.fromkeys(COUNT_NAMES, 0)
     db = open_db(db_path)
     try:

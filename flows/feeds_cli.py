@@ -14,11 +14,11 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from db import DEFAULT_DB_PATH
+from newsflow.db import DEFAULT_DB_PATH
 
 if TYPE_CHECKING:
-    from tasks.feed_health import FeedHealth
-    from tasks.feeds import FeedSpec
+    from newsflow.tasks.feeds.feed_health import FeedHealth
+    from newsflow.tasks.feeds.feed_list import FeedSpec
 
 DEFAULT_FEEDS_FILE = Path("seeds/feeds.toml")
 EXIT_USAGE = 2
@@ -48,7 +48,7 @@ def _fail(message: str) -> typer.Exit:
 
 
 def _load(feeds_file: Path) -> list[FeedSpec]:
-    from tasks.feeds import FeedListError, load_feed_list
+    from newsflow.tasks.feeds.feed_list import FeedListError, load_feed_list
 
     if feeds_file.exists() and not feeds_file.is_file():
         raise _fail(f"--feeds-file: {feeds_file} is not a file")
@@ -67,8 +67,8 @@ def list_feeds(
     """Each listed feed with its health: enabled, last fetch and status, items, errors, backoff."""
     import json
 
-    from db.connection import open_existing_db
-    from tasks.feed_health import feed_health, unlisted_feeds
+    from newsflow.db.connection import open_existing_db
+    from newsflow.tasks.feeds.feed_health import feed_health, unlisted_feeds
 
     specs = _load(feeds_file)
     # Listing never creates a database; one that is there must be usable (else one line, exit 2).
@@ -143,8 +143,7 @@ def add(
     db: DbOption = DEFAULT_DB_PATH,  # accepted for uniformity; the list is the file, not the DB
 ) -> None:
     """Add a feed to the list file (its comments and layout are kept)."""
-    from tasks.feed_list import add_feeds, new_feeds
-    from tasks.feeds import FeedListError, feed_spec
+    from newsflow.tasks.feeds.feed_list import FeedListError, add_feeds, feed_spec, new_feeds
 
     specs = _load(feeds_file)
     tags = [t.strip() for t in tag or [] if t.strip()]
@@ -173,8 +172,7 @@ def remove(
     db: DbOption = DEFAULT_DB_PATH,  # accepted for uniformity; fetch history stays in the DB
 ) -> None:
     """Remove a feed from the list file, with the comment right above it; the rest is kept."""
-    from tasks.feed_list import remove_feed
-    from tasks.feeds import FeedListError
+    from newsflow.tasks.feeds.feed_list import FeedListError, remove_feed
 
     _load(feeds_file)
     try:
@@ -194,9 +192,8 @@ def import_opml(
     db: DbOption = DEFAULT_DB_PATH,  # accepted for uniformity; the list is the file, not the DB
 ) -> None:
     """Add the feeds of an OPML export (folders become tags); report what was skipped and why."""
-    from tasks.feed_list import add_feeds, new_feeds
-    from tasks.feeds import FeedListError
-    from tasks.opml import OpmlError, read_opml
+    from newsflow.tasks.feeds.feed_list import FeedListError, add_feeds, new_feeds
+    from newsflow.tasks.feeds.opml import OpmlError, read_opml
 
     specs = _load(feeds_file)
     try:
@@ -235,8 +232,8 @@ def export(
     db: DbOption = DEFAULT_DB_PATH,
 ) -> None:
     """Write the feed list as OPML 2.0 (tags in `category` and as folders) for any feed reader."""
-    from db.connection import open_existing_db
-    from tasks.opml import write_opml
+    from newsflow.db.connection import open_existing_db
+    from newsflow.tasks.feeds.opml import write_opml
 
     specs = _load(feeds_file)
     titles: dict[str, str] = {}

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from prefect.context import FlowRunContext
 from prefect.runtime import deployment
 
-from tasks.runslots import slot_key
+from newsflow.tasks.store.runslots import slot_key
 
 
 @dataclass(frozen=True)

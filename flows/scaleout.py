@@ -47,10 +47,12 @@ R = TypeVar("R")
 # from 3.45 to 2.75 s, the five seeds' first run from 2.7 to 2.05 s.
 PARALLEL_MIN_ITEMS = 400
 # Modules the fork server imports once, so each worker starts as a copy with them loaded (the
-# summarisers too: `tasks.summarize` loads them only when first asked).
+# summarisers too: `summarise.summarize` loads them only when first asked).
 PRELOAD = [
-    "flows.worker_start", "tasks.batches", "tasks.summarize", "tasks.lexrank", "tasks.fusion",
-    "tasks.ingest", "tasks.features", "datasketch",
+    "newsflow.flows.worker_start", "newsflow.tasks.pipeline.batches",
+    "newsflow.tasks.summarise.summarize", "newsflow.tasks.summarise.lexrank",
+    "newsflow.tasks.summarise.fusion", "newsflow.tasks.ingest.loader",
+    "newsflow.tasks.pipeline.features", "datasketch",
 ]  # fmt: skip
 
 
@@ -177,7 +179,7 @@ class Workers:
         if not self.settings.wants_pool(expected_items, early=_early):
             return False
         self._pool = ProcessPoolExecutor(self.settings.workers, mp_context=_fork_server())
-        from tasks.batches import warm_up
+        from newsflow.tasks.pipeline.batches import warm_up
 
         # The fork server (started by the first submit, unless `start_early` did) and the
         # workers forked from it inherit this environment.

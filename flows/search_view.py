@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from rich.markup import escape
 
-from tasks.search import Hit, Result
+from newsflow.tasks.search.engine import Hit, Result
 
 
 def story_lines(results: list[Result], *, documents: bool = False) -> Iterator[str]:

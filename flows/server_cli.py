@@ -9,8 +9,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from db import DEFAULT_DB_PATH
-from flows import local_server
+from newsflow.db import DEFAULT_DB_PATH
+from newsflow.flows import local_server
 
 app = typer.Typer(
     name="server",

@@ -19,10 +19,11 @@ from prefect.blocks.core import Block
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 
-from db import open_db
-from tasks import report, report_text, search
-from tasks import topics as topic_store
-from tasks.topics import Topic, TopicError
+from newsflow.db import open_db
+from newsflow.tasks.report import digests, report_text
+from newsflow.tasks.report import topics as topic_store
+from newsflow.tasks.report.topics import Topic, TopicError
+from newsflow.tasks.search import engine
 
 TOPIC_KEY_PREFIX = "newsflow-topic-"  # + the topic's slug: one artifact history per topic
 ARTIFACT_ENTRIES = 20  # per topic: a glance; `newsflow report --topic` has them all
@@ -62,7 +63,7 @@ def prepare_topics(db_path: str, seeds_dir: str, topics_file: str | None) -> Top
     for topic in prepared.enabled:
         try:
             topic_store.check_query(db, topic.query)
-        except search.BadQuery as error:
+        except engine.BadQuery as error:
             raise TopicError(f"{path}: topic {topic.name!r}: {error}") from None
         if topic.notify and topic.notify not in prepared.blocks:
             prepared.blocks[topic.notify] = load_block(topic.notify, topic=topic.name)
@@ -136,7 +137,7 @@ def publish_topic_artifacts(db_path: str, prepared: Topics, run_id: str) -> dict
         ids = topic_store.topic_documents(db, topic.name, run_id=run_id)
         if not ids:
             continue  # only what is new: a topic with nothing new adds no version
-        digest = report.documents_digest(
+        digest = digests.documents_digest(
             db, ids[:ARTIFACT_ENTRIES], title=f"Topic {topic.name} — run {run_id[:8]}",
             run_id=run_id,
         )  # fmt: skip

@@ -11,8 +11,9 @@ from rich.markup import escape
 from rich.table import Table
 from sqlite_utils import Database
 
-from db import DEFAULT_DB_PATH, open_existing_db
-from tasks.topics import TopicError
+from newsflow.db import DEFAULT_DB_PATH, open_existing_db
+from newsflow.flows.cli_app import console, fail
+from newsflow.tasks.report.topics import TopicError
 
 TopicsFileOption = Annotated[
     Path | None,
@@ -27,8 +28,7 @@ TopicsFileOption = Annotated[
 def check_topics_file(path: Path | None, *, seeds: Path) -> None:
     """Refuse a topics file (given, or the seeds folder's) that is missing or does not parse,
     before running (exit 2)."""
-    from flows.cli import fail
-    from tasks.topics import load_topics
+    from newsflow.tasks.report.topics import load_topics
 
     if path is not None and not path.is_file():
         raise fail(f"--topics-file: {path} is not a file")
@@ -41,8 +41,7 @@ def check_topics_file(path: Path | None, *, seeds: Path) -> None:
 def check_topics_ready(db: Path, seeds: Path, topics_file: Path | None) -> None:
     """Check the topics' queries and load their notification blocks before the run starts, so a
     missing block is one line (exit 2), not a failed flow run's traceback."""
-    from flows.cli import fail
-    from flows.topics import prepare_topics
+    from newsflow.flows.topics import prepare_topics
 
     try:
         prepare_topics(str(db), str(seeds), str(topics_file) if topics_file else None)
@@ -52,8 +51,7 @@ def check_topics_ready(db: Path, seeds: Path, topics_file: Path | None) -> None:
 
 def topic_document_ids(database: Database, name: str) -> list[int]:
     """The documents a stored topic matched, or a one-line error naming the known topics."""
-    from flows.cli import fail
-    from tasks.topics import known_topic, topic_documents
+    from newsflow.tasks.report.topics import known_topic, topic_documents
 
     if not known_topic(database, name):
         names = [row[0] for row in database.execute("SELECT name FROM topics ORDER BY name")]
@@ -68,8 +66,7 @@ def topics(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON rows.")] = False,
 ) -> None:
     """The topics followed: matches today, in all, their stories and the last match."""
-    from flows.cli import console, fail
-    from tasks.topics import load_topics, topic_stats
+    from newsflow.tasks.report.topics import load_topics, topic_stats
 
     path = topics_file or Path("seeds/topics.toml")
     if topics_file is not None and not topics_file.is_file():

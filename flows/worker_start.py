@@ -3,10 +3,10 @@ model, stemmers and gazetteer there, so every forked worker starts with them in 
 loading them itself (~0.45 s of CPU a worker). First in PRELOAD, so NLTK loads light (before
 sumy imports it) and the modules after it are loaded already."""
 
-from tasks.nltk_light import import_nltk
+from newsflow.tasks.common.nltk_light import import_nltk
 
 import_nltk()
 
-from tasks.batches import warm_up  # noqa: E402
+from newsflow.tasks.pipeline.batches import warm_up  # noqa: E402
 
 warm_up()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.settings import apply_defaults
+from newsflow.flows.settings import apply_defaults
 from tests.http_server import ScriptedServer
 
 apply_defaults()
@@ -37,7 +37,7 @@ def server() -> Iterator[ScriptedServer]:
 @pytest.fixture
 def no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
     """Names other than localhost do not resolve: a test can never reach the internet."""
-    from tasks import netguard
+    from newsflow.tasks.feeds import netguard
 
     def resolve(host: str, port: int) -> list[str]:
         if host == "localhost":

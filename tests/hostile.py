@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tasks.ingest import MAX_DEPTH
+from newsflow.tasks.ingest.scan import MAX_DEPTH
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -333,7 +333,16 @@ class Run:
         self.db = db
         self.out = log_dir / f"{name}.out"
         self.err = log_dir / f"{name}.err"
-        command = [sys.executable, "-m", "flows.cli", "run", "--seeds", str(seeds), "--db", str(db)]
+        command = [
+            sys.executable,
+            "-m",
+            "newsflow.flows.cli",
+            "run",
+            "--seeds",
+            str(seeds),
+            "--db",
+            str(db),
+        ]
         with self.out.open("wb") as out, self.err.open("wb") as err:
             self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=err,
                                             start_new_session=True)  # fmt: skip

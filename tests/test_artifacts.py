@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from db import open_db
-from flows.artifacts import DIGEST_KEY, FEED_COLUMNS, FEED_HEALTH_KEY
+from newsflow.db import open_db
+from newsflow.flows.artifacts import DIGEST_KEY, FEED_COLUMNS, FEED_HEALTH_KEY
 
 
 def run_artifacts(flow_run_id: str) -> dict[str, Any]:
@@ -27,7 +27,7 @@ def run_artifacts(flow_run_id: str) -> dict[str, Any]:
 def test_a_run_publishes_its_digest_and_feed_health(
     prefect_harness: None, seeds_copy: Path, db_path: Path
 ) -> None:
-    from flows.daily import daily
+    from newsflow.flows.daily import daily
 
     (seeds_copy / "empty.txt").write_bytes(b"")  # a reject the digest must explain
     result = daily(seeds_dir=str(seeds_copy), db_path=str(db_path), method="luhn", trigger="test")
@@ -55,7 +55,7 @@ def test_a_run_publishes_its_digest_and_feed_health(
 def test_a_run_with_nothing_new_says_so(
     prefect_harness: None, seeds_copy: Path, db_path: Path
 ) -> None:
-    from flows.daily import daily
+    from newsflow.flows.daily import daily
 
     daily(seeds_dir=str(seeds_copy), db_path=str(db_path), trigger="test")
     again = daily(seeds_dir=str(seeds_copy), db_path=str(db_path), trigger="test")
@@ -73,7 +73,7 @@ def test_feed_health_table_has_a_row_per_feed(
 ) -> None:
     import html
 
-    from flows.daily import daily
+    from newsflow.flows.daily import daily
     from tests.http_server import Reply, ScriptedServer
 
     texts = [

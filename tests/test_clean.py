@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tasks.clean import clean_article, is_caption, is_headline, is_ticker
+from newsflow.tasks.ingest.clean import clean_article, is_caption, is_headline, is_ticker
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 

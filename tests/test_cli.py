@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from flows.cli import app
+from newsflow.flows.cli import app
 
 runner = CliRunner()
 
@@ -35,7 +35,7 @@ def test_run_guesses_its_size_from_the_files_the_database_has_not_seen(
 ):
     """Before importing Prefect, `run` asks for the worker pool's early start with the number of
     files new to the database: all five seeds the first time, none once they are stored."""
-    from flows import scaleout
+    from newsflow.flows import scaleout
 
     asked: list[int] = []
     monkeypatch.setattr(

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from db import connection, open_db
-from flows.cli import app
+from newsflow.db import connection, open_db
+from newsflow.flows.cli import app
 
 runner = CliRunner()
 

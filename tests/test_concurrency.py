@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from db import open_db
+from newsflow.db import open_db
 from tests.hostile import (
     BBC_ARTICLES,
     ROOT,
@@ -100,21 +100,24 @@ def _without_prefect_server_logs(stderr: str) -> str:
 WRITER = """
 import sys, time
 from pathlib import Path
-from db import open_db
-from tasks import ingest, store
+from newsflow.db import open_db
+from newsflow.tasks.ingest import scan
+from newsflow.tasks.ingest import loader
+from newsflow.tasks.store import run_log
+from newsflow.tasks.store import writer
 
 db_path, seeds, go = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
 while not go.exists():
     time.sleep(0.005)
 db = open_db(db_path)  # every writer migrates the fresh file at the same moment
-run_id = store.start_run(db, parameters={}, trigger="test")
-entries, rejects = ingest.scan_folder(seeds)
-items = [item for entry in entries for item in ingest.load_file(entry)[0]]
+run_id = run_log.start_run(db, parameters={}, trigger="test")
+entries, rejects = scan.scan_folder(seeds)
+items = [item for entry in entries for item in loader.load_file(entry)[0]]
 for start in range(0, len(items), 25):  # small batches: many chances to interleave
-    with store.write_transaction(db):
-        store.save_items(db, items[start:start + 25], run_id=run_id)
-        store.save_rejects(db, rejects, run_id=run_id)
-store.finish_run(db, run_id, status="completed")
+    with writer.write_transaction(db):
+        writer.save_items(db, items[start:start + 25], run_id=run_id)
+        writer.save_rejects(db, rejects, run_id=run_id)
+run_log.finish_run(db, run_id, status="completed")
 """
 
 

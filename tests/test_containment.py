@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from db import open_db
-from tasks import containment, neardup, shingles
-from tasks.sentences import split_sentences
+from newsflow.db import open_db
+from newsflow.tasks.common import shingles
+from newsflow.tasks.dedup import containment, neardup
+from newsflow.tasks.summarise.sentences import split_sentences
 from tests.test_neardup import _article, _item, _row, _save
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from db import open_db
-from tasks import store
+from newsflow.db import open_db
+from newsflow.tasks.store import run_log, writer
 from tests.hostile import (
     BBC_ARTICLES,
     PROGRESS_TABLES,
@@ -191,49 +191,51 @@ def test_sigterm_records_the_run_as_failed_and_leaves_no_process_behind(
 KILL_INSIDE_A_TRANSACTION = """
 import sys, time
 from pathlib import Path
-from db import open_db
-from tasks import ingest, store
+from newsflow.db import open_db
+from newsflow.tasks.ingest import scan
+from newsflow.tasks.ingest import loader
+from newsflow.tasks.store import writer
 
 db = open_db(sys.argv[1])
-entries, _ = ingest.scan_folder(Path(sys.argv[2]))
+entries, _ = scan.scan_folder(Path(sys.argv[2]))
 
 def items():
     for number, entry in enumerate(entries):
-        yield from ingest.load_file(entry)[0]
+        yield from loader.load_file(entry)[0]
         if number == 40:  # 41 rows written inside the open transaction, none committed
             Path(sys.argv[3]).write_text("in transaction")
             time.sleep(600)
 
-store.save_items(db, items(), run_id="killed")
+writer.save_items(db, items(), run_id="killed")
 """
 
 
 def test_sigkill_inside_a_write_transaction_leaves_no_trace(corpus: Path, tmp_path: Path) -> None:
     db_path = tmp_path / "newsflow.db"
     marker = tmp_path / "marker"
-    writer = subprocess.Popen(
+    process = subprocess.Popen(
         [sys.executable, "-c", KILL_INSIDE_A_TRANSACTION, str(db_path), str(corpus), str(marker)],
         cwd=ROOT,
     )  # fmt: skip
     deadline = time.monotonic() + 120
     while not marker.exists():
-        assert writer.poll() is None and time.monotonic() < deadline, "writer never got there"
+        assert process.poll() is None and time.monotonic() < deadline, "writer never got there"
         time.sleep(0.05)
-    writer.kill()
-    writer.wait()
+    process.kill()
+    process.wait()
     # The killed transaction left rows in the WAL file, uncommitted: nobody may see them.
     assert query(db_path, "PRAGMA integrity_check") == [("ok",)]
     assert query(db_path, "SELECT count(*) FROM documents") == [(0,)]
     assert query(db_path, "SELECT count(*) FROM documents_fts") == [(0,)]
 
     # And the database takes the whole batch afterwards, as if nothing had happened.
-    from tasks import ingest
+    from newsflow.tasks.ingest import loader, scan
 
     db = open_db(db_path)
     try:
-        entries, _ = ingest.scan_folder(corpus)
-        items = [item for entry in entries[:60] for item in ingest.load_file(entry)[0]]
-        counts = store.save_items(db, items, run_id="after")
+        entries, _ = scan.scan_folder(corpus)
+        items = [item for entry in entries[:60] for item in loader.load_file(entry)[0]]
+        counts = writer.save_items(db, items, run_id="after")
         assert counts.new == 60
         assert db.execute("SELECT count(*) FROM documents").fetchone()[0] == 60
     finally:
@@ -244,23 +246,23 @@ def test_only_runs_whose_process_is_gone_are_abandoned(db_path: Path) -> None:
     db = open_db(db_path)
     finished = subprocess.Popen([sys.executable, "-c", "pass"])
     finished.wait()  # its pid is now free: a run that was killed
-    boot_of_this_process = store._process_start(os.getpid()) or time.time()
+    boot_of_this_process = run_log._process_start(os.getpid()) or time.time()
     long_ago = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(boot_of_this_process - 3600))
     host = socket.gethostname()
     rows = {
-        "dead": (finished.pid, host, store.now()),
-        "alive": (os.getpid(), host, store.now()),
+        "dead": (finished.pid, host, writer.now()),
+        "alive": (os.getpid(), host, writer.now()),
         "pid-reused": (os.getpid(), host, long_ago),  # our pid, but we started after that run
-        "other-host": (finished.pid, "elsewhere", store.now()),
-        "no-pid": (None, host, store.now()),
+        "other-host": (finished.pid, "elsewhere", writer.now()),
+        "no-pid": (None, host, writer.now()),
     }
     try:
         for run_id, (pid, run_host, started) in rows.items():
             db.table("runs").insert({"id": run_id, "started_at": started, "status": "running",
                                      "pid": pid, "host": run_host})  # fmt: skip
-        db.table("runs").insert({"id": "done", "started_at": store.now(), "status": "completed",
+        db.table("runs").insert({"id": "done", "started_at": writer.now(), "status": "completed",
                                  "pid": finished.pid, "host": host})  # fmt: skip
-        assert sorted(store.abandon_stale_runs(db)) == ["dead", "pid-reused"]
+        assert sorted(run_log.abandon_stale_runs(db)) == ["dead", "pid-reused"]
         status = dict(db.execute("SELECT id, status FROM runs").fetchall())
         assert status == {
             "dead": "abandoned",
@@ -272,6 +274,6 @@ def test_only_runs_whose_process_is_gone_are_abandoned(db_path: Path) -> None:
         }
         error = db.execute("SELECT error FROM runs WHERE id = 'dead'").fetchone()[0]
         assert f"process {finished.pid}" in error and "ended without finishing" in error
-        assert store.abandon_stale_runs(db) == []  # idempotent
+        assert run_log.abandon_stale_runs(db) == []  # idempotent
     finally:
         db.conn.close()

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from db import open_db
-from flows.daily import daily
+from newsflow.db import open_db
+from newsflow.flows.daily import daily
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -234,7 +234,7 @@ def test_edited_headline_alone_is_a_new_version_and_keeps_the_summary(
 
 
 def test_the_run_reports_its_progress(seeds_copy: Path, db_path: Path):
-    from flows import progress
+    from newsflow.flows import progress
 
     events: list[tuple[str, int, int]] = []
     with progress.listening(lambda *event: events.append(event)):

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from db import open_db
-from tasks import store
-from tasks.ingest import content_hash
-from tasks.models import Item
+from newsflow.db import open_db
+from newsflow.tasks.ingest.loader import content_hash
+from newsflow.tasks.store import run_log, writer
+from newsflow.tasks.store.models import Item
 
 METADATA = Path(__file__).resolve().parent.parent / "db" / "metadata.json"
 BODY = "The council approved the budget. Schools get more money. Roads wait another year."
@@ -40,11 +40,11 @@ def get_all(db_path: Path, *paths: str) -> list[Any]:
 
 def test_views_and_canned_queries_answer(db_path: Path) -> None:
     db = open_db(db_path)
-    run_id = store.start_run(db, parameters={"method": "luhn"}, trigger="cli")
+    run_id = run_log.start_run(db, parameters={"method": "luhn"}, trigger="cli")
     item = Item(key="file:a.txt", path="a.txt", body=BODY, title="Budget", language="en",
                 source="Daily Bugle", content_hash=content_hash(BODY))  # fmt: skip
-    store.save_items(db, [item], run_id=run_id)
-    store.finish_run(db, run_id, status="completed", counts={"documents_new": 1})
+    writer.save_items(db, [item], run_id=run_id)
+    run_log.finish_run(db, run_id, status="completed", counts={"documents_new": 1})
     day = db.execute("SELECT day FROM v_daily_digest").fetchone()[0]
     db.conn.close()
 
@@ -76,17 +76,17 @@ def test_metadata_names_only_tables_and_views_that_exist(db_path: Path) -> None:
 
 
 def test_topic_matches_browse_by_topic_facet(db_path: Path) -> None:
-    from tasks.topics import Topic, match_run
+    from newsflow.tasks.report.topics import Topic, match_run
 
     db = open_db(db_path)
-    run_id = store.start_run(db, parameters={"method": "luhn"}, trigger="cli")
+    run_id = run_log.start_run(db, parameters={"method": "luhn"}, trigger="cli")
     other = "Harbour fees rise. Ferries cost more. Fishermen protest at the quay."
     items = [
         Item(key=f"file:{name}.txt", path=f"{name}.txt", body=body, title=name, language="en",
              source="Daily Bugle", content_hash=content_hash(body))
         for name, body in (("Budget", BODY), ("Harbour", other))
     ]  # fmt: skip
-    store.save_items(db, items, run_id=run_id)
+    writer.save_items(db, items, run_id=run_id)
     topics = [Topic("Council", "council OR budget"), Topic("Harbour", "ferries")]
     match_run(db, topics, run_id=run_id)
     db.conn.close()

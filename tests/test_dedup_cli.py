@@ -7,9 +7,12 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from db import open_db
-from flows.cli import app
-from tasks import ingest, neardup, store, stories, story_summary
+from newsflow.db import open_db
+from newsflow.flows.cli import app
+from newsflow.tasks.dedup import neardup
+from newsflow.tasks.ingest import loader, scan
+from newsflow.tasks.store import writer
+from newsflow.tasks.stories import linking, story_summary
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATION = ROOT / "benchmarks/dedup/translations/seed-001_8d6a566c8fb300cb.de.txt"
@@ -26,10 +29,10 @@ def _build(seeds_copy: Path, db_path: Path) -> None:
     (seeds_copy / "copy.txt").write_text(f"Cambodia and Japan to deepen ties\n\n{shortened}\n")
     shutil.copy(TRANSLATION, seeds_copy / "translation.txt")
     db = open_db(db_path)
-    entries, _ = ingest.scan_folder(seeds_copy)
-    store.save_items(db, [i for e in entries for i in ingest.load_file(e)[0]], run_id="test")
+    entries, _ = scan.scan_folder(seeds_copy)
+    writer.save_items(db, [i for e in entries for i in loader.load_file(e)[0]], run_id="test")
     result = neardup.deduplicate(db, run_id="test")
-    grouped = stories.assign_stories(db, run_id="test", dirty=result.touched_stories)
+    grouped = linking.assign_stories(db, run_id="test", dirty=result.touched_stories)
     story_summary.update_summaries(db, grouped.touched)
     db.conn.close()
 

@@ -11,9 +11,9 @@ from typing import Any
 import jsonschema
 import pytest
 
-from flows import deployments
-from flows.deployments import BadSchedule, build_deployments, default_parameters
-from tasks import summarize
+from newsflow.flows import deployments
+from newsflow.flows.deployments import BadSchedule, build_deployments, default_parameters
+from newsflow.tasks.summarise import summarize
 
 
 def schema_of(deployment: Any) -> dict[str, Any]:
@@ -132,7 +132,7 @@ def test_default_parameters_refuse_bad_settings() -> None:
 
 def test_deployment_imports_the_flow_by_module_and_is_tagged() -> None:
     [deployment] = build_deployments(timezone="UTC")
-    assert deployment.entrypoint == "flows.daily.daily"
+    assert deployment.entrypoint == "newsflow.flows.daily.daily"
     assert set(deployment.tags) == {"newsflow", "daily"}
     assert deployment.description
 

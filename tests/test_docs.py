@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import typer
 
-from db import open_db
-from flows.cli import app
+from newsflow.db import open_db
+from newsflow.flows.cli import app
 
 ROOT = Path(__file__).resolve().parent.parent
 README_PATH = ROOT / "README.md"

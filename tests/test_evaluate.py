@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from flows.cli import app
-from tasks import evaluate
-from tasks.summarize import DEFAULT_METHOD, METHODS
+from newsflow.flows.cli import app
+from newsflow.tasks.summarise import evaluate
+from newsflow.tasks.summarise.summarize import DEFAULT_METHOD, METHODS
 
 BASELINE = Path(__file__).resolve().parent.parent / "benchmarks" / "quality" / "baseline.json"
 # The default may not fall further than this below the committed baseline (ROUGE-1 F1).

@@ -7,7 +7,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from tasks.extract import extract_html
+from newsflow.tasks.ingest.extract import extract_html
 from tests.http_server import article_page
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,7 +42,7 @@ def test_threads_extracting_at_once_in_a_fresh_interpreter_all_succeed(corpus, t
         import pathlib, sys, threading
         sys.setswitchinterval(1e-6)
         import trafilatura  # loaded, as after a run's first page; dateparser is not yet
-        from tasks.extract import extract_html
+        from newsflow.tasks.ingest.extract import extract_html
         pages = [p.read_text("utf-8") for p in sorted(pathlib.Path({str(tmp_path)!r}).glob("*"))]
         barrier, errors = threading.Barrier(8), []
         def work(page):

@@ -7,10 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from db import open_db
-from flows.daily import daily
-from tasks import batches, entities, neardup, shingles, stories
-from tasks.sentences import replay, split_sentences
+from newsflow.db import open_db
+from newsflow.flows.daily import daily
+from newsflow.tasks.common import shingles
+from newsflow.tasks.dedup import neardup
+from newsflow.tasks.pipeline import batches
+from newsflow.tasks.stories import entities, linking
+from newsflow.tasks.summarise.sentences import replay, split_sentences
 from tests.hostile import BBC_ARTICLES, SEEDS
 
 FOLDERS = {"seeds": SEEDS, "bbc": BBC_ARTICLES}
@@ -30,8 +33,8 @@ def test_parse_workers_compute_what_the_dedup_and_story_passes_would(name: str) 
         found = parsed.features[item.key]
         text = f"{item.title or ''}\n{item.body}"
         assert found.content_hash == item.content_hash
-        words = stories.terms(item.title, item.body, item.language)
-        head = stories.head_terms(
+        words = linking.terms(item.title, item.body, item.language)
+        head = linking.head_terms(
             shingles.tokens(item.title or "", item.language),
             shingles.tokens(item.body, item.language),
             item.language,

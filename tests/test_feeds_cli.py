@@ -13,10 +13,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from db import open_db
-from flows.cli import app
-from tasks import store
-from tasks.feeds import FeedSpec, load_feed_list
+from newsflow.db import open_db
+from newsflow.flows.cli import app
+from newsflow.tasks.feeds.feed_list import FeedSpec, load_feed_list
+from newsflow.tasks.store import run_log
 from tests.conftest import ROOT, SEEDS
 from tests.http_server import Reply, ScriptedServer
 
@@ -381,8 +381,8 @@ RSS = (
 
 
 def test_list_shows_each_feeds_health_after_a_real_fetch_from_loopback(tmp_path: Path, db_path):
-    from flows.feeds import FeedRunSettings, run_feeds
-    from tasks.fetch import FetchSettings
+    from newsflow.flows.feeds import FeedRunSettings, run_feeds
+    from newsflow.tasks.feeds.fetch import FetchSettings
 
     fast = FetchSettings(connect_timeout=1.0, read_timeout=0.5, deadline=2.0, max_attempts=1,
                          backoff_base=0.01, backoff_max=0.05, allow_private=True)  # fmt: skip
@@ -399,7 +399,7 @@ def test_list_shows_each_feeds_health_after_a_real_fetch_from_loopback(tmp_path:
         text = listed.read_text(encoding="utf-8")
         listed.write_text(text.replace(later, later + "enabled = false\n"), encoding="utf-8")
         database = open_db(db_path)
-        run_id = store.start_run(database, parameters={}, trigger="test")
+        run_id = run_log.start_run(database, parameters={}, trigger="test")
         database.close()
         counts = run_feeds(str(db_path), feeds_file=str(listed), adhoc=[server.url("/adhoc")],
                            run_id=run_id, settings=settings)  # fmt: skip

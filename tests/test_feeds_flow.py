@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from db import open_db
-from flows.feeds import FeedRunSettings, run_feeds
-from tasks import feed_store, feeds, store
-from tasks.fetch import FetchSettings
+from newsflow.db import open_db
+from newsflow.flows.feeds import FeedRunSettings, run_feeds
+from newsflow.tasks.feeds import feed_store, parsing
+from newsflow.tasks.feeds.fetch import FetchSettings
+from newsflow.tasks.store import run_log
 from tests.http_server import Reply, ScriptedServer, article_page, conditional, redirect
 
 FAST = FetchSettings(
@@ -84,7 +85,7 @@ def run(
     settings: FeedRunSettings = SETTINGS,
 ) -> dict[str, int]:
     db = open_db(db_path)
-    run_id = store.start_run(db, parameters={}, trigger="test")
+    run_id = run_log.start_run(db, parameters={}, trigger="test")
     db.close()
     return run_feeds(
         str(db_path),
@@ -146,7 +147,7 @@ def test_second_run_is_conditional_gets_304_parses_nothing_and_adds_nothing(
     assert docs[0]["body"].endswith("Story 0 ends here.")
 
     parses = []
-    monkeypatch.setattr(feeds, "parse_feed", lambda *a, **k: parses.append(1))
+    monkeypatch.setattr(parsing, "parse_feed", lambda *a, **k: parses.append(1))
     second = run(db_path, adhoc=[server.url("/feed")])
     assert second == {"feeds_not_modified": 1}
     assert parses == []  # a 304 costs no parsing
@@ -314,7 +315,7 @@ def test_every_failure_is_a_fetch_row_and_the_good_feeds_still_arrive(server, db
 
 def test_a_failing_feed_is_backed_off_across_runs_until_it_recovers(server, db_path, tmp_path):
     server.route("/down", Reply(500))
-    listed = tmp_path / "feeds.toml"
+    listed = tmp_path / "parsing.toml"
     listed.write_text(
         f'[[feeds]]\nname = "Down"\nurl = "{server.url("/down")}"\n', encoding="utf-8"
     )
@@ -459,14 +460,14 @@ def test_the_same_article_in_two_feeds_is_one_document(server, db_path):
 def test_one_feeds_internal_error_never_fails_the_run(server, db_path, monkeypatch):
     server.route("/ok", Reply(200, body=rss([entry("Fine", guid="f")])))
     server.route("/bad", Reply(200, body=rss([entry("Boom", guid="b")])))
-    real = feeds.parse_feed
+    real = parsing.parse_feed
 
-    def exploding(body: bytes, **kwargs: object) -> feeds.ParsedFeed:
+    def exploding(body: bytes, **kwargs: object) -> parsing.ParsedFeed:
         if b"Boom" in body:
             raise RuntimeError("parser bug")
         return real(body, **kwargs)
 
-    monkeypatch.setattr(feeds, "parse_feed", exploding)
+    monkeypatch.setattr(parsing, "parse_feed", exploding)
     counts = run(db_path, adhoc=[server.url("/ok"), server.url("/bad")], settings=NO_FULL_TEXT)
     assert counts["feeds_fetched"] == 1 and counts["feeds_failed"] == 1
     errors = [r["error"] for r in rows(db_path, "SELECT error FROM fetches") if r["error"]]
@@ -493,12 +494,12 @@ def fast_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_daily_flow_ingests_listed_and_adhoc_feeds_then_summarises_them(
     prefect_harness, server, seeds_copy, db_path, fast_env
 ):
-    from flows.daily import daily
+    from newsflow.flows.daily import daily
 
     server.route("/listed", conditional(teaser_feed(server, 2, prefix="/l"), etag='"l1"'))
     server.route("/adhoc", conditional(rss([entry("Adhoc story", guid="a")]), etag='"a1"'))
     server.route("/disabled", Reply(200, body=rss([entry("Never", guid="n")])))
-    (seeds_copy / "feeds.toml").write_text(
+    (seeds_copy / "parsing.toml").write_text(
         f'[[feeds]]\nname = "Listed"\nurl = "{server.url("/listed")}"\n\n'
         f'[[feeds]]\nurl = "{server.url("/disabled")}"\nenabled = false\n',
         encoding="utf-8",
@@ -542,7 +543,7 @@ def test_cli_run_with_feed_and_feeds_file(
 ):
     from typer.testing import CliRunner
 
-    from flows.cli import app
+    from newsflow.flows.cli import app
 
     server.route("/feed", Reply(200, body=rss([entry("From the CLI", guid="cli")])))
     server.route("/listed", Reply(200, body=rss([entry("From the list", guid="l")])))
@@ -582,7 +583,7 @@ def test_cli_run_with_feed_and_feeds_file(
 def test_cli_refuses_bad_feed_arguments_before_running(seeds_copy, db_path, args, message):
     from typer.testing import CliRunner
 
-    from flows.cli import app
+    from newsflow.flows.cli import app
 
     result = CliRunner().invoke(
         app, ["run", "--seeds", str(seeds_copy), "--db", str(db_path), *args]
@@ -593,9 +594,9 @@ def test_cli_refuses_bad_feed_arguments_before_running(seeds_copy, db_path, args
 def test_cli_refuses_an_invalid_feed_list(seeds_copy, db_path, tmp_path):
     from typer.testing import CliRunner
 
-    from flows.cli import app
+    from newsflow.flows.cli import app
 
-    bad = tmp_path / "feeds.toml"
+    bad = tmp_path / "parsing.toml"
     bad.write_text(
         '[[feeds]]\nurl = "https://x.example/"\nenabled = "sometimes"\n', encoding="utf-8"
     )
@@ -715,7 +716,7 @@ def test_new_user_check_a_few_dozen_feeds_on_loopback(server, db_path, corpus, t
     urls = [server.url(p) for p in expected] + [
         server.url(f"/fixture/{p.parent.name}/{p.name}") for p in fixtures
     ]
-    feed_list = tmp_path / "feeds.txt"
+    feed_list = tmp_path / "parsing.txt"
     feed_list.write_text("\n".join(urls) + "\n", encoding="utf-8")
 
     started = time.monotonic()

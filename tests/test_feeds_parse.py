@@ -11,18 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from tasks.feeds import (
-    FeedListError,
-    clean_text,
-    decode_page,
-    fix_mojibake,
-    full_text_from_page,
-    load_feed_list,
-    parse_date,
-    parse_feed,
-    read_with_feedparser,
-)
-from tasks.urls import canonical_url
+from newsflow.tasks.feeds.entry_dates import parse_date
+from newsflow.tasks.feeds.entry_text import clean_text, fix_mojibake
+from newsflow.tasks.feeds.feed_list import FeedListError, load_feed_list
+from newsflow.tasks.feeds.items import decode_page, full_text_from_page
+from newsflow.tasks.feeds.parsing import parse_feed, read_with_feedparser
+from newsflow.tasks.feeds.urls import canonical_url
 
 URL = "https://news.example/feeds/world.xml"
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)

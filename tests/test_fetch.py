@@ -13,16 +13,15 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from tasks.fetch import (
+from newsflow.tasks.feeds.fetch import (
     FetchSettings,
     HostGate,
-    Inflater,
     backoff_delay,
     fetch,
-    gunzip_capped,
     make_client,
     parse_retry_after,
 )
+from newsflow.tasks.feeds.inflate import Inflater, gunzip_capped
 from tests.http_server import Reply, ScriptedServer, conditional, redirect
 
 FAST = FetchSettings(

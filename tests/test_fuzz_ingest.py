@@ -14,9 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlite_utils import Database
 
-from db import open_db
-from tasks import ingest, store
-from tasks.models import Item, Reject
+from newsflow.db import open_db
+from newsflow.tasks.ingest import loader, scan
+from newsflow.tasks.store import writer
+from newsflow.tasks.store.models import Item, Reject
 from tests.hostile import BBC_ARTICLES, SEEDS
 
 FUZZ = settings(
@@ -57,15 +58,15 @@ def ingest_one(base: Path, db: Database, name: str, data: bytes) -> tuple[list[I
     """Write one file into a fresh folder, scan, load and store it as a run would."""
     folder = Path(tempfile.mkdtemp(dir=base))
     (folder / name).write_bytes(data)
-    entries, rejects = ingest.scan_folder(folder)
+    entries, rejects = scan.scan_folder(folder)
     items: list[Item] = []
     for entry in entries:
-        found, refused = ingest.load_file(entry)
+        found, refused = loader.load_file(entry)
         items += found
         rejects += refused
-    with store.write_transaction(db):  # storing must not fail either (encodings, sizes)
-        store.save_items(db, items, run_id="fuzz")
-        store.save_rejects(db, rejects, run_id="fuzz")
+    with writer.write_transaction(db):  # storing must not fail either (encodings, sizes)
+        writer.save_items(db, items, run_id="fuzz")
+        writer.save_rejects(db, rejects, run_id="fuzz")
     shutil.rmtree(folder)
     return items, rejects
 
@@ -78,13 +79,13 @@ def check_accounted(name: str, items: list[Item], rejects: list[Reject]) -> None
         assert reject.location.split("#")[0] == name
     for item in items:
         assert (item.path or "").split("#")[0] == name
-        assert len(item.body) <= ingest.MAX_BODY_CHARS
+        assert len(item.body) <= loader.MAX_BODY_CHARS
         # Too little text is kept only under a headline, which the body then starts with.
         if item.headline_only:
             assert item.title and item.body.startswith(item.title)
         else:
-            assert len(item.body) >= ingest.MIN_BODY_CHARS
-        assert item.content_hash == ingest.content_hash(item.body)
+            assert len(item.body) >= loader.MIN_BODY_CHARS
+        assert item.content_hash == loader.content_hash(item.body)
         assert not any(ord(ch) < 32 and ch != "\n" for ch in item.body)
         assert "\x00" not in (item.title or "")
 
@@ -194,10 +195,10 @@ def test_any_file_name_is_scanned_and_accounted_for(
     body = (SEEDS / "000_4c18ba39d7aebdfb.txt").read_bytes()
     for name in names:
         (folder / name).write_bytes(body)
-    entries, rejects = ingest.scan_folder(folder)
-    visible = {n for n in names if not n.startswith(".") and n not in ingest.IGNORED_NAMES}
+    entries, rejects = scan.scan_folder(folder)
+    visible = {n for n in names if not n.startswith(".") and n not in scan.IGNORED_NAMES}
     seen = [entry.relpath for entry in entries] + [reject.location for reject in rejects]
     assert sorted(seen) == sorted(visible)
-    with store.write_transaction(db):
-        store.save_rejects(db, rejects, run_id="fuzz")
+    with writer.write_transaction(db):
+        writer.save_rejects(db, rejects, run_id="fuzz")
     shutil.rmtree(folder)

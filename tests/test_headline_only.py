@@ -11,14 +11,16 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from db import open_db
-from flows.cli import app
-from flows.feeds import FeedRunSettings, run_feeds
-from tasks import ingest, store, summarize
-from tasks.fetch import FetchSettings
-from tasks.models import Item, Reject
-from tasks.search import search
-from tasks.stories import digest_entries
+from newsflow.db import open_db
+from newsflow.flows.cli import app
+from newsflow.flows.feeds import FeedRunSettings, run_feeds
+from newsflow.tasks.feeds.fetch import FetchSettings
+from newsflow.tasks.ingest import loader, scan
+from newsflow.tasks.search.engine import search
+from newsflow.tasks.store import run_log, writer
+from newsflow.tasks.store.models import Item, Reject
+from newsflow.tasks.stories.linking import digest_entries
+from newsflow.tasks.summarise import summarize
 from tests.http_server import Reply, ScriptedServer
 
 FAST = FetchSettings(
@@ -66,7 +68,7 @@ def rss(items: list[tuple[str, str, str | None]], *, language: str | None = None
 
 def run(db_path: Path, url: str, *, settings: FeedRunSettings = SETTINGS) -> dict[str, int]:
     db = open_db(db_path)
-    run_id = store.start_run(db, parameters={}, trigger="test")
+    run_id = run_log.start_run(db, parameters={}, trigger="test")
     db.close()
     return run_feeds(str(db_path), feeds_file=None, adhoc=[url], run_id=run_id, settings=settings)
 
@@ -87,7 +89,7 @@ def documents(db_path: Path) -> dict[str, dict[str, object]]:
 def test_a_record_with_only_a_title_is_a_document_not_summarised_and_in_the_digest(
     tmp_path: Path, db_path: Path
 ) -> None:
-    from flows.daily import daily
+    from newsflow.flows.daily import daily
 
     seeds = tmp_path / "seeds"
     seeds.mkdir()
@@ -131,18 +133,19 @@ def test_a_record_with_only_a_title_is_a_document_not_summarised_and_in_the_dige
 
 
 def test_a_headline_joins_the_story_of_the_article_it_announces(db_path: Path) -> None:
-    from tasks import neardup, stories
+    from newsflow.tasks.dedup import neardup
+    from newsflow.tasks.stories import linking
 
     items = [
-        ingest.finish_item(Item(key="h", title="Northern port reopens after storm repairs",
+        loader.finish_item(Item(key="h", title="Northern port reopens after storm repairs",
                                 body="Northern port reopens after storm repairs",
                                 headline_only=True, source="Harbour Gazette")),
-        ingest.finish_item(Item(key="a", title="Port reopens after repairs", body=ARTICLE,
+        loader.finish_item(Item(key="a", title="Port reopens after repairs", body=ARTICLE,
                                 source="Coast News")),
     ]  # fmt: skip
     db = open_db(db_path)
-    store.save_items(db, items, run_id="test")
-    stories.assign_stories(db, run_id="test", dirty=neardup.deduplicate(db).touched_stories)
+    writer.save_items(db, items, run_id="test")
+    linking.assign_stories(db, run_id="test", dirty=neardup.deduplicate(db).touched_stories)
     story = {row[0] for row in db.execute("SELECT story_id FROM documents").fetchall()}
     assert len(story) == 1  # one event: the headline and the article in one entry
 
@@ -157,19 +160,19 @@ def test_the_mark_survives_dedup_resetting_the_status_and_is_never_summarised(
     (tmp_path / "items.json").write_text(
         json.dumps([{"title": "Ferry timetable changes for the summer"}]), "utf-8"
     )
-    entries, _ = ingest.scan_folder(tmp_path)
-    items, _ = ingest.load_file(entries[0])
+    entries, _ = scan.scan_folder(tmp_path)
+    items, _ = loader.load_file(entries[0])
     db = open_db(db_path)
-    store.save_items(db, items, run_id="test")
+    writer.save_items(db, items, run_id="test")
     pending = dict(method="fusion", length="3", settings_version=summarize.SETTINGS_VERSION)
-    assert store.ids_to_summarise(db, **pending) == []
+    assert writer.ids_to_summarise(db, **pending) == []
     # Near-duplicate detection releases a copy by clearing its status: it comes back pending...
     db.execute("UPDATE documents SET summary_status = NULL")
-    ids = store.ids_to_summarise(db, **pending)
+    ids = writer.ids_to_summarise(db, **pending)
     assert len(ids) == 1
     # ...and summarising gives it its status again, and no summary.
     rows, statuses = summarize.summarise_documents(
-        store.documents_for_summary(db, ids), method="fusion", length=3
+        writer.documents_for_summary(db, ids), method="fusion", length=3
     )
     assert rows == [] and statuses == {ids[0]: "headline_only"}
 
@@ -186,8 +189,8 @@ def test_no_headline_and_too_little_text_stays_a_reject(tmp_path: Path) -> None:
     (tmp_path / "headline.txt").write_text("Bridge closed for repairs\nFor a week.\n", "utf-8")
     items: list[Item] = []
     rejects: list[Reject] = []
-    for entry in ingest.scan_folder(tmp_path)[0]:
-        found, refused = ingest.load_file(entry)
+    for entry in scan.scan_folder(tmp_path)[0]:
+        found, refused = loader.load_file(entry)
         items += found
         rejects += refused
     assert sorted((r.location, r.reason) for r in rejects) == [
@@ -273,7 +276,7 @@ def test_a_feed_item_with_no_headline_and_no_text_is_a_reject(
 
 
 def test_a_story_summary_quotes_reports_with_text_and_whole_headlines_otherwise() -> None:
-    from tasks.story_summary import summarise
+    from newsflow.tasks.stories.story_summary import summarise
 
     headlines = [
         {"id": 1, "body": "Retailer agrees to buy rival Jos. A. Bank for $1.8 billion",

@@ -22,10 +22,11 @@ from pathlib import Path
 
 import pytest
 
-from db import open_db
-from flows.feeds import FeedRunSettings, run_feeds
-from tasks import feeds, netguard, store
-from tasks.fetch import FetchSettings, fetch, make_client
+from newsflow.db import open_db
+from newsflow.flows.feeds import FeedRunSettings, run_feeds
+from newsflow.tasks.feeds import entry_text, netguard, parsing
+from newsflow.tasks.feeds.fetch import FetchSettings, fetch, make_client
+from newsflow.tasks.store import run_log
 from tests.hostile import record_figures
 from tests.hostile_feeds import (
     GOOD_TITLES,
@@ -117,7 +118,7 @@ def rows(db_path: Path, sql: str, *params: object) -> list[dict[str, object]]:
 
 def run(db_path: Path, urls: list[str], settings: FeedRunSettings = SETTINGS) -> dict[str, int]:
     db = open_db(db_path)
-    run_id = store.start_run(db, parameters={}, trigger="test")
+    run_id = run_log.start_run(db, parameters={}, trigger="test")
     db.close()
     return run_feeds(str(db_path), feeds_file=None, adhoc=urls, run_id=run_id, settings=settings)
 
@@ -147,8 +148,8 @@ def check_stored_text_is_clean(db_path: Path) -> None:
     assert "lollollol" not in dump and "A" * 1000 not in dump
     for doc in rows(db_path, "SELECT key, title, body FROM documents"):
         assert not CONTROL.search(doc["body"]) and not CONTROL.search(doc["title"] or "")
-        assert len(doc["title"] or "") <= feeds.MAX_TITLE_CHARS
-        assert len(doc["key"]) <= feeds.MAX_ID_CHARS + 200
+        assert len(doc["title"] or "") <= entry_text.MAX_TITLE_CHARS
+        assert len(doc["key"]) <= parsing.MAX_ID_CHARS + 200
 
 
 def param(case: Case) -> object:
@@ -181,7 +182,7 @@ def test_a_hostile_feed_is_recorded_and_the_good_feed_beside_it_is_kept(
         assert row["elapsed_ms"] < FETCH.max_attempts * (FETCH.deadline + 1.0) * 1000
     if "cut" in case.notes:
         assert row["entries_cut"] == case.notes["cut"] and counts["feed_entries_cut"] == 99_000
-        assert row["items"] == feeds.MAX_ENTRIES
+        assert row["items"] == parsing.MAX_ENTRIES
     if "too_long" in case.notes:
         reasons = {r["location"]: r["reason"] for r in rows(db_path, "SELECT * FROM rejects")}
         assert reasons == {f"guid:{urls[case.name]}#{case.notes['too_long']}": "too_long"}
@@ -244,7 +245,7 @@ def test_the_whole_list_in_one_newsflow_run_keeps_the_good_feed_in_bounded_time_
     farm: tuple[HostileFarm, dict[str, str]], tmp_path: Path
 ) -> None:
     server, urls = farm
-    feeds_file = tmp_path / "feeds.txt"
+    feeds_file = tmp_path / "parsing.txt"
     feeds_file.write_text("\n".join(urls.values()) + "\n", encoding="utf-8")
     seeds = tmp_path / "seeds"
     seeds.mkdir()
@@ -285,7 +286,7 @@ def test_the_whole_list_in_one_newsflow_run_keeps_the_good_feed_in_bounded_time_
 
 def measured_run(db_path: Path, feeds_file: Path, seeds: Path) -> dict[str, object]:
     """`newsflow run` in a subprocess; peak RSS from wait4, which also reaps it."""
-    command = [sys.executable, "-m", "flows.cli", "run", "--seeds", str(seeds), "--db",
+    command = [sys.executable, "-m", "newsflow.flows.cli", "run", "--seeds", str(seeds), "--db",
                str(db_path), "--feeds-file", str(feeds_file)]  # fmt: skip
     env = os.environ | ENV | {netguard.ALLOW_PRIVATE_ENV: "1"}
     started = time.monotonic()

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from flows.cli import app
-from tasks import ingest
-from tasks.models import Item, Reject
-from tasks.textio import decode_bytes
+from newsflow.flows.cli import app
+from newsflow.tasks.common.textio import decode_bytes
+from newsflow.tasks.ingest import loader, scan
+from newsflow.tasks.store.models import Item, Reject
 from tests.hostile import (
     ITEM,
     ROOT,
@@ -44,10 +44,10 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostileFolder]
 
 
 def load_all(folder: Path) -> tuple[list[Item], list[Reject]]:
-    entries, rejects = ingest.scan_folder(folder)
+    entries, rejects = scan.scan_folder(folder)
     items: list[Item] = []
     for entry in entries:
-        found, refused = ingest.load_file(entry)
+        found, refused = loader.load_file(entry)
         items += found
         rejects += refused
     return items, rejects
@@ -113,11 +113,11 @@ def test_an_oversized_file_is_refused_from_its_size_without_reading_it(
     hostile: HostileFolder,
 ) -> None:
     big = hostile.seeds / "big.txt"
-    entry = ingest.FileEntry(big, "big.txt", big.stat().st_size, big.stat().st_mtime_ns)
+    entry = scan.FileEntry(big, "big.txt", big.stat().st_size, big.stat().st_mtime_ns)
     assert entry.size == hostile.big_bytes == 60 * 1024 * 1024
     tracemalloc.start()
     try:
-        items, rejects = ingest.load_file(entry)
+        items, rejects = loader.load_file(entry)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -134,7 +134,7 @@ def test_files_that_change_after_the_scan_are_refused_not_fatal(tmp_path: Path) 
     for name in ("gone.txt", "grows.txt", "fifo.txt", "target.txt"):
         (seeds / name).write_bytes(article)
     (seeds / "link.txt").symlink_to("target.txt")
-    entries = {entry.relpath: entry for entry in ingest.scan_folder(seeds)[0]}
+    entries = {entry.relpath: entry for entry in scan.scan_folder(seeds)[0]}
     assert set(entries) == {"gone.txt", "grows.txt", "fifo.txt", "target.txt", "link.txt"}
 
     (seeds / "gone.txt").unlink()
@@ -148,7 +148,7 @@ def test_files_that_change_after_the_scan_are_refused_not_fatal(tmp_path: Path) 
     outcome = {}
     started = time.monotonic()
     for name, entry in entries.items():
-        items, rejects = ingest.load_file(entry, max_bytes=1_000_000)
+        items, rejects = loader.load_file(entry, max_bytes=1_000_000)
         outcome[name] = rejects[0].reason if rejects else ITEM
     assert time.monotonic() - started < 30
     assert outcome == {
@@ -158,7 +158,7 @@ def test_files_that_change_after_the_scan_are_refused_not_fatal(tmp_path: Path) 
         "link.txt": "symlink_outside",
         "target.txt": ITEM,
     }
-    items, rejects = ingest.load_path(seeds, seeds / "never-existed.txt")
+    items, rejects = loader.load_path(seeds, seeds / "never-existed.txt")
     assert items == [] and rejects[0].reason == "unreadable"
 
 
@@ -170,7 +170,7 @@ def test_a_file_that_grows_while_it_is_read_is_read_on_to_the_limit(
     as far as the limit, and refused past it, as if read to the limit at once."""
     path = tmp_path / "grows.txt"
     path.write_bytes(b"news " * 600)  # 3,000 bytes
-    entry = ingest.scan_folder(tmp_path)[0][0]
+    entry = scan.scan_folder(tmp_path)[0][0]
     real_fstat = os.fstat
 
     def seen_before_it_grew(descriptor: int) -> os.stat_result:  # 2,000 bytes ago
@@ -178,11 +178,11 @@ def test_a_file_that_grows_while_it_is_read_is_read_on_to_the_limit(
         return os.stat_result((*info[:6], info.st_size - 2_000, *info[7:10]))
 
     monkeypatch.setattr(os, "fstat", seen_before_it_grew)
-    found = ingest._read(entry, limit)
+    found = loader._read(entry, limit)
     if outcome == "too_large":
-        assert isinstance(found, ingest.Reject) and found.reason == "too_large"
+        assert isinstance(found, loader.Reject) and found.reason == "too_large"
     else:
-        assert not isinstance(found, ingest.Reject) and found[0] == b"news " * 600
+        assert not isinstance(found, loader.Reject) and found[0] == b"news " * 600
 
 
 @pytest.mark.parametrize(
@@ -212,9 +212,9 @@ def test_legacy_code_pages_decode_to_the_original_text(text: str, encoding: str)
 
 
 def test_batches_are_bounded_in_files_and_bytes() -> None:
-    entries = [ingest.FileEntry(Path(f"/x/{n}"), str(n), size, 0)
+    entries = [scan.FileEntry(Path(f"/x/{n}"), str(n), size, 0)
                for n, size in enumerate([10, 10, 10, 100, 5, 5, 5, 5])]  # fmt: skip
-    batches = ingest.plan_batches(entries, max_files=3, max_bytes=25)
+    batches = scan.plan_batches(entries, max_files=3, max_bytes=25)
     assert [[e.size for e in batch] for batch in batches] == [[10, 10], [10], [100], [5, 5, 5], [5]]
 
 
@@ -224,7 +224,7 @@ def hostile_run(
 ) -> dict[str, object]:
     """One real `newsflow run` over the hostile folder, in a subprocess, measured."""
     db_path = tmp_path_factory.mktemp("hostile-db") / "newsflow.db"
-    command = [sys.executable, "-m", "flows.cli", "run", "--seeds", str(hostile.seeds),
+    command = [sys.executable, "-m", "newsflow.flows.cli", "run", "--seeds", str(hostile.seeds),
                "--db", str(db_path)]  # fmt: skip
     started = time.monotonic()
     env = prefect_env(shared_prefect_home(tmp_path_factory.getbasetemp()))

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tasks.ingest import content_hash, count_article_files, load_file, scan_folder
+from newsflow.tasks.ingest.loader import content_hash, load_file
+from newsflow.tasks.ingest.scan import count_article_files, scan_folder
 
 BODY = (
     "The ministers met in Phnom Penh on Monday to discuss trade. They agreed to meet again "

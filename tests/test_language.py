@@ -8,8 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from tasks import ingest
-from tasks.language import detect_language, identify, plausible_languages, usual_language
+from newsflow.tasks.ingest import loader, scan
+from newsflow.tasks.ingest.language import (
+    detect_language,
+    identify,
+    plausible_languages,
+    usual_language,
+)
 
 # Headlines written for these tests (short, no sentence punctuation, the hard case).
 ENGLISH = [
@@ -99,8 +104,8 @@ def test_records_the_text_cannot_name_take_their_outlets_language(tmp_path: Path
     (tmp_path / "headlines.jsonl").write_text(
         "\n".join(json.dumps(r) for r in records), encoding="utf-8"
     )
-    entries, _ = ingest.scan_folder(tmp_path)
-    items, rejects = ingest.load_file(entries[0])
+    entries, _ = scan.scan_folder(tmp_path)
+    items, rejects = loader.load_file(entries[0])
     assert rejects == []
     language = {item.title: item.language for item in items}
     assert language[NAMES_ONLY[0]] == "en"
@@ -116,13 +121,13 @@ def test_a_lone_record_the_text_cannot_name_takes_the_files_usual_language(
     records = [{"title": t, "source": f"Outlet {n}"} for n, t in enumerate(ENGLISH)]
     records.append({"title": NAMES_ONLY[1], "source": "A Blog Nobody Knows"})
     (tmp_path / "headlines.json").write_text(json.dumps(records), encoding="utf-8")
-    entries, _ = ingest.scan_folder(tmp_path)
-    items, _ = ingest.load_file(entries[0])
+    entries, _ = scan.scan_folder(tmp_path)
+    items, _ = loader.load_file(entries[0])
     assert {item.title: item.language for item in items}[NAMES_ONLY[1]] == "en"
 
 
 def test_the_german_seed_is_german() -> None:
     seeds = Path(__file__).resolve().parent.parent / "seeds"
-    entries, _ = ingest.scan_folder(seeds)
-    languages = [item.language for entry in entries for item in ingest.load_file(entry)[0]]
+    entries, _ = scan.scan_folder(seeds)
+    languages = [item.language for entry in entries for item in loader.load_file(entry)[0]]
     assert sorted(languages) == ["de", "en", "en", "en", "en"]

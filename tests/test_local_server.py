@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from flows import local_server
+from newsflow.flows import local_server
 from tests.hostile import ROOT
 
 NEWSFLOW = str(Path(sys.executable).parent / "newsflow")

@@ -9,9 +9,12 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from db import open_db
-from tasks import ingest, neardup, shingles, store
-from tasks.models import Item
+from newsflow.db import open_db
+from newsflow.tasks.common import shingles
+from newsflow.tasks.dedup import neardup
+from newsflow.tasks.ingest import loader, scan
+from newsflow.tasks.store import writer
+from newsflow.tasks.store.models import Item
 
 BBC = "bbc-news-summary/article"
 
@@ -22,11 +25,11 @@ def _article(corpus: Path, name: str) -> tuple[str, str]:
 
 
 def _item(key: str, body: str, **fields: object) -> Item:
-    return ingest.finish_item(Item(key=key, body=body, **fields))  # type: ignore[arg-type]
+    return loader.finish_item(Item(key=key, body=body, **fields))  # type: ignore[arg-type]
 
 
 def _save(db: Database, *items: Item) -> None:
-    store.save_items(db, list(items), run_id="test")
+    writer.save_items(db, list(items), run_id="test")
 
 
 def _row(db: Database, key: str) -> dict[str, object]:
@@ -172,11 +175,11 @@ def test_boilerplate_under_different_headlines_is_flagged_not_a_duplicate(db_pat
     rejects = db.execute("SELECT location, reason FROM rejects ORDER BY location").fetchall()
     assert [r[1] for r in rejects] == ["boilerplate_only"] * 3
     pending = (
-        store.ids_to_summarise(db, method="lexrank", length="3", settings_version="1")
-        if hasattr(store, "ids_to_summarise")
+        writer.ids_to_summarise(db, method="lexrank", length="3", settings_version="1")
+        if hasattr(writer, "ids_to_summarise")
         else [  # fmt: skip
             d["id"]
-            for d in store.documents_to_summarise(
+            for d in writer.documents_to_summarise(
                 db, method="lexrank", length="3", settings_version="1"
             )
         ]
@@ -383,8 +386,8 @@ def test_a_file_copied_and_padded_later_is_the_duplicate(tmp_path: Path, corpus:
     (folder / "a-teaser.txt").write_text(text[:1500], encoding="utf-8")
     os.utime(folder / "rank.txt", (1_100_000_000, 1_100_000_000))  # the original is older
     db = open_db(tmp_path / "n.db")
-    entries, _ = ingest.scan_folder(folder)
-    store.save_items(db, [i for e in entries for i in ingest.load_file(e)[0]], run_id="t")
+    entries, _ = scan.scan_folder(folder)
+    writer.save_items(db, [i for e in entries for i in loader.load_file(e)[0]], run_id="t")
     neardup.deduplicate(db, run_id="t")
     rows = dict(db.execute("SELECT path, duplicate_of FROM documents").fetchall())
     original = db.execute("SELECT id FROM documents WHERE path = 'rank.txt'").fetchone()[0]

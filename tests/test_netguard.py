@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.netguard import ALLOW_PRIVATE_ENV, UnsafeURL, check_peer, check_url, private_allowed
+from newsflow.tasks.feeds.netguard import (
+    ALLOW_PRIVATE_ENV,
+    UnsafeURL,
+    check_peer,
+    check_url,
+    private_allowed,
+)
 
 
 def resolving_to(*addresses: str):

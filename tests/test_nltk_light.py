@@ -12,11 +12,11 @@ def test_nltk_loads_without_scipy_stats_which_stays_importable():
     work on top of it, and scipy.stats can still be imported by whoever wants it afterwards."""
     script = (
         "import sys\n"
-        "from tasks.nltk_light import import_nltk\n"
+        "from newsflow.tasks.common.nltk_light import import_nltk\n"
         "import_nltk()\n"
         "loaded = 'nltk' in sys.modules and 'scipy.stats' not in sys.modules\n"
         "from sumy.nlp.stemmers import Stemmer\n"
-        "from tasks.summarize import summarize_text\n"
+        "from newsflow.tasks.summarise.summarize import summarize_text\n"
         "text = ('Cambodia and Japan signed a trade pact. The ministers met in Phnom Penh. '"
         " 'Japan will fund a new port. Trade between the two countries grew last year.')\n"
         "summary = summarize_text(text, language='en', method='lexrank', length=2)\n"

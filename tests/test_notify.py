@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from db import open_db
+from newsflow.db import open_db
 from tests.http_server import Reply, ScriptedServer
 from tests.test_topics import ENERGY, OTHER, QUERY, topic, write_records, write_topics
 
@@ -33,7 +33,7 @@ def save_webhook(url: str) -> str:
 
 
 def run(folder: Path, db_path: Path, topics_file: Path) -> dict:
-    from flows.daily import daily
+    from newsflow.flows.daily import daily
 
     return daily(
         seeds_dir=str(folder), db_path=str(db_path), trigger="test", topics_file=str(topics_file)
@@ -97,9 +97,9 @@ def test_a_failing_receiver_is_recorded_and_the_run_still_completes(tmp_path: Pa
 
 
 def test_a_missing_block_fails_the_run_at_its_start_in_one_line(tmp_path: Path, db_path: Path):
-    from flows.cli import app
-    from flows.daily import daily
-    from tasks.topics import TopicError
+    from newsflow.flows.cli import app
+    from newsflow.flows.daily import daily
+    from newsflow.tasks.report.topics import TopicError
 
     folder = tmp_path / "news"
     write_records(folder, ENERGY)

@@ -94,7 +94,7 @@ def test_loopback_stays_reachable(offline: None):
 
 
 def test_every_method_summarises_english_and_german_offline(offline: None):
-    from tasks.summarize import METHODS, summarize_text
+    from newsflow.tasks.summarise.summarize import METHODS, summarize_text
 
     english = (
         "The central bank raised interest rates on Thursday. Inflation rose faster than expected. "
@@ -112,26 +112,28 @@ def test_every_method_summarises_english_and_german_offline(offline: None):
 
 def run_pipeline(seeds: Path, db_path: Path) -> dict[str, Any]:
     """Ingest the seed files and summarise them with the default method, without Prefect."""
-    from db import open_db
-    from tasks import ingest, store, summarize
+    from newsflow.db import open_db
+    from newsflow.tasks.ingest import loader, scan
+    from newsflow.tasks.store import run_log, writer
+    from newsflow.tasks.summarise import summarize
 
     db = open_db(db_path)
-    run_id = store.start_run(db, parameters={"offline": True})
-    entries, rejects = ingest.scan_folder(seeds)
-    items = [item for entry in entries for item in ingest.load_file(entry)[0]]
-    store.save_items(db, items, run_id=run_id)
+    run_id = run_log.start_run(db, parameters={"offline": True})
+    entries, rejects = scan.scan_folder(seeds)
+    items = [item for entry in entries for item in loader.load_file(entry)[0]]
+    writer.save_items(db, items, run_id=run_id)
     method, length = summarize.DEFAULT_METHOD, str(summarize.DEFAULT_SENTENCES)
-    pending = store.documents_to_summarise(
+    pending = writer.documents_to_summarise(
         db, method=method, length=length, settings_version=summarize.SETTINGS_VERSION
     )
     results, statuses = summarize.summarise_documents(pending, method=method, length=3)
     rows = [
-        store.SummaryRow(document_id, method, length, summarize.SETTINGS_VERSION, digest,
+        writer.SummaryRow(document_id, method, length, summarize.SETTINGS_VERSION, digest,
                          summary.text, summary.indexes)
         for document_id, digest, summary in results
     ]  # fmt: skip
-    store.save_summaries(db, rows, statuses=statuses, run_id=run_id)
-    store.finish_run(db, run_id, status="completed", counts={"summaries": len(rows)})
+    writer.save_summaries(db, rows, statuses=statuses, run_id=run_id)
+    run_log.finish_run(db, run_id, status="completed", counts={"summaries": len(rows)})
     stored = db.execute(
         "SELECT d.language, s.text FROM summaries s JOIN documents d ON d.id = s.document_id"
     ).fetchall()

@@ -11,14 +11,15 @@ import pytest
 from sqlite_utils import Database
 from typer.testing import CliRunner
 
-from db import open_db
-from flows.artifacts import FEED_COLUMNS, feed_table
-from flows.cli import app
-from tasks import report, store
-from tasks.ingest import content_hash
-from tasks.models import Item, Reject
-from tasks.report_html import to_html
-from tasks.report_text import md, to_json, to_markdown
+from newsflow.db import open_db
+from newsflow.flows.artifacts import FEED_COLUMNS, feed_table
+from newsflow.flows.cli import app
+from newsflow.tasks.ingest.loader import content_hash
+from newsflow.tasks.report import digests, model
+from newsflow.tasks.report.report_html import to_html
+from newsflow.tasks.report.report_text import md, to_json, to_markdown
+from newsflow.tasks.store import run_log, writer
+from newsflow.tasks.store.models import Item, Reject
 
 HOSTILE = "<script>alert(1)</script>"
 BODY = (
@@ -37,8 +38,8 @@ def item(key: str, *, body: str = BODY, **fields: object) -> Item:
 
 def summarise(db: Database, document_id: int, text: str, run_id: str, method: str = "luhn") -> None:
     digest = db.execute("SELECT content_hash FROM documents WHERE id = ?", [document_id]).fetchone()
-    row = store.SummaryRow(document_id, method, "2", "1", digest[0], text, [0, 1])
-    store.save_summaries(db, [row], statuses={document_id: "ok"}, run_id=run_id)
+    row = writer.SummaryRow(document_id, method, "2", "1", digest[0], text, [0, 1])
+    writer.save_summaries(db, [row], statuses={document_id: "ok"}, run_id=run_id)
 
 
 def stamp_documents(db: Database, when: str, *, document_id: int | None = None) -> None:
@@ -53,8 +54,8 @@ def stamp_documents(db: Database, when: str, *, document_id: int | None = None) 
 def stocked(db_path: Path) -> tuple[Database, str]:
     """Two documents (one with a hostile title and link), an exact copy, a reject, summaries."""
     db = open_db(db_path)
-    run_id = store.start_run(db, parameters={"method": "luhn", "sentences": "2"}, trigger="test")
-    store.save_items(
+    run_id = run_log.start_run(db, parameters={"method": "luhn", "sentences": "2"}, trigger="test")
+    writer.save_items(
         db,
         [
             item("https://evil.example/a", title=HOSTILE, url="javascript:alert(1)",
@@ -65,16 +66,16 @@ def stocked(db_path: Path) -> tuple[Database, str]:
         ],
         run_id=run_id,
     )  # fmt: skip
-    store.save_rejects(db, [Reject("bad.bin", "binary", detail="NUL bytes")], run_id=run_id)
+    writer.save_rejects(db, [Reject("bad.bin", "binary", detail="NUL bytes")], run_id=run_id)
     summarise(db, 1, "The council approved the new budget.\nSpending on schools rises.", run_id)
     summarise(db, 2, "Harbour plan stalls again.", run_id)
-    store.finish_run(db, run_id, status="completed", counts={"documents_new": 3})
+    run_log.finish_run(db, run_id, status="completed", counts={"documents_new": 3})
     return db, run_id
 
 
 def test_markdown_digest_has_summaries_sources_and_counts(stocked: tuple[Database, str]) -> None:
     db, _ = stocked
-    text = to_markdown(report.daily_digest(db))
+    text = to_markdown(digests.daily_digest(db))
     assert "- The council approved the new budget." in text
     assert "Sources: Daily Bugle — `b.txt`" in text
     assert "(also Copy Times)" in text  # the exact copy names its outlet under the original
@@ -84,7 +85,7 @@ def test_markdown_digest_has_summaries_sources_and_counts(stocked: tuple[Databas
 
 
 def test_markdown_escapes_hostile_titles(stocked: tuple[Database, str]) -> None:
-    text = to_markdown(report.daily_digest(stocked[0]))
+    text = to_markdown(digests.daily_digest(stocked[0]))
     assert HOSTILE not in text
     assert not re.search(r"(?<!\\)[<>]", text)  # every angle bracket is escaped
     assert "\\<script\\>alert(1)\\</script\\>" in text
@@ -104,7 +105,7 @@ class Tags(HTMLParser):
 
 
 def test_html_escapes_hostile_titles_sources_and_links(stocked: tuple[Database, str]) -> None:
-    page = to_html(report.daily_digest(stocked[0]))
+    page = to_html(digests.daily_digest(stocked[0]))
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     parser = Tags()
     parser.feed(page)
@@ -119,7 +120,7 @@ def test_html_escapes_hostile_titles_sources_and_links(stocked: tuple[Database, 
 
 
 def test_html_is_one_self_contained_phone_page_with_a_chart(stocked: tuple[Database, str]) -> None:
-    page = to_html(report.daily_digest(stocked[0]))
+    page = to_html(digests.daily_digest(stocked[0]))
     parser = Tags()
     parser.feed(page)
     names = [tag for tag, _ in parser.tags]
@@ -132,7 +133,7 @@ def test_html_is_one_self_contained_phone_page_with_a_chart(stocked: tuple[Datab
 
 
 def test_json_digest_round_trips(stocked: tuple[Database, str]) -> None:
-    data = json.loads(to_json(report.daily_digest(stocked[0])))
+    data = json.loads(to_json(digests.daily_digest(stocked[0])))
     assert data["counts"]["documents"] == 2 and data["counts"]["duplicates"] == 1
     assert data["by_language"] == {"en": 2}
     assert set(data["by_source"]) == {"Daily Bugle", '"><img src=x onerror=alert(1)>'}
@@ -145,14 +146,14 @@ def test_json_digest_round_trips(stocked: tuple[Database, str]) -> None:
 
 def test_story_sentences_name_the_outlet_behind_each(stocked: tuple[Database, str]) -> None:
     db, _ = stocked
-    stamp = store.now()
+    stamp = writer.now()
     db.table("stories").insert(
         {"id": 7, "title": "Budget and harbour", "document_count": 2, "created_at": stamp,
          "updated_at": stamp, "summary": "Harbour plan stalls again.\nSpending on schools rises.",
          "summary_sources": json.dumps([2, 1])}
     )  # fmt: skip
     db.execute("UPDATE documents SET story_id = 7 WHERE id IN (1, 2)")
-    digest = report.daily_digest(db)
+    digest = digests.daily_digest(db)
     [story] = [e for e in digest.entries if e.kind == "story"]
     assert [(s.text, s.outlet) for s in story.sentences] == [
         ("Harbour plan stalls again.", "Daily Bugle"),
@@ -164,16 +165,16 @@ def test_story_sentences_name_the_outlet_behind_each(stocked: tuple[Database, st
 
 def test_new_marks_only_what_came_after_the_last_digest(stocked: tuple[Database, str]) -> None:
     db, run_id = stocked
-    first = report.daily_digest(db)
+    first = digests.daily_digest(db)
     assert first.previous_digest_at is None and all(e.mark == "new" for e in first.entries)
-    report.record_digest(db, first, output_format="md")
+    digests.record_digest(db, first, output_format="md")
     # Everything so far predates the digest; one document arrives and one changes after it.
     stamp_documents(db, "2026-01-01T08:00:00Z")
     db.execute("UPDATE digests SET generated_at = '2026-01-01T09:00:00Z'")
     fresh = item("file:new.txt", path="new.txt", title="Fresh", body="A new one. " * 9)
-    store.save_items(db, [fresh], run_id=run_id)
+    writer.save_items(db, [fresh], run_id=run_id)
     db.execute("UPDATE documents SET updated_at = '2026-01-01T10:00:00Z' WHERE id = 2")
-    digest = report.daily_digest(db, since="2026-01-01")
+    digest = digests.daily_digest(db, since="2026-01-01")
     marks = {e.title: e.mark for e in digest.entries}
     assert marks == {"Fresh": "new", "Harbour plan": "updated", HOSTILE: None}
     assert digest.previous_digest_at == "2026-01-01T09:00:00Z"
@@ -184,36 +185,36 @@ def test_date_picks_one_utc_day(stocked: tuple[Database, str]) -> None:
     db, _ = stocked
     stamp_documents(db, "2026-02-03T23:59:00Z")
     stamp_documents(db, "2026-02-04T00:00:00Z", document_id=2)
-    assert [e.title for e in report.daily_digest(db, on="2026-02-04").entries] == ["Harbour plan"]
-    assert len(report.daily_digest(db, on="2026-02-03").entries) == 1
-    assert report.daily_digest(db).title == "News digest — 2026-02-04"  # the latest day
-    assert report.daily_digest(db, on="2026-02-05").entries == []
+    assert [e.title for e in digests.daily_digest(db, on="2026-02-04").entries] == ["Harbour plan"]
+    assert len(digests.daily_digest(db, on="2026-02-03").entries) == 1
+    assert digests.daily_digest(db).title == "News digest — 2026-02-04"  # the latest day
+    assert digests.daily_digest(db, on="2026-02-05").entries == []
 
 
 @pytest.mark.parametrize(
     ("on", "since"), [("yesterday", None), (None, "last week"), ("2026-01-01", "2026-01-01")]
 )
 def test_bad_windows_are_refused(db_path: Path, on: str | None, since: str | None) -> None:
-    with pytest.raises(report.BadWindow):
-        report.daily_digest(open_db(db_path), on=on, since=since)
+    with pytest.raises(model.BadWindow):
+        digests.daily_digest(open_db(db_path), on=on, since=since)
 
 
 def test_run_digest_lists_what_the_run_did(stocked: tuple[Database, str]) -> None:
     db, run_id = stocked
-    digest = report.run_digest(db, run_id)
+    digest = digests.run_digest(db, run_id)
     assert digest.title.startswith(f"Run {run_id[:8]}")
     assert {e.mark for e in digest.entries} == {"new"}
     assert [d.outlet for d in digest.duplicates] == ["Copy Times"]
     assert [(r.location, r.reason) for r in digest.rejects] == [("bad.bin", "binary")]
     assert digest.notes and "luhn with 2 sentences" in digest.notes[0]
-    limited = report.run_digest(db, run_id, limit=1)
+    limited = digests.run_digest(db, run_id, limit=1)
     assert len(limited.entries) == 1 and limited.more == 1
     assert "… and 1 more documents." in to_markdown(limited)
 
 
 def test_feed_health_per_run_and_overall(stocked: tuple[Database, str]) -> None:
     db, run_id = stocked
-    stamp = store.now()
+    stamp = writer.now()
     db.table("feeds").insert_all(
         [{"id": 1, "url": "https://a.example/feed", "name": "A", "created_at": stamp},
          {"id": 2, "url": "https://b.example/feed", "name": "B", "created_at": stamp},
@@ -228,7 +229,7 @@ def test_feed_health_per_run_and_overall(stocked: tuple[Database, str]) -> None:
          {"run_id": run_id, "feed_id": 3, "url": "", "error": "refused: private address",
           "fetched_at": stamp}]
     )  # fmt: skip
-    rows = {r["name"]: r for r in report.feed_health(db, run_id)}
+    rows = {r["name"]: r for r in digests.feed_health(db, run_id)}
     assert (rows["A"]["status"], rows["A"]["items"], rows["A"]["new"], rows["A"]["errors"]) == (
         200, 10, 4, 0,
     )  # fmt: skip
@@ -236,7 +237,7 @@ def test_feed_health_per_run_and_overall(stocked: tuple[Database, str]) -> None:
     assert (rows["C"]["url"], rows["C"]["status"], rows["C"]["errors"]) == (
         "http://10.0.0.1/feed", None, 1,
     )  # fmt: skip
-    overall = {r["name"]: r for r in report.feed_health(db)}
+    overall = {r["name"]: r for r in digests.feed_health(db)}
     assert overall["B"]["status"] == 503
     table = feed_table(list(rows.values()))
     assert tuple(table) == FEED_COLUMNS and table["name"] == ["A", "B", "C"]
@@ -313,7 +314,7 @@ def test_html_report_fits_a_phone_screen(stocked: tuple[Database, str], tmp_path
     from tests.test_ui_e2e import CHROMIUM_ARGS, OUTPUT
 
     page_file = tmp_path / "digest.html"
-    page_file.write_text(to_html(report.daily_digest(stocked[0])), encoding="utf-8")
+    page_file.write_text(to_html(digests.daily_digest(stocked[0])), encoding="utf-8")
     OUTPUT.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)

@@ -10,29 +10,29 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from flows.cli import app
-from tasks import report
-from tasks.report_html import to_html
-from tasks.report_templates import BadTemplate
-from tasks.report_text import to_markdown
+from newsflow.flows.cli import app
+from newsflow.tasks.report import model
+from newsflow.tasks.report.report_html import to_html
+from newsflow.tasks.report.report_templates import BadTemplate
+from newsflow.tasks.report.report_text import to_markdown
 from tests.test_report import HOSTILE, Tags, stocked  # noqa: F401  (a fixture)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "report"
 runner = CliRunner()
 
 
-def load_digest(path: Path) -> report.Digest:
+def load_digest(path: Path) -> model.Digest:
     """A Digest back from the JSON `to_json` wrote (tests/fixtures/report/build.py)."""
     data = json.loads(path.read_text(encoding="utf-8"))
     entries = []
     for raw in data.pop("entries"):
         raw.pop("outlets")
-        sentences = [report.Sentence(**s) for s in raw.pop("sentences")]
-        sources = [report.Source(**s) for s in raw.pop("sources")]
-        entries.append(report.Entry(**raw, sentences=sentences, sources=sources))
-    duplicates = [report.Duplicate(**d) for d in data.pop("duplicates")]
-    rejects = [report.Rejected(**r) for r in data.pop("rejects")]
-    return report.Digest(**data, entries=entries, duplicates=duplicates, rejects=rejects)
+        sentences = [model.Sentence(**s) for s in raw.pop("sentences")]
+        sources = [model.Source(**s) for s in raw.pop("sources")]
+        entries.append(model.Entry(**raw, sentences=sentences, sources=sources))
+    duplicates = [model.Duplicate(**d) for d in data.pop("duplicates")]
+    rejects = [model.Rejected(**r) for r in data.pop("rejects")]
+    return model.Digest(**data, entries=entries, duplicates=duplicates, rejects=rejects)
 
 
 @pytest.mark.parametrize("name", ["seeds", "seeds_limited", "hostile"])
@@ -51,7 +51,7 @@ HOSTILE_HTML = """<html><head><meta http-equiv="Content-Security-Policy" content
 {% endautoescape %}"""
 
 
-def hostile_digest() -> report.Digest:
+def hostile_digest() -> model.Digest:
     return load_digest(FIXTURES / "hostile.json")
 
 

@@ -12,16 +12,16 @@ from uuid import uuid4
 
 import pytest
 
-from db import open_db
-from flows import runinfo
-from tasks import store
-from tasks.runslots import claim_slot, slot_key
+from newsflow.db import open_db
+from newsflow.flows import runinfo
+from newsflow.tasks.store import run_log
+from newsflow.tasks.store.runslots import claim_slot, slot_key
 
 SLOT = "newsflow-daily/daily@2026-03-01T05:00:00Z"
 
 
 def run_row(db_path: Path) -> str:
-    return store.start_run(open_db(db_path), parameters={}, trigger="schedule")
+    return run_log.start_run(open_db(db_path), parameters={}, trigger="schedule")
 
 
 def test_slot_key_is_the_scheduled_time_in_utc() -> None:
@@ -34,7 +34,7 @@ def test_a_completed_slot_is_not_run_again(db_path: Path) -> None:
     db = open_db(db_path)
     first = run_row(db_path)
     assert claim_slot(db, first, SLOT) is None
-    store.finish_run(db, first, status="completed")
+    run_log.finish_run(db, first, status="completed")
     second = run_row(db_path)
     assert claim_slot(db, second, SLOT) == first
     # Another slot of the same deployment is free.
@@ -47,7 +47,7 @@ def test_a_running_owner_keeps_its_slot_until_its_process_dies(db_path: Path) ->
     assert claim_slot(db, first, SLOT) is None
     second = run_row(db_path)
     assert claim_slot(db, second, SLOT) == first
-    store.finish_run(db, second, status="skipped")  # what the flow does when it loses the slot
+    run_log.finish_run(db, second, status="skipped")  # what the flow does when it loses the slot
     # The owner crashed: its pid no longer exists on this host, so the slot can be redone.
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
@@ -60,7 +60,7 @@ def test_a_failed_run_releases_its_slot(db_path: Path) -> None:
     db = open_db(db_path)
     first = run_row(db_path)
     claim_slot(db, first, SLOT)
-    store.finish_run(db, first, status="failed", error="boom")
+    run_log.finish_run(db, first, status="failed", error="boom")
     assert claim_slot(db, run_row(db_path), SLOT) is None
 
 
@@ -102,7 +102,7 @@ def test_runs_outside_a_deployment_keep_the_callers_label(monkeypatch: pytest.Mo
 def test_the_flow_skips_a_slot_that_already_completed(
     prefect_harness: None, monkeypatch: pytest.MonkeyPatch, seeds_copy: Path, db_path: Path
 ) -> None:
-    from flows import daily as daily_module
+    from newsflow.flows import daily as daily_module
 
     scheduled = runinfo.RunInfo(None, "schedule", SLOT)
     monkeypatch.setattr(daily_module, "current_run", lambda default: scheduled)

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from benchmarks import corpus as corpus_generator
-from db import open_db
-from flows import daily as daily_module
-from flows import scaleout
-from flows.scaleout import ScaleSettings, Workers
+from newsflow.db import open_db
+from newsflow.flows import daily as daily_module
+from newsflow.flows import scaleout
+from newsflow.flows.scaleout import ScaleSettings, Workers
 
 
 def test_settings_default_to_one_worker_per_cpu(monkeypatch: pytest.MonkeyPatch):
@@ -63,7 +63,7 @@ def test_workers_get_one_blas_thread_each_unless_the_user_says(
     interpreter, so that this pool starts the fork server whose environment the workers get."""
     script = (
         "import os\n"
-        "from flows.scaleout import PARALLEL_MIN_ITEMS, ScaleSettings, Workers\n"
+        "from newsflow.flows.scaleout import PARALLEL_MIN_ITEMS, ScaleSettings, Workers\n"
         "if __name__ == '__main__':\n"
         "    with Workers(ScaleSettings(workers=2)) as workers:\n"
         "        calls = [('OPENBLAS_NUM_THREADS',)] * 4\n"
@@ -88,7 +88,8 @@ def test_an_early_fork_server_is_the_one_the_pool_forks_from():
     script = (
         "import os\n"
         "from multiprocessing import forkserver\n"
-        "from flows.scaleout import PARALLEL_MIN_ITEMS, ScaleSettings, Workers, start_early\n"
+        "from newsflow.flows.scaleout import PARALLEL_MIN_ITEMS, ScaleSettings, Workers\n"
+        "from newsflow.flows.scaleout import start_early\n"
         "if __name__ == '__main__':\n"
         "    two = ScaleSettings(workers=2)\n"
         "    assert not start_early(0, two)  # no new work: no server\n"
@@ -141,9 +142,9 @@ def test_a_started_pool_serves_small_work_too():
 
 
 def _worker_state() -> tuple[int, bool]:
-    from tasks import language
+    from newsflow.tasks.ingest import language
 
-    preloaded = "flows.worker_start" in sys.modules  # only the fork server imports it
+    preloaded = "newsflow.flows.worker_start" in sys.modules  # only the fork server imports it
     return os.getpid(), preloaded and language._identifier.cache_info().currsize > 0
 
 

@@ -9,13 +9,18 @@ import pytest
 from sqlite_utils import Database
 from typer.testing import CliRunner
 
-from db import open_db
-from db.migrations import migrations
-from flows.cli import app
-from tasks import cldr, features, gazetteer, neardup, search, search_index, store, stories
-from tasks.ingest import content_hash
-from tasks.models import Item
-from tasks.search_query import BadQuery, parse
+from newsflow.db import open_db
+from newsflow.db.migrations import migrations
+from newsflow.flows.cli import app
+from newsflow.tasks.common import cldr, gazetteer
+from newsflow.tasks.dedup import neardup
+from newsflow.tasks.ingest.loader import content_hash
+from newsflow.tasks.pipeline import features
+from newsflow.tasks.search import engine
+from newsflow.tasks.search.search_query import BadQuery, parse
+from newsflow.tasks.store import search_index, writer
+from newsflow.tasks.store.models import Item
+from newsflow.tasks.stories import linking
 
 # Short reports of the shape the ingest stores (title, paragraphs, outlet, date), in English and
 # German, written for these tests.
@@ -62,9 +67,9 @@ def _item(key: str) -> Item:
 def db(db_path: Path) -> Database:
     """A real database file with the documents stored and grouped as a run does."""
     database = open_db(db_path)
-    store.save_items(database, [_item(key) for key in DOCUMENTS], run_id="test")
+    writer.save_items(database, [_item(key) for key in DOCUMENTS], run_id="test")
     result = neardup.deduplicate(database, run_id="test")
-    stories.assign_stories(database, run_id="test", dirty=result.touched_stories)
+    linking.assign_stories(database, run_id="test", dirty=result.touched_stories)
     return database
 
 
@@ -76,7 +81,7 @@ def _ids(db: Database) -> dict[str, int]:
 
 def _found(db: Database, query: str) -> set[str]:
     by_id = {i: key for key, i in _ids(db).items()}
-    return {by_id[i] for i in search.matching_ids(db, query)}
+    return {by_id[i] for i in engine.matching_ids(db, query)}
 
 
 def test_english_inflections_find_the_same_documents(db: Database) -> None:
@@ -134,7 +139,7 @@ def test_prefix_matches_words_and_stems(db: Database) -> None:
 )
 def test_a_malformed_query_is_refused_with_a_reason(db: Database, query: str) -> None:
     with pytest.raises(BadQuery, match=r"cannot search for .*: \S"):
-        search.search(db, query)
+        engine.search(db, query)
 
 
 def test_a_malformed_query_is_one_line_and_exit_2(db_path: Path, db: Database) -> None:
@@ -154,7 +159,7 @@ def test_results_are_grouped_by_story(db: Database) -> None:
     ids = _ids(db)
     shared = db.execute("SELECT story_id FROM documents WHERE id = ?", [ids["en-talks"]]).fetchone()
     db.execute("UPDATE documents SET story_id = ? WHERE id = ?", [shared[0], ids["de-talks"]])
-    results = search.search(db, "Cambodia")
+    results = engine.search(db, "Cambodia")
     assert len(results) == 1
     (result,) = results
     assert result.story_id == shared[0]
@@ -162,14 +167,14 @@ def test_results_are_grouped_by_story(db: Database) -> None:
     assert sorted(result.languages) == ["de", "en"]
     assert sorted(result.outlets) == ["Phnom Penh Post", "Tageblatt"]
     # A word (not a name) finds the English report; its story brings the German one along.
-    (flood,) = search.search(db, "flood relief")
+    (flood,) = engine.search(db, "flood relief")
     assert [hit.id for hit in flood.documents] == [ids["en-talks"]]
     assert [hit.id for hit in flood.others] == [ids["de-talks"]]
     assert flood.story_languages == flood.as_json()["story_languages"] == ["en", "de"]
     # Every story appears once, whatever the number of its matching documents.
-    many = search.search(db, "Syria OR Egypt OR Cambodia")
+    many = engine.search(db, "Syria OR Egypt OR Cambodia")
     assert len({r.story_id for r in many}) == len(many)
-    assert search.search(db, "Syria OR Egypt OR Cambodia", limit=2) == many[:2]
+    assert engine.search(db, "Syria OR Egypt OR Cambodia", limit=2) == many[:2]
 
 
 def test_title_weighs_more_and_the_newer_wins_a_tie(db_path: Path) -> None:
@@ -184,8 +189,8 @@ def test_title_weighs_more_and_the_newer_wins_a_tie(db_path: Path) -> None:
     items.append(Item(key="file:title.txt", path="title.txt", title="Harbour reopens",
                       language="en", body="Ships are back. " * 3,
                       content_hash=content_hash("Ships are back. " * 3)))  # fmt: skip
-    store.save_items(database, items, run_id="test")
-    order = [r.documents[0].path for r in search.search(database, "harbour")]
+    writer.save_items(database, items, run_id="test")
+    order = [r.documents[0].path for r in engine.search(database, "harbour")]
     assert order == ["title.txt", "Friday.txt", "Monday.txt"]
 
 
@@ -193,7 +198,7 @@ def test_json_prints_one_object_per_story(db_path: Path, db: Database) -> None:
     result = CliRunner().invoke(app, ["search", "Cambodia", "--json", "--db", str(db_path)])
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.output.splitlines()]
-    assert len(lines) == len(search.search(db, "Cambodia"))
+    assert len(lines) == len(engine.search(db, "Cambodia"))
     keys = {"story_id", "title", "score", "document_ids", "titles", "locations", "languages"}
     assert all(keys <= set(line) for line in lines)
     assert {loc for line in lines for loc in line["locations"]} == {"en-talks.txt", "de-talks.txt"}
@@ -226,21 +231,21 @@ def test_the_cli_lists_stories_and_with_documents_every_document(
 def test_matching_ids_looks_only_at_the_ids_given(db: Database) -> None:
     ids = _ids(db)
     some = [ids["en-talks"], ids["en-bread"], ids["de-museum"]]
-    assert search.matching_ids(db, "Cambodia", some) == {ids["en-talks"]}
-    assert search.matching_ids(db, "Cambodia", []) == set()
-    assert search.matching_ids(db, "Cambodia", languages=["de"]) == {ids["de-talks"]}
-    assert search.matching_ids(db, "Cambodia", [ids["de-talks"], 10_000]) == {ids["de-talks"]}
+    assert engine.matching_ids(db, "Cambodia", some) == {ids["en-talks"]}
+    assert engine.matching_ids(db, "Cambodia", []) == set()
+    assert engine.matching_ids(db, "Cambodia", languages=["de"]) == {ids["de-talks"]}
+    assert engine.matching_ids(db, "Cambodia", [ids["de-talks"], 10_000]) == {ids["de-talks"]}
 
 
 def test_the_index_follows_edits(db: Database) -> None:
     edited = _item("en-bread")
     edited.body = edited.body.replace("sourdough", "rye")
     edited.content_hash = content_hash(edited.body)
-    store.save_items(db, [edited], run_id="test")
+    writer.save_items(db, [edited], run_id="test")
     assert _found(db, "sourdough") == set() and _found(db, "rye") == {"en-bread"}
     retitled = _item("de-museum")
     retitled.title = "Pharaonenschätze im neuen Museum"  # the same body: a new headline only
-    store.save_items(db, [retitled], run_id="test")
+    writer.save_items(db, [retitled], run_id="test")
     assert _found(db, "Pharaonenschatz") == {"de-museum"}
     (title,) = db.execute(
         "SELECT title FROM documents_search WHERE rowid = ?", [_ids(db)["de-museum"]]

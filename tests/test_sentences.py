@@ -6,8 +6,8 @@ import pytest
 from sumy.parsers.plaintext import PlaintextParser
 from typer.testing import CliRunner
 
-from flows.cli import app
-from tasks.sentences import (
+from newsflow.flows.cli import app
+from newsflow.tasks.summarise.sentences import (
     OfflineTokenizer,
     record,
     replay,

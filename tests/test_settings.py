@@ -10,7 +10,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 PROBE = """
-from flows.settings import apply_defaults, foreground_run
+from newsflow.flows.settings import apply_defaults, foreground_run
 apply_defaults()
 from prefect.settings import get_current_settings
 with foreground_run():

@@ -10,11 +10,15 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from db import open_db
-from tasks import entities, gazetteer, ingest, neardup, store, stories, story_summary
-from tasks.dates import MONTHS
-from tasks.models import Item
-from tasks.sentences import replay, split_sentences
+from newsflow.db import open_db
+from newsflow.tasks.common import gazetteer
+from newsflow.tasks.common.dates import MONTHS
+from newsflow.tasks.dedup import neardup
+from newsflow.tasks.ingest import loader, scan
+from newsflow.tasks.store import writer
+from newsflow.tasks.store.models import Item
+from newsflow.tasks.stories import entities, linking, story_summary
+from newsflow.tasks.summarise.sentences import replay, split_sentences
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "benchmarks" / "dedup" / "translations"
@@ -23,14 +27,14 @@ SEED_001 = "001_8d6a566c8fb300cb"  # English: foreign ministers, 17 December 202
 
 
 def _ingest(db: Database, folder: Path) -> None:
-    entries, _ = ingest.scan_folder(folder)
-    items = [item for entry in entries for item in ingest.load_file(entry)[0]]
-    store.save_items(db, items, run_id="test")
+    entries, _ = scan.scan_folder(folder)
+    items = [item for entry in entries for item in loader.load_file(entry)[0]]
+    writer.save_items(db, items, run_id="test")
 
 
-def _decide(db: Database) -> stories.StoryResult:
+def _decide(db: Database) -> linking.StoryResult:
     result = neardup.deduplicate(db, run_id="test")
-    grouped = stories.assign_stories(db, run_id="test", dirty=result.touched_stories)
+    grouped = linking.assign_stories(db, run_id="test", dirty=result.touched_stories)
     story_summary.update_summaries(db, grouped.touched)
     return grouped
 
@@ -43,7 +47,7 @@ def _story_of(db: Database, path: str) -> int:
 def test_five_seeds_stay_five_documents_in_five_stories_through_the_daily_flow(
     prefect_harness: None, seeds_copy: Path, db_path: Path
 ) -> None:
-    from flows.daily import daily
+    from newsflow.flows.daily import daily
 
     result = daily(seeds_dir=str(seeds_copy), db_path=str(db_path), trigger="test")
 
@@ -81,17 +85,17 @@ def test_english_report_and_its_german_translation_share_a_story(
     ).fetchone()[0]
     assert "other language" in reason and "name:kamikawa" in reason
     # The digest lists each story once; a limit gives the same first entries, built alone.
-    entries = stories.digest_entries(db)
+    entries = linking.digest_entries(db)
     assert len(entries) == 5 and sum(len(e["sources"]) for e in entries) == 7
     for limit in range(1, 6):
-        assert stories.digest_entries(db, limit=limit)[:limit] == entries[:limit]
+        assert linking.digest_entries(db, limit=limit)[:limit] == entries[:limit]
 
 
 @pytest.mark.usefixtures("prefect_harness")
 def test_story_summaries_slice_the_sentences_the_parse_found(seeds_copy: Path, db_path: Path):
     """The parse records where each body's sentences are; story summaries slice them rather than
     split every report again, and choose the same lines. A record of another text is not used."""
-    from flows.daily import daily
+    from newsflow.flows.daily import daily
 
     shutil.copy(TRANSLATIONS / f"seed-{SEED_001}.de.txt", seeds_copy / "001-de.txt")
     shutil.copy(TRANSLATIONS / f"seed-{SEED_000}.en.txt", seeds_copy / "000-en.txt")
@@ -119,7 +123,7 @@ def test_story_summaries_slice_the_sentences_the_parse_found(seeds_copy: Path, d
 def _feed(db: Database, name: str) -> int:
     return int(
         db.table("feeds").insert({"url": f"https://{name}.example/rss", "name": name,
-                                  "created_at": store.now()}).last_pk
+                                  "created_at": writer.now()}).last_pk
     )  # fmt: skip
 
 
@@ -134,13 +138,13 @@ def test_a_wire_story_carried_by_several_feeds_is_one_story_listing_every_outlet
         feed_id = _feed(db, outlet)
         furniture = f"\n\nFollow {outlet} for more business news." if number else ""
         items.append(
-            ingest.finish_item(
+            loader.finish_item(
                 Item(key=f"https://{outlet}.example/{number}", url=f"https://{outlet}.example/{number}",
                      title=title.strip(), body=body.strip() + furniture, feed_id=feed_id,
                      published_at=f"2005-02-0{number + 1}T08:00:00Z")
             )
         )  # fmt: skip
-    store.save_items(db, items, run_id="test")
+    writer.save_items(db, items, run_id="test")
     _decide(db)
 
     rows = db.execute(
@@ -185,12 +189,12 @@ def test_a_story_summary_takes_lines_from_several_reports_and_credits_each(
         " millions of PlayStation 2 owners who already know its games and its brand."
     )
     db = open_db(db_path)
-    store.save_items(
+    writer.save_items(
         db,
         [
-            ingest.finish_item(Item(key="https://a.example/psp", url="https://a.example/psp",
+            loader.finish_item(Item(key="https://a.example/psp", url="https://a.example/psp",
                                     title=title, body=body, source="Tech Desk")),
-            ingest.finish_item(Item(key="https://b.example/psp", url="https://b.example/psp",
+            loader.finish_item(Item(key="https://b.example/psp", url="https://b.example/psp",
                                     title="Sony sets US date for PSP", body=other,
                                     source="Games Weekly")),
         ],
@@ -211,7 +215,7 @@ def test_a_story_summary_takes_lines_from_several_reports_and_credits_each(
     assert set(behind) <= ids and len(set(behind)) == 2  # both reports contribute
     # MMR: the two versions of the lede never both appear.
     assert sum("24 March" in line for line in lines) <= 1
-    entry = stories.digest_entries(db)[0]
+    entry = linking.digest_entries(db)[0]
     assert entry["kind"] == "story" and {o for _, _, o in entry["summary"]} <= {
         "Tech Desk",
         "Games Weekly",
@@ -286,10 +290,10 @@ def test_reports_outside_the_window_open_their_own_story(db_path: Path, corpus: 
     title, body = text.split("\n", 1)
     sentences = body.strip().split(". ")
     db = open_db(db_path)
-    store.save_items(
+    writer.save_items(
         db,
         [
-            ingest.finish_item(Item(key=f"k{n}", title=title, body=". ".join(part),
+            loader.finish_item(Item(key=f"k{n}", title=title, body=". ".join(part),
                                     published_at=stamp))
             for n, (part, stamp) in enumerate(
                 [(sentences[::2], "2005-01-01T00:00:00Z"),
@@ -321,7 +325,7 @@ def _rss(channel: str, items: list[tuple[str, str, str]]) -> bytes:
 def test_a_wire_story_in_several_real_feeds_shares_one_story_through_the_daily_flow(
     prefect_harness: None, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from flows.daily import daily
+    from newsflow.flows.daily import daily
     from tests.http_server import Reply, ScriptedServer
 
     monkeypatch.setenv("NEWSFLOW_FEEDS_FULL_TEXT", "0")  # the feeds carry the whole text

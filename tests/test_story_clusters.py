@@ -6,9 +6,12 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from db import open_db
-from tasks import ingest, neardup, store, stories, story_clusters
-from tasks.models import Item
+from newsflow.db import open_db
+from newsflow.tasks.dedup import neardup
+from newsflow.tasks.ingest import loader
+from newsflow.tasks.store import writer
+from newsflow.tasks.store.models import Item
+from newsflow.tasks.stories import clusters, linking
 
 # (outlet, published, headline, teaser): the shape of feed items whose pages cannot be fetched.
 # Written for these tests; the people and places are invented.
@@ -110,7 +113,7 @@ GERMAN = [
 
 def _items(rows: list[tuple[str, str, str, str]], tag: str, language: str) -> list[Item]:
     return [
-        ingest.finish_item(
+        loader.finish_item(
             Item(key=f"{tag}-{n}", title=title, body=f"{title}\n\n{teaser}", source=outlet,
                  published_at=published, language=language)
         )
@@ -120,7 +123,7 @@ def _items(rows: list[tuple[str, str, str, str]], tag: str, language: str) -> li
 
 def _decide(db: Database) -> None:
     result = neardup.deduplicate(db, run_id="test")
-    stories.assign_stories(db, run_id="test", dirty=result.touched_stories)
+    linking.assign_stories(db, run_id="test", dirty=result.touched_stories)
 
 
 def _stories(db: Database, prefix: str) -> set[int]:
@@ -138,7 +141,7 @@ def test_outlets_wording_one_event_differently_share_one_story(db_path: Path) ->
     db = open_db(db_path)
     items = _items(DEATH, "death", "en") + _items(TALKS, "talks", "en")
     items += _items(ATTACKS, "attack", "en")
-    store.save_items(db, items, run_id="test")
+    writer.save_items(db, items, run_id="test")
     _decide(db)
 
     assert len(_stories(db, "death")) == 1
@@ -153,7 +156,7 @@ def test_a_border_clash_reported_by_six_outlets_over_two_days_is_one_story(
     db_path: Path,
 ) -> None:
     db = open_db(db_path)
-    store.save_items(db, _items(BORDER, "border", "en") + _items(TALKS, "talks", "en"), run_id="t")
+    writer.save_items(db, _items(BORDER, "border", "en") + _items(TALKS, "talks", "en"), run_id="t")
     _decide(db)
     assert len(_stories(db, "border")) == 1
     assert _stories(db, "border") != _stories(db, "talks")
@@ -161,7 +164,7 @@ def test_a_border_clash_reported_by_six_outlets_over_two_days_is_one_story(
 
 def test_every_story_decision_is_explained(db_path: Path) -> None:
     db = open_db(db_path)
-    store.save_items(db, _items(DEATH, "death", "en"), run_id="test")
+    writer.save_items(db, _items(DEATH, "death", "en"), run_id="test")
     _decide(db)
     rows = db.execute(
         "SELECT decision, score, threshold, reason FROM dedup_decisions WHERE method = 'story'"
@@ -178,7 +181,7 @@ def test_a_short_german_report_joins_the_english_story_through_shared_names(
     db_path: Path,
 ) -> None:
     db = open_db(db_path)
-    store.save_items(db, _items(TALKS, "talks", "en") + _items(GERMAN, "de", "de"), run_id="t")
+    writer.save_items(db, _items(TALKS, "talks", "en") + _items(GERMAN, "de", "de"), run_id="t")
     _decide(db)
     # Too few names, figures or dates in a headline and a teaser to link across languages:
     # a German teaser stays apart rather than joining on the shared word "Iran" alone.
@@ -191,8 +194,8 @@ def test_a_short_german_report_joins_the_english_story_through_shared_names(
 
 
 def test_candidates_come_from_the_index_not_from_every_story() -> None:
-    clusterer = story_clusters.Clusterer(window_days=7)
-    day = story_clusters.DAY
+    clusterer = clusters.Clusterer(window_days=7)
+    day = clusters.DAY
     terms = [{f"en:topic{n}": 1.0, f"en^topic{n}": 1.0, "en:common": 1.0} for n in range(300)]
     clusterer.count((n, t, ()) for n, t in enumerate(terms))
     for n, found in enumerate(terms):
@@ -206,11 +209,11 @@ def test_candidates_come_from_the_index_not_from_every_story() -> None:
 
 
 def test_stories_out_of_the_window_are_forgotten_and_never_candidates() -> None:
-    clusterer = story_clusters.Clusterer(window_days=7)
+    clusterer = clusters.Clusterer(window_days=7)
     found = {"en:keller": 2.0, "en^keller": 1.0, "en^die": 1.0}
     clusterer.count([(1, found, ()), (2, found, ())])
     clusterer.add(clusterer.profile(1, "en", 0.0, found, ()), story_id=1)
-    later = clusterer.profile(2, "en", 30 * story_clusters.DAY, found, ())
+    later = clusterer.profile(2, "en", 30 * clusters.DAY, found, ())
     assert clusterer.candidates(later) == []
     clusterer.forget_before(later.when)
     assert clusterer.stories == {}
@@ -229,9 +232,9 @@ def test_passes_after_each_batch_decide_as_passes_that_start_afresh(tmp_path: Pa
     def partition(name: str, *, keep: bool) -> set[frozenset[str]]:
         db = open_db(tmp_path / f"{name}.db")
         for batch in batches:
-            store.save_items(db, batch, run_id="t")
+            writer.save_items(db, batch, run_id="t")
             if not keep:
-                stories._kept.clear()
+                linking._kept.clear()
             _decide(db)
         groups: dict[int, set[str]] = {}
         for key, story_id in db.execute("SELECT key, story_id FROM documents").fetchall():
@@ -245,20 +248,20 @@ def test_passes_after_each_batch_decide_as_passes_that_start_afresh(tmp_path: Pa
 
 def test_a_kept_clusterer_is_dropped_when_another_writer_made_stories(db_path: Path) -> None:
     db = open_db(db_path)
-    store.save_items(db, _items(DEATH[:1], "death", "en"), run_id="t")
+    writer.save_items(db, _items(DEATH[:1], "death", "en"), run_id="t")
     _decide(db)
-    kept = stories._kept[stories._database_file(db)]
+    kept = linking._kept[linking._database_file(db)]
     other = open_db(db_path)  # another process's connection
     other.conn.execute(
         "INSERT INTO stories (created_at, updated_at, document_count) VALUES ('x', 'x', 0)"
     )
     other.conn.commit()
-    assert stories._clusterer_for(db, stories.DEFAULT_WINDOW_DAYS) is not kept
+    assert linking._clusterer_for(db, linking.DEFAULT_WINDOW_DAYS) is not kept
 
 
 def _articles(dated: bool) -> list[Item]:
     return [
-        ingest.finish_item(
+        loader.finish_item(
             Item(key=key, title=title, body=body, source=outlet,
                  published_at=published if dated else None)
         )
@@ -270,7 +273,7 @@ def _articles(dated: bool) -> list[Item]:
 
 def test_two_outlets_own_articles_of_one_dated_event_share_a_story(db_path: Path) -> None:
     db = open_db(db_path)
-    store.save_items(db, _articles(dated=True), run_id="t")
+    writer.save_items(db, _articles(dated=True), run_id="t")
     _decide(db)
     assert _stories(db, "fire") == _stories(db, "fireother")
     assert _stories(db, "other") != _stories(db, "fire")  # another fire, three days later
@@ -280,6 +283,6 @@ def test_undated_articles_need_the_text_and_details_of_a_rewrite(db_path: Path) 
     """Without dates a saga's next article and another outlet's report look alike: an undated
     long report joins only when it keeps most of the story's text and details."""
     db = open_db(db_path)
-    store.save_items(db, _articles(dated=False), run_id="t")
+    writer.save_items(db, _articles(dated=False), run_id="t")
     _decide(db)
     assert len(_stories(db, "fire") | _stories(db, "fireother") | _stories(db, "other")) == 3

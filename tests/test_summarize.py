@@ -11,10 +11,11 @@ from sumy.nlp.stemmers import Stemmer
 from sumy.summarizers.reduction import ReductionSummarizer
 from sumy.utils import get_stop_words
 
-from tasks import fusion
-from tasks.clean import clean_article
-from tasks.sentences import split_paragraphs, split_sentences
-from tasks.summarize import (
+from newsflow.tasks.common.textio import decode_bytes
+from newsflow.tasks.ingest.clean import clean_article
+from newsflow.tasks.summarise import fusion
+from newsflow.tasks.summarise.sentences import split_paragraphs, split_sentences
+from newsflow.tasks.summarise.summarize import (
     DEFAULT_METHOD,
     DEFAULT_SENTENCES,
     METHODS,
@@ -26,7 +27,6 @@ from tasks.summarize import (
     summarise_documents,
     summarize_text,
 )
-from tasks.textio import decode_bytes
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 SUMY = ("lexrank", "lsa", "luhn", "textrank", "kl", "sumbasic", "reduction")

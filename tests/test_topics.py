@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from db import open_db
-from tasks.topics import TopicError, load_topics, matching_ids, slugify
+from newsflow.db import open_db
+from newsflow.tasks.report.topics import TopicError, load_topics, matching_ids, slugify
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()
@@ -142,7 +142,7 @@ pytestmark_flow = pytest.mark.usefixtures("prefect_harness")
 
 
 def run(folder: Path, db_path: Path, topics_file: Path) -> dict:
-    from flows.daily import daily
+    from newsflow.flows.daily import daily
 
     return daily(
         seeds_dir=str(folder), db_path=str(db_path), trigger="test", topics_file=str(topics_file)
@@ -152,7 +152,7 @@ def run(folder: Path, db_path: Path, topics_file: Path) -> dict:
 @pytestmark_flow
 def test_the_seeds_example_matches_the_english_and_german_seeds(seeds_copy: Path, db_path: Path):
     shutil.copy2(ROOT / "seeds" / "topics.toml", seeds_copy / "topics.toml")
-    from flows.daily import daily
+    from newsflow.flows.daily import daily
 
     result = daily(seeds_dir=str(seeds_copy), db_path=str(db_path), trigger="test")
     name = load_topics(seeds_copy / "topics.toml")[0].name
@@ -280,12 +280,12 @@ def test_a_bad_query_fails_the_run_before_it_ingests(tmp_path: Path, db_path: Pa
 
 
 def test_matching_looks_only_at_the_documents_it_is_given(db_path: Path):
-    from tasks import store
-    from tasks.ingest import content_hash
-    from tasks.models import Item
+    from newsflow.tasks.ingest.loader import content_hash
+    from newsflow.tasks.store import run_log, writer
+    from newsflow.tasks.store.models import Item
 
     db = open_db(db_path)
-    run_id = store.start_run(db, parameters={}, trigger="test")
+    run_id = run_log.start_run(db, parameters={}, trigger="test")
     items = [
         Item(key=f"file:{i}.txt", path=f"{i}.txt", body=body, title=None, language="en",
              content_hash=content_hash(body))
@@ -294,7 +294,7 @@ def test_matching_looks_only_at_the_documents_it_is_given(db_path: Path):
             + [f"Norway and Poland, take {i}." for i in range(600)]
         )
     ]  # fmt: skip
-    store.save_items(db, items, run_id=run_id)
+    writer.save_items(db, items, run_id=run_id)
     ids = [row[0] for row in db.execute("SELECT id FROM documents ORDER BY id")]
     # Far-apart ids (several rowid ranges) and a restriction to some of them.
     chosen = [ids[0], ids[3], ids[-1], ids[300]]
@@ -308,7 +308,7 @@ def test_matching_looks_only_at_the_documents_it_is_given(db_path: Path):
 
 @pytest.fixture
 def energy_db(prefect_harness, tmp_path: Path, db_path: Path) -> tuple[Path, Path]:
-    from flows.cli import app
+    from newsflow.flows.cli import app
 
     folder = tmp_path / "news"
     write_records(folder, ENERGY + OTHER)
@@ -324,7 +324,7 @@ def energy_db(prefect_harness, tmp_path: Path, db_path: Path) -> tuple[Path, Pat
 
 
 def test_topics_lists_matches_today_in_all_and_the_last_match(energy_db: tuple[Path, Path]):
-    from flows.cli import app
+    from newsflow.flows.cli import app
 
     db_path, topics_file = energy_db
     result = runner.invoke(
@@ -341,7 +341,7 @@ def test_topics_lists_matches_today_in_all_and_the_last_match(energy_db: tuple[P
 
 
 def test_digest_and_report_keep_to_a_topics_stories(energy_db: tuple[Path, Path]):
-    from flows.cli import app
+    from newsflow.flows.cli import app
 
     db_path, _ = energy_db
     digest = runner.invoke(app, ["digest", "--db", str(db_path), "--topic", "Rail"])

@@ -27,8 +27,8 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from flows.artifacts import DIGEST_KEY, FEED_HEALTH_KEY
-from tasks.summarize import DEFAULT_METHOD, DEFAULT_SENTENCES
+from newsflow.flows.artifacts import DIGEST_KEY, FEED_HEALTH_KEY
+from newsflow.tasks.summarise.summarize import DEFAULT_METHOD, DEFAULT_SENTENCES
 
 pytestmark = [pytest.mark.slow, pytest.mark.ui]
 

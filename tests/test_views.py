@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from db import open_db
+from newsflow.db import open_db
 
 
 def add_document(db, key: str, status: str | None, duplicate_of: int | None = None) -> int:

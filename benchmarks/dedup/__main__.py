@@ -28,8 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.dedup.cases import DUPLICATE_EDITS, STORY_EDITS, Case, build_cases, write_cases
-from db import open_db
-from tasks import ingest, neardup, store, stories, story_summary
+from newsflow.db import open_db
+from newsflow.tasks.dedup import neardup
+from newsflow.tasks.ingest import loader, scan
+from newsflow.tasks.store import writer
+from newsflow.tasks.stories import linking, story_summary
 
 OUT = Path("benchmarks/out/dedup.json")
 
@@ -181,7 +184,7 @@ def run(*, per_topic: int | None, thresholds: list[float], workdir: Path) -> dic
         return time.perf_counter()
 
     mark = lap("build_cases", started)
-    entries, _ = ingest.scan_folder(seeds)
+    entries, _ = scan.scan_folder(seeds)
     # Originals arrive first (one run), every copy, rewrite and translation later (the next run):
     # the second run is decided incrementally against what the first stored.
     phases = [
@@ -192,14 +195,14 @@ def run(*, per_topic: int | None, thresholds: list[float], workdir: Path) -> dic
     for number, phase in enumerate(phases, start=1):
         items = []
         for entry in phase:
-            found, _ = ingest.load_file(entry)
+            found, _ = loader.load_file(entry)
             items.extend(found)
-        store.save_items(db, items, run_id=f"bench-{number}")
+        writer.save_items(db, items, run_id=f"bench-{number}")
         mark = lap(f"run{number}_ingest", mark)
         dedup = neardup.deduplicate(db, run_id=f"bench-{number}")
         checked, candidates = checked + dedup.checked, candidates + dedup.candidates
         mark = lap(f"run{number}_dedup", mark)
-        grouped = stories.assign_stories(db, run_id=f"bench-{number}", dirty=dedup.touched_stories)
+        grouped = linking.assign_stories(db, run_id=f"bench-{number}", dirty=dedup.touched_stories)
         mark = lap(f"run{number}_stories", mark)
         summaries = story_summary.update_summaries(db, grouped.touched)
         mark = lap(f"run{number}_story_summaries", mark)

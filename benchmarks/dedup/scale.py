@@ -13,16 +13,18 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import corpus
-from db import open_db
-from tasks import ingest, neardup, store
+from newsflow.db import open_db
+from newsflow.tasks.dedup import neardup
+from newsflow.tasks.ingest import loader, scan
+from newsflow.tasks.store import writer
 
 NEW = 100
 
 
 def _store_folder(db: Any, folder: Path, run_id: str) -> int:
-    entries, _ = ingest.scan_folder(folder)
-    items = [item for entry in entries for item in ingest.load_file(entry)[0]]
-    store.save_items(db, items, run_id=run_id)
+    entries, _ = scan.scan_folder(folder)
+    items = [item for entry in entries for item in loader.load_file(entry)[0]]
+    writer.save_items(db, items, run_id=run_id)
     return len(items)
 
 

@@ -1,6 +1,7 @@
 """Fit the fusion summariser's weights on the tune split: `python -m benchmarks.quality.tune`.
 
-Prints the logistic weights (for tasks/fusion.py WEIGHTS and BIAS) and the tune-split ROUGE-1 they
+Prints the logistic weights (for tasks/summarise/fusion.py WEIGHTS and BIAS) and the tune-split
+ROUGE-1 they
 give. It reads only the tune half; the test half stays for reporting.
 """
 
@@ -14,10 +15,10 @@ import numpy as np
 from rouge_score import rouge_scorer
 from sumy.nlp.stemmers import Stemmer
 
-from tasks import fusion
-from tasks.evaluate import Pair, load_pairs, reference_labels
-from tasks.sentences import split_paragraphs
-from tasks.summarize import _summarizer, build_document, language_name
+from newsflow.tasks.summarise import fusion
+from newsflow.tasks.summarise.evaluate import Pair, load_pairs, reference_labels
+from newsflow.tasks.summarise.sentences import split_paragraphs
+from newsflow.tasks.summarise.summarize import _summarizer, build_document, language_name
 
 DATASET = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "bbc-news-summary"
 

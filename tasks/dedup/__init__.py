@@ -1,0 +1,3 @@
+"""Near-duplicates: MinHash signatures and LSH buckets, contained copies, grouping and the
+canonical choice.
+"""

@@ -1,0 +1,1 @@
+"""Search in every language: the query parser and the ranked, story-grouped results."""

@@ -1,0 +1,1 @@
+"""Extractive summaries: sentences, the summarisers (LexRank, fusion), and their evaluation."""
