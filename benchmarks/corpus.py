@@ -23,10 +23,10 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from newsflow.tasks.common.sentences import split_paragraphs
 from newsflow.tasks.common.textio import decode_bytes
 from newsflow.tasks.ingest.clean import clean_article
 from newsflow.tasks.ingest.language import detect_language
-from newsflow.tasks.summarise.sentences import split_paragraphs
 
 ROOT = Path(__file__).resolve().parent.parent
 BBC_DIR = ROOT.parent / "shared" / "corpus" / "bbc-news-summary" / "article"

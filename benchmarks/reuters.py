@@ -29,7 +29,7 @@ from pathlib import Path
 
 import httpx
 
-from newsflow.tasks.summarise.sentences import split_sentences
+from newsflow.tasks.common.sentences import split_sentences
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "benchmarks" / "out" / "cache"

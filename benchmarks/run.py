@@ -153,10 +153,10 @@ def run_anchor(docs: Path) -> tuple[Measured, dict[str, list[int]]]:
     from sumy.summarizers.lex_rank import LexRankSummarizer
     from sumy.utils import get_stop_words
 
+    from newsflow.tasks.common.sentences import split_paragraphs
     from newsflow.tasks.common.textio import decode_bytes
     from newsflow.tasks.ingest.clean import clean_article
     from newsflow.tasks.ingest.language import detect_language
-    from newsflow.tasks.summarise.sentences import split_paragraphs
     from newsflow.tasks.summarise.summarize import build_document, is_supported, language_name
 
     paths = article_files(docs)

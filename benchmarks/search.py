@@ -22,7 +22,7 @@ from newsflow.db import open_db
 from newsflow.tasks.common import shingles
 from newsflow.tasks.pipeline import batches, features
 from newsflow.tasks.search import engine
-from newsflow.tasks.store import run_log, search_index, writer
+from newsflow.tasks.store import run_log, search_index, transaction, writer
 
 DEFAULT_QUERIES = ("Cambodia cooperation", "prime minister", "bank interest", "Japan meetings")
 
@@ -89,7 +89,7 @@ def store_cost(corpus: Path, n: int) -> None:
         started = time.process_time()
         for start in range(0, len(items), 1000):
             chunk = items[start : start + 1000]
-            with writer.write_transaction(db):
+            with transaction.write_transaction(db):
                 counts = writer.save_items(db, chunk, run_id=run_id, search_entries=entries)
                 features.save(db, counts.saved, parsed.features)
         total = time.process_time() - started

@@ -114,12 +114,12 @@ def run(
 ) -> dict[str, Any]:
     """Ingest the headlines as title-only records, decide duplicates and stories, and score."""
     from newsflow.db import open_db
+    from newsflow.tasks.common.sentences import split_paragraphs
     from newsflow.tasks.dedup import neardup
     from newsflow.tasks.ingest import loader, scan
     from newsflow.tasks.pipeline import features
     from newsflow.tasks.store import writer
     from newsflow.tasks.stories import linking
-    from newsflow.tasks.summarise.sentences import split_paragraphs
 
     rows = read_rows(dataset)[:limit]
     folder = workdir / "headlines"

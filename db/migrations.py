@@ -604,8 +604,8 @@ def m020_runs_cpu(db: Database) -> None:
 def m021_search_stems(db: Database) -> None:
     """Search that understands language: per document, its title and body as tagged Snowball
     stems of its language and the gazetteer ids it names (`tasks/store/search_index.py`), kept in
-    step
-    by the store; filled here for the documents already stored."""
+    step by the store. The stemming lives in `tasks/` and `db/` imports nothing from there, so the
+    documents already stored are queued in `backfills` and the next writer indexes them."""
     db.execute(
         """
         CREATE VIRTUAL TABLE documents_search USING fts5(
@@ -614,11 +614,19 @@ def m021_search_stems(db: Database) -> None:
         )
         """
     )
-    from newsflow.tasks.store import (
-        search_index,  # the stemming lives with the writer that keeps it in step
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS backfills (
+            name TEXT PRIMARY KEY,           -- the derived table to fill from what is stored
+            queued_at TEXT NOT NULL
+        )
+        """
     )
-
-    search_index.rebuild(db)
+    if db.execute("SELECT EXISTS (SELECT 1 FROM documents)").fetchone()[0]:
+        db.execute(
+            "INSERT OR IGNORE INTO backfills (name, queued_at) VALUES (?, datetime('now'))",
+            ["documents_search"],
+        )
 
 
 @migrations()

@@ -27,7 +27,7 @@ from newsflow.flows.scaleout import Workers  # noqa: E402
 from newsflow.tasks.common.nltk_light import import_nltk  # noqa: E402
 from newsflow.tasks.ingest import scan  # noqa: E402
 from newsflow.tasks.pipeline import batches, features  # noqa: E402
-from newsflow.tasks.store import run_log, runslots, writer  # noqa: E402
+from newsflow.tasks.store import run_log, runslots, search_index, transaction, writer  # noqa: E402
 from newsflow.tasks.stories import story_summary  # noqa: E402
 from newsflow.tasks.summarise import summarize  # noqa: E402
 
@@ -69,7 +69,7 @@ def ingest_files(db_path: str, parsed: batches.ParsedFiles, run_id: str) -> dict
     db = open_db(db_path)
     items, rejects = parsed.items, parsed.rejects
     # One transaction for the batch: a kill leaves all of it or none of it.
-    with writer.write_transaction(db):
+    with transaction.write_transaction(db):
         entries = {key: found.search for key, found in parsed.features.items()}
         counts = writer.save_items(db, items, run_id=run_id, search_entries=entries)
         features.save(db, counts.saved, parsed.features)
@@ -265,6 +265,7 @@ def daily(
     run_id = run_log.start_run(
         db, parameters=parameters, flow_run_id=info.flow_run_id, trigger=info.trigger
     )
+    search_index.backfill(db)  # documents stored before the search index existed
     # Run-date guard: a schedule slot that another run completed (or is running) is a no-op.
     owner = runslots.claim_slot(db, run_id, info.slot) if info.slot else None
     if owner:

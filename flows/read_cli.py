@@ -104,9 +104,12 @@ def search(
     """Search in every language (stems, names across languages), one line per story."""
     from newsflow.flows import search_view
     from newsflow.tasks.search import engine as finder
+    from newsflow.tasks.store import search_index
 
+    database = open_existing_db(db)
+    search_index.backfill(database)  # documents stored before the search index existed
     try:
-        results = finder.search(open_existing_db(db), query, limit=limit, languages=language)
+        results = finder.search(database, query, limit=limit, languages=language)
     except finder.BadQuery as error:
         raise fail(str(error)) from None
     if not results:

@@ -104,6 +104,7 @@ from newsflow.db import open_db
 from newsflow.tasks.ingest import scan
 from newsflow.tasks.ingest import loader
 from newsflow.tasks.store import run_log
+from newsflow.tasks.store import transaction
 from newsflow.tasks.store import writer
 
 db_path, seeds, go = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
@@ -114,7 +115,7 @@ run_id = run_log.start_run(db, parameters={}, trigger="test")
 entries, rejects = scan.scan_folder(seeds)
 items = [item for entry in entries for item in loader.load_file(entry)[0]]
 for start in range(0, len(items), 25):  # small batches: many chances to interleave
-    with writer.write_transaction(db):
+    with transaction.write_transaction(db):
         writer.save_items(db, items[start:start + 25], run_id=run_id)
         writer.save_rejects(db, rejects, run_id=run_id)
 run_log.finish_run(db, run_id, status="completed")

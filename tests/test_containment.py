@@ -11,8 +11,8 @@ from sqlite_utils import Database
 
 from newsflow.db import open_db
 from newsflow.tasks.common import shingles
+from newsflow.tasks.common.sentences import split_sentences
 from newsflow.tasks.dedup import containment, neardup
-from newsflow.tasks.summarise.sentences import split_sentences
 from tests.test_neardup import _article, _item, _row, _save
 
 

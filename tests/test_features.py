@@ -10,10 +10,10 @@ import pytest
 from newsflow.db import open_db
 from newsflow.flows.daily import daily
 from newsflow.tasks.common import shingles
+from newsflow.tasks.common.sentences import replay, split_sentences
 from newsflow.tasks.dedup import neardup
 from newsflow.tasks.pipeline import batches
 from newsflow.tasks.stories import entities, linking
-from newsflow.tasks.summarise.sentences import replay, split_sentences
 from tests.hostile import BBC_ARTICLES, SEEDS
 
 FOLDERS = {"seeds": SEEDS, "bbc": BBC_ARTICLES}

@@ -16,7 +16,7 @@ from sqlite_utils import Database
 
 from newsflow.db import open_db
 from newsflow.tasks.ingest import loader, scan
-from newsflow.tasks.store import writer
+from newsflow.tasks.store import transaction, writer
 from newsflow.tasks.store.models import Item, Reject
 from tests.hostile import BBC_ARTICLES, SEEDS
 
@@ -64,7 +64,7 @@ def ingest_one(base: Path, db: Database, name: str, data: bytes) -> tuple[list[I
         found, refused = loader.load_file(entry)
         items += found
         rejects += refused
-    with writer.write_transaction(db):  # storing must not fail either (encodings, sizes)
+    with transaction.write_transaction(db):  # storing must not fail either (encodings, sizes)
         writer.save_items(db, items, run_id="fuzz")
         writer.save_rejects(db, rejects, run_id="fuzz")
     shutil.rmtree(folder)
@@ -199,6 +199,6 @@ def test_any_file_name_is_scanned_and_accounted_for(
     visible = {n for n in names if not n.startswith(".") and n not in scan.IGNORED_NAMES}
     seen = [entry.relpath for entry in entries] + [reject.location for reject in rejects]
     assert sorted(seen) == sorted(visible)
-    with writer.write_transaction(db):
+    with transaction.write_transaction(db):
         writer.save_rejects(db, rejects, run_id="fuzz")
     shutil.rmtree(folder)

@@ -12,12 +12,12 @@ from sumy.nlp.stemmers import Stemmer
 from sumy.summarizers.lex_rank import LexRankSummarizer
 from sumy.utils import get_stop_words
 
+from newsflow.tasks.common.sentences import split_paragraphs
 from newsflow.tasks.common.textio import decode_bytes
 from newsflow.tasks.ingest.clean import clean_article
 from newsflow.tasks.ingest.language import detect_language
 from newsflow.tasks.summarise import lexrank
 from newsflow.tasks.summarise.lexrank import VectorLexRank
-from newsflow.tasks.summarise.sentences import split_paragraphs
 from newsflow.tasks.summarise.summarize import build_document, language_name, summarize_text
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"

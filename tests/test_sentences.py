@@ -7,7 +7,7 @@ from sumy.parsers.plaintext import PlaintextParser
 from typer.testing import CliRunner
 
 from newsflow.flows.cli import app
-from newsflow.tasks.summarise.sentences import (
+from newsflow.tasks.common.sentences import (
     OfflineTokenizer,
     record,
     replay,

@@ -13,12 +13,12 @@ from sqlite_utils import Database
 from newsflow.db import open_db
 from newsflow.tasks.common import gazetteer
 from newsflow.tasks.common.dates import MONTHS
+from newsflow.tasks.common.sentences import replay, split_sentences
 from newsflow.tasks.dedup import neardup
 from newsflow.tasks.ingest import loader, scan
 from newsflow.tasks.store import writer
 from newsflow.tasks.store.models import Item
 from newsflow.tasks.stories import entities, linking, story_summary
-from newsflow.tasks.summarise.sentences import replay, split_sentences
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "benchmarks" / "dedup" / "translations"

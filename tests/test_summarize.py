@@ -11,10 +11,10 @@ from sumy.nlp.stemmers import Stemmer
 from sumy.summarizers.reduction import ReductionSummarizer
 from sumy.utils import get_stop_words
 
+from newsflow.tasks.common.sentences import split_paragraphs, split_sentences
 from newsflow.tasks.common.textio import decode_bytes
 from newsflow.tasks.ingest.clean import clean_article
 from newsflow.tasks.summarise import fusion
-from newsflow.tasks.summarise.sentences import split_paragraphs, split_sentences
 from newsflow.tasks.summarise.summarize import (
     DEFAULT_METHOD,
     DEFAULT_SENTENCES,

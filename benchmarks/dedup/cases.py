@@ -18,8 +18,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from newsflow.tasks.common.sentences import split_sentences
 from newsflow.tasks.ingest.clean import ATTRIBUTION, clean_article, is_headline
-from newsflow.tasks.summarise.sentences import split_sentences
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT.parent / "shared" / "corpus" / "bbc-news-summary" / "article"

@@ -15,9 +15,9 @@ import numpy as np
 from rouge_score import rouge_scorer
 from sumy.nlp.stemmers import Stemmer
 
+from newsflow.tasks.common.sentences import split_paragraphs
 from newsflow.tasks.summarise import fusion
 from newsflow.tasks.summarise.evaluate import Pair, load_pairs, reference_labels
-from newsflow.tasks.summarise.sentences import split_paragraphs
 from newsflow.tasks.summarise.summarize import _summarizer, build_document, language_name
 
 DATASET = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "bbc-news-summary"

@@ -41,7 +41,8 @@ from newsflow.tasks.common import shingles
 from newsflow.tasks.common.gazetteer import fold
 from newsflow.tasks.common.outlets import outlet_name, parse_time
 from newsflow.tasks.dedup import containment
-from newsflow.tasks.store.writer import now, write_transaction
+from newsflow.tasks.store.transaction import write_transaction
+from newsflow.tasks.store.writer import now
 
 log = logging.getLogger(__name__)
 

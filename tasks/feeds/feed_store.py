@@ -16,7 +16,7 @@ from newsflow.tasks.feeds.feed_list import FeedSpec
 from newsflow.tasks.feeds.fetch import FetchResult
 from newsflow.tasks.feeds.parsing import ParsedFeed
 from newsflow.tasks.ingest.language import usual_language
-from newsflow.tasks.store import writer
+from newsflow.tasks.store import transaction, writer
 from newsflow.tasks.store.models import Item, Reject
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ def sync_feeds(db: Database, specs: list[FeedSpec], adhoc: list[str]) -> tuple[l
     stamp = writer.now()
     wanted: list[int] = []
     adhoc_ids: set[int] = set()
-    with writer.write_transaction(db):
+    with transaction.write_transaction(db):
         for spec in specs:
             db.conn.execute(
                 """
@@ -260,7 +260,7 @@ def save_outcome(
     if result.cut:
         log.warning("feed %s: %d entries past the per-run cap cut", outcome.feed_id, result.cut)
     # One transaction per feed: its documents, fetch rows and state commit together or not at all.
-    with writer.write_transaction(db):
+    with transaction.write_transaction(db):
         if outcome.items:
             result.counts = writer.save_items(db, outcome.items, run_id=run_id)
             writer.clear_rejects(db, [item.key for item in outcome.items])

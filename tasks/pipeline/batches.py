@@ -12,13 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from newsflow.tasks.common.sentences import split_paragraphs
 from newsflow.tasks.ingest import loader
 from newsflow.tasks.pipeline import features
 from newsflow.tasks.pipeline.features import Features
 from newsflow.tasks.store.models import Item, Reject
 from newsflow.tasks.store.writer import SummaryRow
 from newsflow.tasks.summarise import summarize
-from newsflow.tasks.summarise.sentences import split_paragraphs
 
 log = logging.getLogger(__name__)
 

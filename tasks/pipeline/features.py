@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from sqlite_utils import Database
 
 from newsflow.tasks.common import shingles
+from newsflow.tasks.common.sentences import record
 from newsflow.tasks.dedup import neardup
 from newsflow.tasks.store import search_index
 from newsflow.tasks.store.models import Item
 from newsflow.tasks.stories import linking
-from newsflow.tasks.summarise.sentences import record
 
 
 @dataclass(frozen=True)

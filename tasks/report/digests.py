@@ -31,7 +31,8 @@ from newsflow.tasks.report.model import (
     Rejected,
 )
 from newsflow.tasks.report.window import day_window, parse_moment, resolve_window
-from newsflow.tasks.store.writer import now, write_transaction
+from newsflow.tasks.store.transaction import write_transaction
+from newsflow.tasks.store.writer import now
 from newsflow.tasks.summarise import summarize
 
 log = logging.getLogger(__name__)

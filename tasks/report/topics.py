@@ -25,7 +25,8 @@ from sqlite_utils import Database
 
 from newsflow.tasks.report.entries import outlet_of, safe_link
 from newsflow.tasks.search import engine
-from newsflow.tasks.store.writer import now, write_transaction
+from newsflow.tasks.store.transaction import write_transaction
+from newsflow.tasks.store.writer import now
 from newsflow.tasks.stories.linking import DEFAULT_WINDOW_DAYS
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,8 @@ from datetime import datetime
 
 from sqlite_utils import Database
 
-from newsflow.tasks.store.writer import now, write_transaction
+from newsflow.tasks.store.transaction import write_transaction
+from newsflow.tasks.store.writer import now
 
 
 def start_run(

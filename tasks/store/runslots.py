@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from sqlite_utils import Database
 
 from newsflow.tasks.store.run_log import process_alive
-from newsflow.tasks.store.writer import write_transaction
+from newsflow.tasks.store.transaction import write_transaction
 
 log = logging.getLogger(__name__)
 

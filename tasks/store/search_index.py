@@ -23,6 +23,7 @@ from sqlite_utils import Database
 
 from newsflow.tasks.common import gazetteer, shingles
 from newsflow.tasks.common.languages import PUNKT_LANGUAGES
+from newsflow.tasks.store.transaction import write_transaction
 
 # The tag of documents with no language or one without a Snowball stemmer: folded words as written.
 PLAIN_TAG = "xx"
@@ -143,3 +144,15 @@ def rebuild(db: Database) -> int:
         write(db, [row(*values) for values in batch])
         count += len(batch)
     return count
+
+
+def backfill(db: Database) -> int:
+    """Index the documents stored before the index existed, when a migration queued them (see
+    m021 in `db/migrations.py`); the documents indexed, 0 when nothing was queued."""
+    if not db.table("backfills").exists():
+        return 0
+    with write_transaction(db):
+        queued = db.execute("DELETE FROM backfills WHERE name = ? RETURNING name", [TABLE])
+        if not queued.fetchall():
+            return 0
+        return rebuild(db)

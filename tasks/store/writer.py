@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
@@ -14,37 +12,12 @@ from sqlite_utils import Database
 from newsflow.tasks.common.headline import STATUS as HEADLINE_ONLY
 from newsflow.tasks.store import search_index
 from newsflow.tasks.store.models import Item, Reject
+from newsflow.tasks.store.transaction import write_transaction
 
 
 def now() -> str:
     """The current time as ISO 8601 UTC."""
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-@contextlib.contextmanager
-def write_transaction(db: Database) -> Iterator[Database]:
-    """BEGIN IMMEDIATE … COMMIT: take the write lock up front, so busy_timeout applies and a
-    second writer waits instead of failing on a lock upgrade. sqlite-utils calls inside nest as
-    savepoints, and so does a write_transaction inside another: a batch's writes commit together."""
-    conn = db.conn
-    if conn.in_transaction:
-        name = f"nested_{uuid.uuid4().hex}"
-        conn.execute(f"SAVEPOINT {name}")
-        try:
-            yield db
-        except BaseException:
-            conn.execute(f"ROLLBACK TO {name}")
-            conn.execute(f"RELEASE {name}")
-            raise
-        conn.execute(f"RELEASE {name}")
-        return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield db
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 
 # --- runs ---------------------------------------------------------------------------------------

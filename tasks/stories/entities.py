@@ -18,7 +18,7 @@ from functools import lru_cache
 from newsflow.tasks.common import gazetteer
 from newsflow.tasks.common.dates import MONTHS
 from newsflow.tasks.common.gazetteer import fold
-from newsflow.tasks.summarise.sentences import split_sentences
+from newsflow.tasks.common.sentences import split_sentences
 
 _CAPITALISED = re.compile(r"(?<![\w’'])([A-ZÀ-ÖØ-Þ][\w’'\-]*\w|[A-ZÀ-ÖØ-Þ])", re.UNICODE)
 # A figure with its separators ("1,300.5", "1.300,5", "800 000"); the language decides which

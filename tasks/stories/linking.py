@@ -29,9 +29,10 @@ from newsflow.tasks.common import shingles
 from newsflow.tasks.common.gazetteer import fold
 from newsflow.tasks.common.languages import PUNKT_LANGUAGES
 from newsflow.tasks.common.outlets import outlet_name, parse_time
-from newsflow.tasks.store.writer import now, write_transaction
+from newsflow.tasks.common.sentences import split_sentences
+from newsflow.tasks.store.transaction import write_transaction
+from newsflow.tasks.store.writer import now
 from newsflow.tasks.stories import clusters, entities
-from newsflow.tasks.summarise.sentences import split_sentences
 
 if TYPE_CHECKING:  # SciPy loads when a matrix is first built, not with the module (0.15 s)
     from scipy import sparse

@@ -22,10 +22,11 @@ import numpy as np
 from sqlite_utils import Database
 
 from newsflow.tasks.common.gazetteer import fold
-from newsflow.tasks.store.writer import now, write_transaction
+from newsflow.tasks.common.sentences import replay, split_sentences, words
+from newsflow.tasks.store.transaction import write_transaction
+from newsflow.tasks.store.writer import now
 from newsflow.tasks.stories import entities
 from newsflow.tasks.stories.linking import normalise_rows, primary_language, terms, tfidf_matrix
-from newsflow.tasks.summarise.sentences import replay, split_sentences, words
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from rouge_score import rouge_scorer
 
+from newsflow.tasks.common.sentences import split_paragraphs, split_sentences
 from newsflow.tasks.common.textio import decode_bytes
 from newsflow.tasks.ingest.clean import clean_article
-from newsflow.tasks.summarise.sentences import split_paragraphs, split_sentences
 from newsflow.tasks.summarise.summarize import DEFAULT_METHOD, METHODS, Summary, summarize_text
 
 log = logging.getLogger(__name__)

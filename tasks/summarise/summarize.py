@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from newsflow.tasks.common.headline import STATUS as HEADLINE_ONLY
 from newsflow.tasks.common.languages import PUNKT_LANGUAGES
 from newsflow.tasks.common.nltk_light import import_nltk
-from newsflow.tasks.summarise.sentences import OfflineTokenizer, split_paragraphs
+from newsflow.tasks.common.sentences import OfflineTokenizer, split_paragraphs
 
 if TYPE_CHECKING:
     from sumy.models.dom import ObjectDocumentModel
