@@ -28,7 +28,7 @@ DIGEST_COPIES = 20  # copies listed under a report in the digest; the rest are c
 
 def show_digest(database, *, since: str | None, limit: int | None = None, only=None) -> None:  # type: ignore[no-untyped-def]
     """One entry per story (its summary, each line's outlet, its reports), then lone documents."""
-    from newsflow.tasks.stories.linking import digest_entries
+    from newsflow.tasks.report.digest_entries import digest_entries
 
     entries = digest_entries(database, since=since, limit=limit, only=only)
     if not entries:

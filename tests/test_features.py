@@ -13,7 +13,7 @@ from newsflow.tasks.common import shingles
 from newsflow.tasks.common.sentences import replay, split_sentences
 from newsflow.tasks.dedup import neardup
 from newsflow.tasks.pipeline import batches
-from newsflow.tasks.stories import entities, linking
+from newsflow.tasks.stories import entities, features
 from tests.hostile import BBC_ARTICLES, SEEDS
 
 FOLDERS = {"seeds": SEEDS, "bbc": BBC_ARTICLES}
@@ -33,8 +33,8 @@ def test_parse_workers_compute_what_the_dedup_and_story_passes_would(name: str) 
         found = parsed.features[item.key]
         text = f"{item.title or ''}\n{item.body}"
         assert found.content_hash == item.content_hash
-        words = linking.terms(item.title, item.body, item.language)
-        head = linking.head_terms(
+        words = features.terms(item.title, item.body, item.language)
+        head = features.head_terms(
             shingles.tokens(item.title or "", item.language),
             shingles.tokens(item.body, item.language),
             item.language,

@@ -16,10 +16,10 @@ from newsflow.flows.cli import app
 from newsflow.flows.feeds import FeedRunSettings, run_feeds
 from newsflow.tasks.feeds.fetch import FetchSettings
 from newsflow.tasks.ingest import loader, scan
+from newsflow.tasks.report.digest_entries import digest_entries
 from newsflow.tasks.search.engine import search
 from newsflow.tasks.store import run_log, writer
 from newsflow.tasks.store.models import Item, Reject
-from newsflow.tasks.stories.linking import digest_entries
 from newsflow.tasks.summarise import summarize
 from tests.http_server import Reply, ScriptedServer
 

@@ -16,6 +16,7 @@ from newsflow.tasks.common.dates import MONTHS
 from newsflow.tasks.common.sentences import replay, split_sentences
 from newsflow.tasks.dedup import neardup
 from newsflow.tasks.ingest import loader, scan
+from newsflow.tasks.report import digest_entries
 from newsflow.tasks.store import writer
 from newsflow.tasks.store.models import Item
 from newsflow.tasks.stories import entities, linking, story_summary
@@ -85,10 +86,10 @@ def test_english_report_and_its_german_translation_share_a_story(
     ).fetchone()[0]
     assert "other language" in reason and "name:kamikawa" in reason
     # The digest lists each story once; a limit gives the same first entries, built alone.
-    entries = linking.digest_entries(db)
+    entries = digest_entries.digest_entries(db)
     assert len(entries) == 5 and sum(len(e["sources"]) for e in entries) == 7
     for limit in range(1, 6):
-        assert linking.digest_entries(db, limit=limit)[:limit] == entries[:limit]
+        assert digest_entries.digest_entries(db, limit=limit)[:limit] == entries[:limit]
 
 
 @pytest.mark.usefixtures("prefect_harness")
@@ -215,7 +216,7 @@ def test_a_story_summary_takes_lines_from_several_reports_and_credits_each(
     assert set(behind) <= ids and len(set(behind)) == 2  # both reports contribute
     # MMR: the two versions of the lede never both appear.
     assert sum("24 March" in line for line in lines) <= 1
-    entry = linking.digest_entries(db)[0]
+    entry = digest_entries.digest_entries(db)[0]
     assert entry["kind"] == "story" and {o for _, _, o in entry["summary"]} <= {
         "Tech Desk",
         "Games Weekly",

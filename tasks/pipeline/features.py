@@ -21,7 +21,7 @@ from newsflow.tasks.common.sentences import record
 from newsflow.tasks.dedup import neardup
 from newsflow.tasks.store import search_index
 from newsflow.tasks.store.models import Item
-from newsflow.tasks.stories import linking
+from newsflow.tasks.stories import features
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ def compute(item: Item, paragraphs: list[list[str]] | None = None) -> Features:
     `split_paragraphs` in its language (or English), when the caller has them."""
     body_tokens = shingles.tokens(item.body, item.language)
     sentences = None if paragraphs is None else [s for paragraph in paragraphs for s in paragraph]
-    terms, signals = linking.report_features(
+    terms, signals = features.report_features(
         item.title, item.body, item.language, body_tokens, sentences
     )
     minhash = neardup.signature_of(body_tokens)
@@ -77,7 +77,7 @@ def save(db: Database, saved: list[tuple[int, str]], features: dict[str, Feature
             (document_id, found.content_hash, neardup.SIGNATURE_SETTINGS, found.minhash,
              json.dumps(found.paragraphs), found.lede)
         )  # fmt: skip
-    linking.save_features(db, story_rows)
+    features.save_features(db, story_rows)
     db.conn.executemany(
         "INSERT OR REPLACE INTO signature_inputs (document_id, content_hash, settings, minhash,"
         " paragraphs, lede) VALUES (?, ?, ?, ?, ?, ?)",
