@@ -41,6 +41,10 @@ def _rss(megabytes: float) -> str:
     return f"{megabytes / 1000:.2f} GB" if megabytes >= 1000 else f"{megabytes:.0f} MB"
 
 
+def _load(entry: dict[str, Any]) -> str:
+    return "{:.1f}".format(max(entry.get("machine", {}).get("load_average", [0.0])))
+
+
 def row(entry: dict[str, Any]) -> str:
     """One Markdown table row for one benchmark run."""
     peak = max(entry[k]["peak_rss_mb"] for k in ("cold", "warm", "incremental") if k in entry)
@@ -56,7 +60,7 @@ def row(entry: dict[str, Any]) -> str:
         _ratio(entry, "incremental_per_doc_over_cold", 1),
         _rss(peak),
         f"{check.get('identical', 0):,} / {check.get('compared', 0):,}",
-        "{:.1f}".format(max(entry["machine"].get("load_average", [0.0]))),
+        _load(entry),
     ]
     return "| " + " | ".join(cells) + " |"
 
@@ -68,8 +72,64 @@ def table(latest: dict[str, Any]) -> str:
         "| (d) 1 % new, per doc / cold | peak RSS | sumy's sentences | load |\n"
         "|---|---|---|---|---|---|---|---|---|---|---|"
     )
-    rows = [row(latest[label]) for label in sorted(latest)]
-    return "\n".join([START, header, *rows, END])
+    rows = [row(latest[label]) for label in sorted(latest) if "anchor" in latest[label]]
+    block = [START, header, *rows]
+    clusters = [latest[label] for label in sorted(latest) if latest[label].get("kind") == "cluster"]
+    if clusters:
+        block += ["", CLUSTER_HEADER, *(cluster_row(entry) for entry in clusters)]
+    scales = [latest[label] for label in sorted(latest) if latest[label].get("kind") == "scale"]
+    if scales:
+        block += ["", SCALE_HEADER, *(scale_row(entry) for entry in scales)]
+    return "\n".join([*block, END])
+
+
+CLUSTER_HEADER = (
+    "| label | code | documents | in-process | local pool | Dask LocalCluster (2) "
+    "| same results | writer / pool wall | batch CPU / writer CPU | load |\n"
+    "|---|---|---|---|---|---|---|---|---|---|"
+)
+
+
+def cluster_row(entry: dict[str, Any]) -> str:
+    """One row of `python -m benchmarks.cluster`: where the batches ran."""
+    runs = entry["runs"]
+    same = all(run["identical_to_in_process"] for run in runs.values())
+    cells = [
+        f"`{entry['label']}`",
+        str(entry.get("code", "unknown")),
+        f"{entry['corpus']['n']:,}",
+        *(f"{runs[name]['seconds']:.1f} s" for name in ("in-process", "local-pool",
+                                                          "dask-localcluster")),
+        "yes" if same else "no",
+        f"{entry['writer_share_of_pool_wall']:.0%}",
+        f"{entry['batch_cpu_over_writer_cpu']:.2f}",
+        _load(entry),
+    ]  # fmt: skip
+    return "| " + " | ".join(cells) + " |"
+
+
+SCALE_HEADER = (
+    "| label | code | N | wall | ms / document | vs smallest N | peak RSS "
+    "| 1 % new, per doc / cold | load |\n"
+    "|---|---|---|---|---|---|---|---|---|"
+)
+
+
+def scale_row(entry: dict[str, Any]) -> str:
+    """One row of `make bench-scale`: one cold run of N documents."""
+    incremental = entry.get("incremental_per_doc_over_cold")
+    cells = [
+        f"`{entry['label']}`",
+        str(entry.get("code", "unknown")),
+        f"{entry['n']:,}",
+        f"{entry['seconds']:.0f} s",
+        f"{entry['ms_per_document']:.2f}",
+        f"{entry['per_document_over_smallest']:.2f}",
+        _rss(entry["peak_rss_mb"]),
+        "–" if incremental is None else f"{incremental:.1f}",
+        _load(entry),
+    ]
+    return "| " + " | ".join(cells) + " |"
 
 
 def render(page: str, latest: dict[str, Any]) -> str:

@@ -403,6 +403,20 @@ def prefect_server(env: dict[str, str], logs: Path, timeout: float = 180) -> Ite
 # --- the whole benchmark --------------------------------------------------------------------------
 
 
+def bench_env(prefect_home: Path) -> dict[str, str]:
+    """The environment of the measured runs: their own Prefect home, quiet and offline, and no
+    Prefect API or worker settings of the caller's (each run says which it uses)."""
+    env = dict(os.environ) | {
+        "PREFECT_HOME": str(prefect_home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+    }
+    for name in ("PREFECT_API_URL", "NEWSFLOW_DASK_ADDRESS", "NEWSFLOW_WORKERS"):
+        env.pop(name, None)
+    return env
+
+
 def machine() -> dict[str, Any]:
     return {
         "cpus": os.cpu_count(),
@@ -452,13 +466,7 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
     prefect_home = out / "prefect-home"
     if prefect_home.exists():
         shutil.rmtree(prefect_home)
-    env = dict(os.environ) | {
-        "PREFECT_HOME": str(prefect_home),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "DO_NOT_TRACK": "1",
-        "PREFECT_LOGGING_LEVEL": "WARNING",
-    }
-    env.pop("PREFECT_API_URL", None)
+    env = bench_env(prefect_home)
     run_args = ["run", "--seeds", str(docs), "--db", str(db_path), "--method", args.method]
     if args.topics:
         # Every run matches the topics, as a user's would; the cold run's topic tasks are timed.

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
 from benchmarks import corpus as corpus_generator
-from benchmarks.run import last_run, prefect_server, run_cli, say
+from benchmarks.run import bench_env, last_run, prefect_server, run_cli, say
 
 OUT = Path("benchmarks/out/scale")
 TARGET_RATIO = 1.3
@@ -30,13 +29,7 @@ TARGET_RSS_MB = 1536.0
 def measure(sizes: list[int], out: Path, *, seed: int = 7) -> list[dict[str, Any]]:
     """One cold run per size; its figures."""
     logs = out / "logs"
-    env = dict(os.environ) | {
-        "PREFECT_HOME": str(out / "prefect-home"),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "DO_NOT_TRACK": "1",
-        "PREFECT_LOGGING_LEVEL": "WARNING",
-    }
-    env.pop("PREFECT_API_URL", None)
+    env = bench_env(out / "prefect-home")
     rows = []
     with prefect_server(env, logs) as api_url:
         for n in sizes:

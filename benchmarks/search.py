@@ -3,12 +3,11 @@
     python -m benchmarks.search latency DB [--query "two words" ...] [--repeat 20]
     python -m benchmarks.search store CORPUS_DIR [--n 5000]
 
-`latency` times `tasks.search.search` (a two-word query by default, grouped by story) and
-`matching_ids` over 100 ids, in one process after a first, cold query. `store` parses the files
-as the parse workers do, then stores them on a fresh database and reports how much of the store's
-time went into the search index (its entries made by the workers, its rows written by the store),
-and what making the entries added to the workers' feature time.
-"""
+`latency` times `newsflow.tasks.search.engine.search` (a two-word query by default, grouped by
+story) and `matching_ids` over 100 ids, in one process after a first, cold query. `store` parses
+the files as the parse workers do, then stores them on a fresh database and reports how much of the
+store's time went into the search index (its entries made by the workers, its rows written by the
+store), and what making the entries added to the workers' feature time."""
 
 from __future__ import annotations
 

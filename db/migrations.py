@@ -710,8 +710,8 @@ def m022_topics_matches_notifications(db: Database) -> None:
 @migrations()
 def m024_headline_only(db: Database) -> None:
     """Headline-only documents (a headline and too little text to be an article,
-    tasks/common/headline.py)
-    are marked: the mark survives dedup resetting `summary_status`; they are never summarised."""
+    tasks/common/headline.py) are marked: the mark survives dedup resetting `summary_status`; they
+    are never summarised."""
     db.execute("ALTER TABLE documents ADD COLUMN headline_only INTEGER NOT NULL DEFAULT 0")
 
 

@@ -56,7 +56,7 @@ def dedup(
     ] = False,
 ) -> None:
     """Decide near-duplicates again from stored signatures (no file read, no feed fetched)."""
-    from newsflow.tasks.dedup import neardup
+    from newsflow.tasks.dedup import neardup, settings, signatures
     from newsflow.tasks.store import run_log
     from newsflow.tasks.stories import linking, story_summary
 
@@ -79,14 +79,14 @@ def dedup(
         raise fail(f"dedup failed: {error}", EXIT_FAILED) from None
     counts = result.counts() | grouped.counts() | {"story_summaries": summaries}
     run_log.finish_run(database, run_id, status="completed", counts=counts)
-    bands, rows = neardup.lsh_params(result.threshold)
+    bands, rows = signatures.lsh_params(result.threshold)
     totals = dict(database.execute(
         "SELECT coalesce(summary_status, ''), count(*) FROM documents"
         " WHERE duplicate_of IS NOT NULL OR summary_status = 'boilerplate' GROUP BY 1"
     ).fetchall())  # fmt: skip
     console.print(
-        f"Threshold {result.threshold:g} (MinHash {neardup.NUM_PERM} permutations, LSH {bands}"
-        f" bands × {rows} rows), window {neardup.load_settings(database).window_days} days:"
+        f"Threshold {result.threshold:g} (MinHash {signatures.NUM_PERM} permutations, LSH {bands}"
+        f" bands × {rows} rows), window {settings.load_settings(database).window_days} days:"
         f" {result.checked} documents decided from stored signatures"
         f" ({result.signatures} recomputed from text)."
     )

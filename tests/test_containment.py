@@ -12,7 +12,7 @@ from sqlite_utils import Database
 from newsflow.db import open_db
 from newsflow.tasks.common import shingles
 from newsflow.tasks.common.sentences import split_sentences
-from newsflow.tasks.dedup import containment, neardup
+from newsflow.tasks.dedup import containment, neardup, signature_index, signatures
 from tests.test_neardup import _article, _item, _row, _save
 
 
@@ -177,11 +177,11 @@ def test_containment_guards_count_distinct_shingles_and_the_opening() -> None:
 
 def test_the_lede_look_up_searches_the_band_index_and_never_scans(db_path: Path) -> None:
     db = open_db(db_path)
-    lede = neardup.lede_signature([f"w{i}" for i in range(60)])
+    lede = signatures.lede_signature([f"w{i}" for i in range(60)])
     assert lede is not None
-    keys = [(b, k) for b, k, _ in neardup.lede_rows_of(lede, 1)]
-    assert all(band >= neardup.LEDE_BAND_BASE for band, _ in keys)
-    plan = " | ".join(neardup.candidate_query_plan(db, keys, lede=True))
+    keys = [(b, k) for b, k, _ in signatures.lede_rows_of(lede, 1)]
+    assert all(band >= signatures.LEDE_BAND_BASE for band, _ in keys)
+    plan = " | ".join(signature_index.candidate_query_plan(db, keys, lede=True))
     assert "SEARCH b USING PRIMARY KEY (band=? AND bucket=?)" in plan
     assert "SEARCH d USING INTEGER PRIMARY KEY" in plan
     assert "SCAN b" not in plan and "SCAN d" not in plan and "SCAN documents" not in plan

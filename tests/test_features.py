@@ -11,9 +11,9 @@ from newsflow.db import open_db
 from newsflow.flows.daily import daily
 from newsflow.tasks.common import shingles
 from newsflow.tasks.common.sentences import replay, split_sentences
-from newsflow.tasks.dedup import neardup
+from newsflow.tasks.dedup import signatures
 from newsflow.tasks.pipeline import batches
-from newsflow.tasks.stories import entities, features
+from newsflow.tasks.stories import entities, report_terms
 from tests.hostile import BBC_ARTICLES, SEEDS
 
 FOLDERS = {"seeds": SEEDS, "bbc": BBC_ARTICLES}
@@ -33,17 +33,17 @@ def test_parse_workers_compute_what_the_dedup_and_story_passes_would(name: str) 
         found = parsed.features[item.key]
         text = f"{item.title or ''}\n{item.body}"
         assert found.content_hash == item.content_hash
-        words = features.terms(item.title, item.body, item.language)
-        head = features.head_terms(
+        words = report_terms.terms(item.title, item.body, item.language)
+        head = report_terms.head_terms(
             shingles.tokens(item.title or "", item.language),
             shingles.tokens(item.body, item.language),
             item.language,
         )
         assert found.terms == dict(words + head), item.key
         assert found.signals == sorted(entities.signals(text, item.language)), item.key
-        expected = neardup.to_blob(neardup.signature(item.body, item.language))
+        expected = signatures.to_blob(signatures.signature(item.body, item.language))
         assert found.minhash == expected, item.key
-        assert found.paragraphs == neardup.paragraph_hashes(item.body), item.key
+        assert found.paragraphs == signatures.paragraph_hashes(item.body), item.key
         # Where the sentences are, for story summaries to slice rather than split again.
         language = item.language or "en"
         assert replay(item.body, found.sentences, language) == split_sentences(item.body, language)

@@ -1,7 +1,7 @@
 """The feeds step end to end against real loopback servers: fetch, parse, full text, store, health.
 
-Most tests call `flows.feeds.run_feeds` (the plain function behind the Prefect task); the flow and
-CLI tests at the end go through Prefect with the session harness.
+Most tests call `newsflow.flows.feeds.run_feeds` (the plain function behind the Prefect task); the
+flow and CLI tests at the end go through Prefect with the session harness.
 """
 
 from __future__ import annotations

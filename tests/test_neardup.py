@@ -11,7 +11,7 @@ from sqlite_utils import Database
 
 from newsflow.db import open_db
 from newsflow.tasks.common import shingles
-from newsflow.tasks.dedup import neardup
+from newsflow.tasks.dedup import neardup, settings, signature_index, signatures
 from newsflow.tasks.ingest import loader, scan
 from newsflow.tasks.store import writer
 from newsflow.tasks.store.models import Item
@@ -233,11 +233,11 @@ def test_a_changed_document_is_decided_again_and_its_copies_released(
     # The old text's buckets are gone: only the new signature's are indexed.
     orig = _row(db, "orig")["id"]
     (blob,) = db.execute("SELECT minhash FROM signatures WHERE document_id = ?", [orig]).fetchone()
-    keys = neardup.bucket_keys(
-        neardup.from_blob(blob), *neardup.lsh_params(neardup.DEFAULT_THRESHOLD)
+    keys = signatures.bucket_keys(
+        signatures.from_blob(blob), *signatures.lsh_params(settings.DEFAULT_THRESHOLD)
     )
     (lede,) = db.execute("SELECT lede FROM signatures WHERE document_id = ?", [orig]).fetchone()
-    keys += [(b, k) for b, k, _ in neardup.lede_rows_of(neardup.from_blob(lede), orig)]
+    keys += [(b, k) for b, k, _ in signatures.lede_rows_of(signatures.from_blob(lede), orig)]
     stored = db.execute("SELECT band, bucket FROM lsh_bands WHERE document_id = ?", [orig])
     assert sorted(stored.fetchall()) == sorted(keys)
     assert _row(db, "copy")["duplicate_of"] is None
@@ -269,9 +269,9 @@ def test_near_duplicates_are_looked_for_only_within_the_window(db_path: Path, co
 
 def test_candidate_look_up_searches_the_band_index_and_never_scans(db_path: Path) -> None:
     db = open_db(db_path)
-    values = neardup.signature("some words to hash for a signature", "en")
-    keys = neardup.bucket_keys(values, *neardup.lsh_params(0.5))
-    plan = " | ".join(neardup.candidate_query_plan(db, keys))
+    values = signatures.signature("some words to hash for a signature", "en")
+    keys = signatures.bucket_keys(values, *signatures.lsh_params(0.5))
+    plan = " | ".join(signature_index.candidate_query_plan(db, keys))
     assert "SEARCH b USING PRIMARY KEY (band=? AND bucket=?)" in plan
     assert "SCAN b" not in plan and "SCAN lsh_bands" not in plan
 
@@ -290,7 +290,7 @@ def test_recompute_at_another_threshold_uses_stored_signatures_only(
     strict = neardup.deduplicate(db, run_id="2", threshold=0.9, recompute=True)
     assert strict.signatures == 0 and strict.rebanded == 2
     assert _row(db, "half")["duplicate_of"] is None
-    assert neardup.load_settings(db).threshold == 0.9
+    assert settings.load_settings(db).threshold == 0.9
     latest = db.execute(
         "SELECT threshold, decision FROM dedup_decisions WHERE document_id = ? ORDER BY id DESC",
         [_row(db, "half")["id"]],
@@ -300,9 +300,9 @@ def test_recompute_at_another_threshold_uses_stored_signatures_only(
 
 @pytest.mark.parametrize("threshold", [0.3, 0.5, 0.7, 0.9])
 def test_lsh_banding_finds_pairs_at_the_threshold(threshold: float) -> None:
-    bands, rows = neardup.lsh_params(threshold)
-    assert bands * rows <= neardup.NUM_PERM
-    assert 1 - (1 - threshold**rows) ** bands >= neardup.CANDIDATE_RECALL
+    bands, rows = signatures.lsh_params(threshold)
+    assert bands * rows <= signatures.NUM_PERM
+    assert 1 - (1 - threshold**rows) ** bands >= signatures.CANDIDATE_RECALL
 
 
 def test_shingles_fold_case_diacritics_numbers_and_inflection() -> None:
@@ -329,13 +329,15 @@ def test_signature_estimates_track_exact_jaccard(corpus: Path) -> None:
     exact = shingles.shingles(body, "en")
     for name, edited in _edits(body, rng).items():
         truth = shingles.jaccard(exact, shingles.shingles(edited, "en"))
-        estimate = neardup.estimate(neardup.signature(body, "en"), neardup.signature(edited, "en"))
+        estimate = signatures.estimate(
+            signatures.signature(body, "en"), signatures.signature(edited, "en")
+        )
         # 256 permutations: the standard error is at most 1/(2·16) ≈ 0.03; allow four of them.
         assert abs(estimate - truth) <= 0.125, (name, truth, estimate)
 
 
 def test_bad_threshold_is_refused(db_path: Path) -> None:
-    with pytest.raises(neardup.DedupError, match="threshold"):
+    with pytest.raises(settings.DedupError, match="threshold"):
         neardup.deduplicate(open_db(db_path), threshold=1.5)
 
 

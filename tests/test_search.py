@@ -300,7 +300,7 @@ def test_search_fills_an_index_a_migration_queued(db_path: Path) -> None:
 
 def test_the_cldr_file_is_what_babel_gives() -> None:
     stored = json.loads(cldr.DATA.read_text(encoding="utf-8"))
-    assert stored == cldr.extract_all(), "run: python -m tasks.cldr"
+    assert stored == cldr.extract_all(), "run: python -m newsflow.tasks.common.cldr"
 
 
 def test_every_cldr_country_is_in_the_gazetteer() -> None:

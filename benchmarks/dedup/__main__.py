@@ -4,7 +4,7 @@
                                [--thresholds 0.3,0.4,0.5,0.6,0.7] [--keep DIR]
 
 Builds the cases (`benchmarks/dedup/cases.py`), runs them through the real path — files → ingest
-→ store (exact content hash) → `tasks.neardup` → `tasks.stories` → `tasks.story_summary`, on a
+→ store (exact content hash) → `dedup.neardup` → `stories.linking` → `stories.story_summary`, on a
 fresh SQLite file — and scores what the database says against the labels:
 
 * duplicates: pairwise precision/recall of duplicate groups over originals and their edited

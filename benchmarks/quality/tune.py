@@ -1,8 +1,7 @@
 """Fit the fusion summariser's weights on the tune split: `python -m benchmarks.quality.tune`.
 
 Prints the logistic weights (for tasks/summarise/fusion.py WEIGHTS and BIAS) and the tune-split
-ROUGE-1 they
-give. It reads only the tune half; the test half stays for reporting.
+ROUGE-1 they give. It reads only the tune half; the test half stays for reporting.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Loading CLDR through Babel costs a quarter of a second per process, paid by ever
 `newsflow search`; so the names are extracted once into `tasks/common/cldr_countries.json`, and a
 test checks that the file is what the installed Babel gives. After upgrading Babel, regenerate it:
 
-    python -m tasks.cldr
+    python -m newsflow.tasks.common.cldr
 """
 
 from __future__ import annotations

@@ -3,10 +3,9 @@
 An English report and its German translation rarely share words, but they name the same countries
 and organisations: "Cambodia", "Cambodian", "Kambodscha" and "kambodschanischen" all become
 `country:KH`. Every country's name comes from CLDR (`tasks/common/cldr.py`: English and German for
-every
-text, each other summarised language's for texts in it); kept by hand is only what CLDR lacks:
-demonyms and adjectives, short forms ("U.S.", "UK"), and the international organisations. Names of
-people and places that are spelt the same in every language are matched as they are. Story
+every text, each other summarised language's for texts in it); kept by hand is only what CLDR
+lacks: demonyms and adjectives, short forms ("U.S.", "UK"), and the international organisations.
+Names of people and places that are spelt the same in every language are matched as they are. Story
 grouping (`tasks/stories/entities.py`) and search (`tasks/store/search_index.py`,
 `tasks/search/search_query.py`) use it.
 """

@@ -1,4 +1,5 @@
-"""Normalised, language-aware word shingles: the sets that near-duplicate detection compares."""
+"""Normalised, language-aware words and shingles: the tokens dedup, stories and search compare,
+the stop words folded and stemmed like them, and the shingle sets near-duplicates compare."""
 
 from __future__ import annotations
 
@@ -41,6 +42,20 @@ def tokens(text: str, language: str | None = None) -> list[str]:
     """Folded, stemmed word tokens: 'Außenministerien' and 'aussenministerium' agree."""
     stem = _stemmer(language)
     return [stem(word) for word in _WORD.findall(fold(_THOUSANDS.sub("", text)))]
+
+
+@lru_cache(maxsize=16)
+def stop_words(language: str | None) -> frozenset[str]:
+    """Stop words of the language (and English), folded, and stemmed like the tokens they filter."""
+    from sumy.utils import get_stop_words  # sumy's utilities import requests: loaded when needed
+
+    words: set[str] = set()
+    for name in {PUNKT_LANGUAGES.get(language or "", "english"), "english"}:
+        try:
+            words |= {fold(word) for word in get_stop_words(name)}
+        except LookupError:
+            continue
+    return frozenset(tokens(" ".join(sorted(words)), language)) | frozenset(words)
 
 
 def shingles(text: str, language: str | None = None, *, size: int = SHINGLE_SIZE) -> set[str]:

@@ -14,7 +14,7 @@ import httpx
 log = logging.getLogger(__name__)
 
 
-def _deadline_transport(limits: httpx.Limits) -> httpx.HTTPTransport:
+def deadline_transport(limits: httpx.Limits) -> httpx.HTTPTransport:
     transport = httpx.HTTPTransport(limits=limits, trust_env=False)
     # httpx has no option for the network backend, but its connection pool takes one: wrap the
     # default so each socket operation ends by the attempt's deadline. Should a later httpx move
@@ -30,16 +30,16 @@ def _deadline_transport(limits: httpx.Limits) -> httpx.HTTPTransport:
 
 # The deadline of the attempt running in this thread (httpx's sync client does its socket work
 # in the calling thread), read by every socket operation below httpx.
-_deadline = threading.local()
+request_deadline = threading.local()
 
 
 def _within_deadline(timeout: float | None, error: type[Exception]) -> float | None:
-    at: float | None = getattr(_deadline, "at", None)
+    at: float | None = getattr(request_deadline, "at", None)
     if at is None:
         return timeout
     remaining = at - time.monotonic()
     if remaining <= 0:
-        raise error(f"deadline of {_deadline.seconds:g} s passed")
+        raise error(f"deadline of {request_deadline.seconds:g} s passed")
     return remaining if timeout is None else min(timeout, remaining)
 
 

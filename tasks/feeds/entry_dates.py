@@ -127,7 +127,7 @@ def _to_utc(stamp: datetime) -> datetime:
     return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
 
 
-def _pick_date(
+def pick_date(
     candidates: Sequence[tuple[object, object]], *, now: datetime
 ) -> tuple[str | None, str | None, str | None]:
     """(published_at, published_raw, problem) from the first readable candidate date."""

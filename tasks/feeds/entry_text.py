@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 MAX_TITLE_CHARS = 500  # longer titles are cut (no headline comes near it)
 
 
-_NOT_TEXT = re.compile("[\ufffe\uffff\ud800-\udfff]")  # noncharacters and lone surrogates
+NOT_TEXT = re.compile("[\ufffe\uffff\ud800-\udfff]")  # noncharacters and lone surrogates
 
 
 # Feed furniture appended to entries: "The post … appeared first on …", "Continue reading →", …
@@ -35,10 +35,10 @@ _FURNITURE = re.compile(
 )
 
 
-_PLAIN = {"type": "text/plain"}
+PLAIN_TEXT = {"type": "text/plain"}
 
 
-_TRUNCATED = re.compile(r"(?:…|\.\.\.|\[…\]|\[\.\.\.\]|\(more…?\))\s*$")
+TRUNCATED = re.compile(r"(?:…|\.\.\.|\[…\]|\[\.\.\.\]|\(more…?\))\s*$")
 
 
 _ENTITY = re.compile(r"&(?:#\d+|#x[0-9a-fA-F]+|[a-zA-Z]{2,8});")
@@ -60,10 +60,10 @@ def clean_text(fragment: str, *, is_html: bool = True) -> str:
         line = normalise_line(line)
         if line and not _FURNITURE.match(line):
             paragraphs.append(line)
-    return _NOT_TEXT.sub("", "\n\n".join(paragraphs))
+    return NOT_TEXT.sub("", "\n\n".join(paragraphs))
 
 
-def _clean_title(value: str | None, detail: dict[str, Any] | None) -> str | None:
+def clean_title(value: str | None, detail: dict[str, Any] | None) -> str | None:
     if not value:
         return None
     value = value[: MAX_TITLE_CHARS * 20]  # cleaning a 9 MB "headline" would only waste time
@@ -72,7 +72,7 @@ def _clean_title(value: str | None, detail: dict[str, Any] | None) -> str | None
     text = value if kind == "text/plain" else html_to_text(value)
     if _ENTITY.search(text):  # double-escaped titles ("AT&amp;amp;T") are common
         text = html.unescape(text)
-    text = _NOT_TEXT.sub("", normalise_line(" ".join(fix_mojibake(text).split())))
+    text = NOT_TEXT.sub("", normalise_line(" ".join(fix_mojibake(text).split())))
     if len(text) > MAX_TITLE_CHARS:
         log.info("cut a title of %d characters to %d", len(text), MAX_TITLE_CHARS)
         text = text[: MAX_TITLE_CHARS - 1].rstrip() + "…"
@@ -93,7 +93,7 @@ def fix_mojibake(text: str) -> str:
     return text
 
 
-def _drop_repeated_title(text: str, title: str | None) -> str:
+def drop_repeated_title(text: str, title: str | None) -> str:
     if title and text:
         first, _, rest = text.partition("\n\n")
         if first.casefold() == title.casefold() and rest:

@@ -4,7 +4,7 @@ The list stays the one file a user reads and edits (TOML `[[feeds]]` tables, or 
 nothing about it lives only in the database. TOML is read with tomlkit, which keeps every comment
 and blank line, and edited as text blocks, one per `[[feeds]]` table: a comment right above a
 table's header belongs to that table and goes with it when it is removed. Every edit is checked
-by the loader (`tasks.feeds.load_feed_list`) before it replaces the file, atomically.
+by the loader (`feed_list.load_feed_list`) before it replaces the file, atomically.
 """
 
 from __future__ import annotations

@@ -46,7 +46,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from newsflow.tasks.feeds import netguard
-from newsflow.tasks.feeds.deadline import _deadline, _deadline_transport
+from newsflow.tasks.feeds.deadline import deadline_transport, request_deadline
 from newsflow.tasks.feeds.inflate import BodyTooLarge, Inflater
 
 log = logging.getLogger(__name__)
@@ -210,7 +210,7 @@ def make_client(
         limits=limits,
         # No proxies or .netrc credentials from the environment: destinations are checked here.
         trust_env=False,
-        transport=transport or _deadline_transport(limits),
+        transport=transport or deadline_transport(limits),
     )
 
 
@@ -292,11 +292,11 @@ def _attempt(
 ) -> None:
     """One attempt: follow hops by hand, then read the body under the caps into `result`."""
     deadline = time.monotonic() + settings.deadline
-    _deadline.at, _deadline.seconds = deadline, settings.deadline
+    request_deadline.at, request_deadline.seconds = deadline, settings.deadline
     try:
         _hops(client, url, headers, settings, result, deadline)
     finally:
-        _deadline.at = None
+        request_deadline.at = None
 
 
 def _hops(

@@ -19,14 +19,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from newsflow.tasks.common.textio import decode_bytes
-from newsflow.tasks.feeds.entry_dates import _pick_date
+from newsflow.tasks.feeds.entry_dates import pick_date
 from newsflow.tasks.feeds.entry_text import (
-    _NOT_TEXT,
-    _PLAIN,
-    _TRUNCATED,
-    _clean_title,
-    _drop_repeated_title,
+    NOT_TEXT,
+    PLAIN_TEXT,
+    TRUNCATED,
     clean_text,
+    clean_title,
+    drop_repeated_title,
 )
 from newsflow.tasks.feeds.fetch import GZIP_MAGIC
 from newsflow.tasks.feeds.inflate import gunzip_capped
@@ -71,7 +71,7 @@ class FeedEntry:
     @property
     def is_teaser(self) -> bool:
         """Too little text to be the article: the page should be fetched for the full text."""
-        return len(self.text.split()) < TEASER_WORDS or bool(_TRUNCATED.search(self.text[-40:]))
+        return len(self.text.split()) < TEASER_WORDS or bool(TRUNCATED.search(self.text[-40:]))
 
 
 @dataclass
@@ -164,7 +164,7 @@ def _char_ref(match: re.Match[bytes]) -> bytes:
 def _text_only(value: Any) -> Any:
     """A parsed JSON value with lone surrogates ('\\ud800' escapes) replaced by U+FFFD."""
     if isinstance(value, str):
-        return _NOT_TEXT.sub("\ufffd", value)
+        return NOT_TEXT.sub("\ufffd", value)
     if isinstance(value, list):
         return [_text_only(v) for v in value]
     if isinstance(value, dict):
@@ -231,7 +231,7 @@ def _parse_xml_feed(
         url=url,
         is_feed=bool(parsed.get("version")) or bool(parsed.get("entries")),
         format=parsed.get("version") or None,
-        title=_clean_title(feed_info.get("title"), feed_info.get("title_detail")),
+        title=clean_title(feed_info.get("title"), feed_info.get("title_detail")),
         link=canonical_url(feed_info.get("link"), base=url),
         language=_language_code(feed_info.get("language")),
         bozo=bool(parsed.get("bozo")),
@@ -301,7 +301,7 @@ def parse_json_feed(
         url=url,
         is_feed=True,
         format="json" + version.rsplit("/", 1)[-1].replace(".", ""),
-        title=_clean_title(_str(data.get("title")), _PLAIN),
+        title=clean_title(_str(data.get("title")), PLAIN_TEXT),
         link=canonical_url(home, base=url),
         language=_language_code(data.get("language")),
     )
@@ -333,7 +333,7 @@ def _xml_entry(entry: Any, *, base: str, now: datetime) -> FeedEntry:
             (x.get("href") for x in entry.get("links", []) if x.get("rel") == "alternate"), None
         )
         link = _identity_or_none(canonical_url(_str(alternate), base=base))
-    title = _clean_title(entry.get("title"), entry.get("title_detail"))
+    title = clean_title(entry.get("title"), entry.get("title_detail"))
     candidates = [c.get("value", "") for c in entry.get("content", []) if isinstance(c, dict)]
     candidates.append(entry.get("summary", "") or "")
     texts = [clean_text(c) for c in candidates if c]
@@ -363,7 +363,7 @@ def _json_entry(item: dict[str, Any], *, base: str, now: datetime) -> FeedEntry:
     link = _identity_or_none(canonical_url(_str(item.get("url")), base=base)) or _identity_or_none(
         canonical_url(_str(item.get("external_url")), base=base)
     )
-    title = _clean_title(_str(item.get("title")), _PLAIN)  # plain text, says the spec
+    title = clean_title(_str(item.get("title")), PLAIN_TEXT)  # plain text, says the spec
     candidates = [
         clean_text(_str(item.get("content_html")) or ""),
         clean_text(_str(item.get("content_text")) or "", is_html=False),
@@ -399,14 +399,14 @@ def _entry(
     now: datetime,
 ) -> FeedEntry:
     """A FeedEntry from what any feed format says of an entry (identity is assigned later)."""
-    published_at, published_raw, problem = _pick_date(raw_dates, now=now)
+    published_at, published_raw, problem = pick_date(raw_dates, now=now)
     return FeedEntry(
         key="",
         identity="",
         guid=guid,
         url=link,
         title=title,
-        text=_drop_repeated_title(text, title),
+        text=drop_repeated_title(text, title),
         published_at=published_at,
         published_raw=published_raw,
         date_problem=problem,

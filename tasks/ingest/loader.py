@@ -25,9 +25,9 @@ from newsflow.tasks.ingest.scan import (
     HTML_SUFFIXES,
     JSON_SUFFIXES,
     FileEntry,
-    _file_type,
-    _printable,
-    _relpath,
+    file_type,
+    printable_path,
+    relative_key,
 )
 from newsflow.tasks.store.models import Item, Reject
 
@@ -72,7 +72,7 @@ def load_path(
 ) -> tuple[list[Item], list[Reject]]:
     """load_file for a path found by an earlier scan_folder; it may have changed or gone since."""
     root = root.resolve()
-    relpath = _relpath(root, path)
+    relpath = relative_key(root, path)
     try:
         info = path.stat()
     except OSError as error:
@@ -139,7 +139,7 @@ def _read(entry: FileEntry, max_bytes: int) -> tuple[bytes, os.stat_result] | Re
         root = entry.path.parents[len(PurePosixPath(entry.relpath).parts) - 1]
         resolved = Path(os.path.realpath(entry.path))
         if not resolved.is_relative_to(root.resolve()):
-            return Reject(entry.relpath, "symlink_outside", detail=_printable(str(resolved)))
+            return Reject(entry.relpath, "symlink_outside", detail=printable_path(str(resolved)))
     # O_NONBLOCK: a FIFO swapped in after the scan opens at once instead of waiting for a writer.
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
@@ -151,7 +151,7 @@ def _read(entry: FileEntry, max_bytes: int) -> tuple[bytes, os.stat_result] | Re
     with open(descriptor, "rb", closefd=True) as handle:
         info = os.fstat(descriptor)
         if not stat.S_ISREG(info.st_mode):
-            return Reject(entry.relpath, "not_a_file", detail=_file_type(info.st_mode))
+            return Reject(entry.relpath, "not_a_file", detail=file_type(info.st_mode))
         if info.st_size == 0:
             return Reject(entry.relpath, "empty", size=0)
         if info.st_size > max_bytes:  # grew since the scan

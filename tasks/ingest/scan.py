@@ -68,7 +68,7 @@ def scan_folder(root: Path) -> tuple[list[FileEntry], list[Reject]]:
         except OSError as error:
             rejects.append(
                 Reject(
-                    _relpath(root, directory),
+                    relative_key(root, directory),
                     "unreadable",
                     kind="directory",
                     detail=error.strerror or str(error),
@@ -82,7 +82,7 @@ def scan_folder(root: Path) -> tuple[list[FileEntry], list[Reject]]:
             path = Path(child.path)
             below = prefix + child.name
             if not _is_utf8(below):
-                relpath = _printable(below)
+                relpath = printable_path(below)
                 rejects.append(Reject(relpath, "bad_name", detail="the file name is not UTF-8"))
                 continue
             relpath = below
@@ -145,9 +145,9 @@ def count_article_files(root: Path, *, stop_at: int) -> int:
     return min(count, stop_at)
 
 
-def _relpath(root: Path, path: Path) -> str:
+def relative_key(root: Path, path: Path) -> str:
     """The POSIX path below root, printable and storable even when the name is not UTF-8."""
-    return _printable(path.relative_to(root).as_posix() if path != root else ".")
+    return printable_path(path.relative_to(root).as_posix() if path != root else ".")
 
 
 def _is_utf8(name: str) -> bool:
@@ -162,7 +162,7 @@ def _regular_file(path: Path, relpath: str, info: os.stat_result) -> FileEntry |
     if path.suffix.lower() not in SUFFIXES:
         return Reject(relpath, "unsupported_type", detail=path.suffix or "no suffix")
     if not stat.S_ISREG(info.st_mode):  # FIFOs, sockets, devices: reading could block forever
-        return Reject(relpath, "not_a_file", detail=_file_type(info.st_mode))
+        return Reject(relpath, "not_a_file", detail=file_type(info.st_mode))
     return FileEntry(path, relpath, info.st_size, info.st_mtime_ns)
 
 
@@ -177,7 +177,7 @@ def _follow_link(root: Path, link: Path, relpath: str) -> FileEntry | Reject:
             return Reject(relpath, "broken_symlink", detail=f"-> {os.readlink(link)}")
         return Reject(relpath, "unreadable", detail=error.strerror or str(error))
     if not resolved.is_relative_to(root):
-        return Reject(relpath, "symlink_outside", detail=_printable(str(resolved)))
+        return Reject(relpath, "symlink_outside", detail=printable_path(str(resolved)))
     info = resolved.stat()
     if stat.S_ISDIR(info.st_mode):
         return Reject(
@@ -189,12 +189,12 @@ def _follow_link(root: Path, link: Path, relpath: str) -> FileEntry | Reject:
     return _regular_file(link, relpath, info)
 
 
-def _printable(text: str) -> str:
+def printable_path(text: str) -> str:
     """A path that may not be UTF-8, its undecodable bytes written as escapes."""
     return os.fsencode(text).decode("utf-8", "backslashreplace")
 
 
-def _file_type(mode: int) -> str:
+def file_type(mode: int) -> str:
     for test, name in (
         (stat.S_ISFIFO, "fifo"),
         (stat.S_ISSOCK, "socket"),

@@ -10,13 +10,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from newsflow.tasks.common.outlets import outlet_name
-
-
-def _first_sentence(body: str) -> str:
-    first = body.strip().split("\n", 1)[0]
-    cut = first.find(". ")
-    first = first[: cut + 1] if 0 < cut < 120 else first
-    return first if len(first) <= 120 else first[:119].rstrip() + "…"
+from newsflow.tasks.stories.linking import first_sentence
 
 
 def _rows(db: Database, sql: str, params: list[Any]) -> list[dict[str, Any]]:
@@ -131,7 +125,7 @@ def _source(row: dict[str, Any]) -> dict[str, Any]:
     named = outlet_name(row.get("source"), row.get("feed_name"), row.get("url"))
     return {
         "document_id": row["id"],
-        "title": row.get("title") or _first_sentence(row.get("lede") or ""),
+        "title": row.get("title") or first_sentence(row.get("lede") or ""),
         "outlet": named or ("local file" if row.get("path") else "unknown"),
         "named_outlet": named,
         "location": row.get("url") or row.get("path"),

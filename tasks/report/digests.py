@@ -18,11 +18,11 @@ from typing import Any
 from sqlite_utils import Database
 
 from newsflow.tasks.report.entries import (
-    _DOC_COLUMNS,
-    _mark,
-    _rows,
+    DOC_COLUMNS,
     build_entries,
+    mark_of,
     outlet_of,
+    query_rows,
     title_of,
 )
 from newsflow.tasks.report.model import (
@@ -50,7 +50,7 @@ FORMATS = ("md", "html", "json")
 
 
 def _duplicates(db: Database, where: str, params: list[Any]) -> list[Duplicate]:
-    rows = _rows(
+    rows = query_rows(
         db,
         f"""
         SELECT d.id, d.title, d.source, d.url, d.path, substr(d.body, 1, 240) AS lede,
@@ -84,7 +84,7 @@ def _duplicates(db: Database, where: str, params: list[Any]) -> list[Duplicate]:
 def _rejects(db: Database, where: str, params: list[Any]) -> list[Rejected]:
     return [
         Rejected(row["location"], row["kind"], row["reason"], row["detail"])
-        for row in _rows(
+        for row in query_rows(
             db,
             f"SELECT location, kind, reason, detail FROM rejects WHERE {where} ORDER BY location",
             params,
@@ -141,13 +141,13 @@ def daily_digest(
             "v.document_id IN (SELECT value FROM json_each(?))",
             [json.dumps(sorted(only))],
         )
-    documents = _rows(
+    documents = query_rows(
         db,
-        f"SELECT {_DOC_COLUMNS} FROM v_daily_digest v JOIN documents d ON d.id = v.document_id"
+        f"SELECT {DOC_COLUMNS} FROM v_daily_digest v JOIN documents d ON d.id = v.document_id"
         f" WHERE (({created}) OR ({updated})) AND {among} ORDER BY v.document_id",
         created_params + updated_params + among_params,
     )
-    marks = {row["id"]: _mark(row, previous) for row in documents}
+    marks = {row["id"]: mark_of(row, previous) for row in documents}
     entries = build_entries(
         db, documents[:limit], marks=marks, method=method or summarize.DEFAULT_METHOD
     )
@@ -189,9 +189,9 @@ def documents_digest(
     db: Database, ids: Collection[int], *, title: str, run_id: str | None = None
 ) -> Digest:
     """A digest of exactly these canonical documents, marked new (what a run found for a topic)."""
-    documents = _rows(
+    documents = query_rows(
         db,
-        f"SELECT {_DOC_COLUMNS} FROM v_daily_digest v JOIN documents d ON d.id = v.document_id"
+        f"SELECT {DOC_COLUMNS} FROM v_daily_digest v JOIN documents d ON d.id = v.document_id"
         f" WHERE v.document_id IN (SELECT value FROM json_each(?)) ORDER BY v.document_id",
         [json.dumps(sorted(ids))],
     )
@@ -251,15 +251,15 @@ def record_digest(db: Database, digest: Digest, *, output_format: str) -> None:
 
 def run_digest(db: Database, run_id: str, *, limit: int | None = None) -> Digest:
     """What one run did: documents it added, changed or summarised, its duplicates and rejects."""
-    run = _rows(db, "SELECT * FROM runs WHERE id = ?", [run_id])
+    run = query_rows(db, "SELECT * FROM runs WHERE id = ?", [run_id])
     if not run:
         raise LookupError(f"Run {run_id!r} is not in the runs table")
     parameters = json.loads(run[0]["parameters"] or "{}")
     counts = json.loads(run[0]["counts"] or "{}")
-    documents = _rows(
+    documents = query_rows(
         db,
         f"""
-        SELECT {_DOC_COLUMNS}, d.first_run_id,
+        SELECT {DOC_COLUMNS}, d.first_run_id,
                EXISTS (SELECT 1 FROM document_versions x
                        WHERE x.document_id = d.id AND x.run_id = :run) AS changed,
                EXISTS (SELECT 1 FROM summaries s
@@ -335,13 +335,13 @@ def _assemble(documents: list[dict[str, Any]], limit: int | None, **fields: Any)
 def feed_health(db: Database, run_id: str | None = None) -> list[dict[str, Any]]:
     """Per feed: last status, items, new, duplicates and errors (of one run, when given)."""
     if run_id is None:
-        return _rows(
+        return query_rows(
             db,
             "SELECT name, url, last_status AS status, last_items AS items,"
             " last_new_items AS new, duplicates, failed AS errors, last_fetch_error AS error"
             " FROM v_feed_health ORDER BY name, url",
         )
-    return _rows(
+    return query_rows(
         db,
         """
         WITH runs_fetches AS (

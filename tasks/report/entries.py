@@ -18,7 +18,7 @@ from newsflow.tasks.report.model import (
 )
 
 
-def _rows(
+def query_rows(
     db: Database, sql: str, params: list[Any] | dict[str, Any] | None = None
 ) -> list[dict[str, Any]]:
     cursor = db.execute(sql, params or [])
@@ -57,7 +57,7 @@ def title_of(row: dict[str, Any]) -> str:
     return first if len(first) <= 100 else first[:99].rstrip() + "…"
 
 
-_DOC_COLUMNS = """
+DOC_COLUMNS = """
     v.document_id AS id, v.story_id, v.title, v.language, v.source, v.url, v.path,
     v.published_at, v.created_at, v.updated_at, v.version, v.summary_status,
     substr(d.body, 1, 240) AS lede
@@ -71,7 +71,7 @@ def _summaries(
     if not ids:
         return {}
     marks = ",".join("?" * len(ids))
-    rows = _rows(
+    rows = query_rows(
         db,
         f"SELECT document_id, method, length, text, sentence_indexes, run_id, created_at, id"
         f" FROM summaries WHERE document_id IN ({marks})",
@@ -98,7 +98,7 @@ def _copies(db: Database, ids: list[int]) -> dict[int, list[str]]:
         return {}
     marks = ",".join("?" * len(ids))
     found: dict[int, list[str]] = {}
-    for row in _rows(
+    for row in query_rows(
         db,
         f"SELECT d.duplicate_of, d.source, d.url, d.path, f.name AS feed"
         f" FROM documents d LEFT JOIN feeds f ON f.id = d.feed_id"
@@ -110,7 +110,7 @@ def _copies(db: Database, ids: list[int]) -> dict[int, list[str]]:
     return found
 
 
-def _mark(row: dict[str, Any], previous: str | None) -> str | None:
+def mark_of(row: dict[str, Any], previous: str | None) -> str | None:
     if previous is None:
         return "new"
     if (row.get("created_at") or "") > previous:
@@ -192,15 +192,15 @@ def _story_entries(
     placeholders = ",".join("?" * len(story_ids))
     stories = {
         row["story_id"]: row
-        for row in _rows(
+        for row in query_rows(
             db, f"SELECT * FROM v_story_summaries WHERE story_id IN ({placeholders})", story_ids
         )
     }
     # Every canonical document of each story, including ones outside the window, as its sources.
     # By id through the story index: on `v.story_id` SQLite walked every canonical document.
-    members = _rows(
+    members = query_rows(
         db,
-        f"SELECT {_DOC_COLUMNS} FROM v_daily_digest v JOIN documents d ON d.id = v.document_id"
+        f"SELECT {DOC_COLUMNS} FROM v_daily_digest v JOIN documents d ON d.id = v.document_id"
         f" WHERE v.document_id IN (SELECT id FROM documents WHERE story_id IN ({placeholders}))"
         f" ORDER BY v.published_at, v.document_id",
         story_ids,
@@ -246,7 +246,7 @@ def _story_entries(
 
 
 def _outlet_by_id(db: Database, document_id: int) -> str:
-    rows = _rows(
+    rows = query_rows(
         db,
         "SELECT d.source, d.url, d.path, f.name AS feed FROM documents d"
         " LEFT JOIN feeds f ON f.id = d.feed_id WHERE d.id = ?",

@@ -151,6 +151,9 @@ def backfill(db: Database) -> int:
     m021 in `db/migrations.py`); the documents indexed, 0 when nothing was queued."""
     if not db.table("backfills").exists():
         return 0
+    # A read first: a command that only reads must not wait for the write lock.
+    if not db.execute("SELECT 1 FROM backfills WHERE name = ?", [TABLE]).fetchone():
+        return 0
     with write_transaction(db):
         queued = db.execute("DELETE FROM backfills WHERE name = ? RETURNING name", [TABLE])
         if not queued.fetchall():

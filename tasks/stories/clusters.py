@@ -17,9 +17,8 @@ and "Kambodscha" to one id, so those count too).
 
 Candidate stories come from an inverted index of the rarer headline terms, text terms and signals
 of their reports: the cost per report depends on what it shares, not on the window's size. The
-index and the centroids live in memory, built from the stored features of the stories in the
-window and kept across the passes of one run (`tasks/stories/linking.py`); stories that fall out
-of the
+index and the centroids live in memory, built from the stored features of the stories in the window
+and kept across the passes of one run (`tasks/stories/linking.py`); stories that fall out of the
 window are dropped as the passes move on in time.
 """
 

@@ -3,7 +3,7 @@
 Near-duplicates (`tasks/dedup/neardup.py`) are copies of one text; a story is looser: different
 reports of one event, in any wording or language. Each canonical report, in time order, joins the
 story it is most similar to or opens a new one (`tasks/stories/clusters.py` holds the stories,
-their index and the scoring; `tasks/stories/features.py` what each report brings). This module
+their index and the scoring; `tasks/stories/report_terms.py` what each report brings). This module
 reads and writes the database: which reports wait, the window's stories, the decisions.
 Duplicates share their canonical's story. Every assignment is a `dedup_decisions` row with method
 `story`, its score, threshold and reason.
@@ -22,13 +22,20 @@ from itertools import chain
 from sqlite_utils import Database
 
 from newsflow.tasks.common.outlets import outlet_name
-from newsflow.tasks.report.digest_entries import _first_sentence
 from newsflow.tasks.store.transaction import write_transaction
 from newsflow.tasks.store.writer import now
 from newsflow.tasks.stories import clusters
-from newsflow.tasks.stories.features import Report, _features, primary_language
+from newsflow.tasks.stories.report_terms import Report, primary_language, stored_features
 
 log = logging.getLogger(__name__)
+
+
+def first_sentence(body: str) -> str:
+    first = body.strip().split("\n", 1)[0]
+    cut = first.find(". ")
+    first = first[: cut + 1] if 0 < cut < 120 else first
+    return first if len(first) <= 120 else first[:119].rstrip() + "…"
+
 
 DEFAULT_WINDOW_DAYS = 7
 CHUNK = 500  # pending reports read (and their window's stories loaded) at a time
@@ -149,7 +156,7 @@ def _reload(db: Database, clusterer: clusters.Clusterer, story_ids: set[int]) ->
         " AND duplicate_of IS NULL AND coalesce(summary_status, '') != 'boilerplate'",
         [json.dumps(sorted(story_ids))],
     ).fetchall()
-    reports = _features(db, [doc_id for doc_id, _ in rows])
+    reports = stored_features(db, [doc_id for doc_id, _ in rows])
     clusterer.count((r.id, r.terms, r.signals) for r in reports.values())
     for report in sorted(reports.values(), key=lambda r: (r.seconds(), r.id)):
         assert report.story_id is not None
@@ -174,7 +181,7 @@ def _assign_chunk(
     run_id: str | None,
     result: StoryResult,
 ) -> None:
-    reports = _features(db, pending)
+    reports = stored_features(db, pending)
     times = [r.seconds() for r in reports.values()]
     dated = [r.when for r in reports.values()]
     stored = [r.created or r.when for r in reports.values()]
@@ -204,7 +211,7 @@ def _assign_chunk(
         ).fetchall()
         if row[0] not in clusterer.members
     ] if parts else []  # fmt: skip
-    known = _features(db, [doc_id for doc_id, _ in neighbours])
+    known = stored_features(db, [doc_id for doc_id, _ in neighbours])
     clusterer.count((r.id, r.terms, r.signals) for r in chain(known.values(), reports.values()))
     for report in sorted(known.values(), key=lambda r: (r.seconds(), r.id)):
         assert report.story_id is not None
@@ -345,7 +352,7 @@ def refresh_stories(
             key=lambda m: (-(m[3] or 0), m[8], m[0]),
             default=canonical[0],
         )
-        title = lead[1] or _first_sentence(lead[9])
+        title = lead[1] or first_sentence(lead[9])
         outlets = list(dict.fromkeys(o for m in members if (o := outlet_name(m[5], m[7], m[6]))))
         db.conn.execute(
             "UPDATE stories SET title = ?, first_published_at = ?, last_published_at = ?,"

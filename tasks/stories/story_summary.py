@@ -26,7 +26,12 @@ from newsflow.tasks.common.sentences import replay, split_sentences, words
 from newsflow.tasks.store.transaction import write_transaction
 from newsflow.tasks.store.writer import now
 from newsflow.tasks.stories import entities
-from newsflow.tasks.stories.features import normalise_rows, primary_language, terms, tfidf_matrix
+from newsflow.tasks.stories.report_terms import (
+    normalise_rows,
+    primary_language,
+    terms,
+    tfidf_matrix,
+)
 
 log = logging.getLogger(__name__)
 

@@ -35,8 +35,8 @@ SUMY_METHODS: dict[str, tuple[str, str]] = {
     "reduction": ("sumy.summarizers.reduction", "ReductionSummarizer"),
 }
 # The default fuses two centralities, length and position (tasks/summarise/fusion.py); it beats
-# every single
-# sumy method and the lead baseline on held-out news (`newsflow eval`, benchmarks/quality/).
+# every single sumy method and the lead baseline on held-out news (`newsflow eval`,
+# benchmarks/quality/).
 FUSION = "fusion"
 METHODS: tuple[str, ...] = (FUSION, *SUMY_METHODS)
 DEFAULT_METHOD = FUSION

@@ -8,7 +8,6 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from itertools import chain
 from typing import TYPE_CHECKING
 
@@ -16,8 +15,6 @@ import numpy as np
 from sqlite_utils import Database
 
 from newsflow.tasks.common import shingles
-from newsflow.tasks.common.gazetteer import fold
-from newsflow.tasks.common.languages import PUNKT_LANGUAGES
 from newsflow.tasks.common.outlets import parse_time
 from newsflow.tasks.common.sentences import split_sentences
 from newsflow.tasks.stories import clusters, entities
@@ -32,20 +29,6 @@ FEATURES_SETTINGS = "stories-v2"
 LEDE_TOKENS = 30  # the lede, as words: about the first sentence of a news text
 
 
-@lru_cache(maxsize=16)
-def stop_stems(language: str | None) -> frozenset[str]:
-    """Stop words of the language (and English), folded and stemmed like the terms they filter."""
-    from sumy.utils import get_stop_words
-
-    words: set[str] = set()
-    for name in {PUNKT_LANGUAGES.get(language or "", "english"), "english"}:
-        try:
-            words |= {fold(word) for word in get_stop_words(name)}
-        except LookupError:
-            continue
-    return frozenset(shingles.tokens(" ".join(sorted(words)), language)) | frozenset(words)
-
-
 def terms(title: str | None, body: str, language: str | None) -> Counter[str]:
     """Stemmed content words, keyed by language; the headline counts twice."""
     head = shingles.tokens(title, language) if title else []
@@ -54,7 +37,7 @@ def terms(title: str | None, body: str, language: str | None) -> Counter[str]:
 
 def terms_of(title_tokens: list[str], body_tokens: list[str], language: str | None) -> Counter[str]:
     """`terms` of already tokenised text (tokens never span the lines `terms` joins)."""
-    stop = stop_stems(language)
+    stop = shingles.stop_words(language)
     prefix = f"{language or 'xx'}:"
     return Counter(
         prefix + word
@@ -108,7 +91,7 @@ def head_terms(
 ) -> Counter[str]:
     """Content words of the headline and the lede (the body's first LEDE_TOKENS words), marked
     apart from the text's terms: what a headline-only item or a teaser is compared by."""
-    stop = stop_stems(language)
+    stop = shingles.stop_words(language)
     prefix = f"{language or 'xx'}{clusters.HEAD_MARK}"
     return Counter(
         prefix + word
@@ -150,7 +133,7 @@ def save_features(
     )  # fmt: skip
 
 
-def _features(db: Database, ids: list[int]) -> dict[int, Report]:
+def stored_features(db: Database, ids: list[int]) -> dict[int, Report]:
     """Reports for the ids, from the features cache or computed once from title and body."""
     reports: dict[int, Report] = {}
     for start in range(0, len(ids), 500):
