@@ -67,6 +67,14 @@ def stored(db_path: Path) -> dict[str, list[tuple[Any, ...]]]:
     return found
 
 
+def _cpu_seconds() -> float:
+    """CPU seconds of the process it runs in (a Dask worker's, through `Client.run`)."""
+    import psutil
+
+    times = psutil.Process().cpu_times()
+    return float(times.user + times.system)
+
+
 def cpu_split(run: dict[str, Any]) -> dict[str, float]:
     """CPU seconds of the flow's own process and of the batches, wherever they ran."""
     cpu = run.get("cpu_by_stage") or {}
@@ -110,14 +118,24 @@ def measure(n: int, out: Path, *, seed: int = 7) -> dict[str, Any]:
 
         cold("in-process", {"NEWSFLOW_WORKERS": "1"})
         cold("local-pool", {"NEWSFLOW_WORKERS": "2"})
-        with distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-            host="127.0.0.1",
-        ) as cluster:  # fmt: skip
+        with (
+            distributed.LocalCluster(
+                n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                host="127.0.0.1",
+            ) as cluster,
+            distributed.Client(cluster) as client,
+        ):  # fmt: skip
+            # The run records the CPU of the batches it ran itself; the Dask workers' is read here.
+            before = client.run(_cpu_seconds)
             cold(
                 "dask-localcluster",
                 {"NEWSFLOW_WORKERS": "2", "NEWSFLOW_DASK_ADDRESS": cluster.scheduler_address},
             )
+            after = client.run(_cpu_seconds)
+            on_cluster = sum(after[worker] - before.get(worker, 0.0) for worker in after)
+            cpu = runs["dask-localcluster"]["cpu"]
+            cpu["dask_workers"] = round(on_cluster, 2)
+            cpu["batches"] = round(cpu["batches"] + on_cluster, 2)
     reference = stored(databases["in-process"])
     for name, db_path in databases.items():
         runs[name]["identical_to_in_process"] = stored(db_path) == reference
