@@ -36,7 +36,7 @@ def test_saving_a_run_replaces_the_earlier_run_of_its_label(tmp_path: Path):
 
 def test_a_changed_figure_changes_the_page_and_check_reports_it(tmp_path: Path):
     latest = json.loads(figures.LATEST.read_text(encoding="utf-8"))
-    label = sorted(latest)[0]
+    label = next(label for label in sorted(latest) if "cold" in latest[label])
     latest[label]["cold"]["seconds"] = 12345.6
     latest_path, page_path = tmp_path / "latest.json", tmp_path / "page.md"
     latest_path.write_text(json.dumps(latest), encoding="utf-8")
@@ -46,6 +46,23 @@ def test_a_changed_figure_changes_the_page_and_check_reports_it(tmp_path: Path):
     assert figures.update_page(latest_path, page_path)
     assert "12345.6 s" in page_path.read_text(encoding="utf-8")
     assert figures.main([*arguments, "--check"]) == 0
+
+
+def test_cluster_and_scale_runs_have_tables_of_their_own():
+    cluster = {
+        "label": "cluster-9", "kind": "cluster", "code": "abc", "corpus": {"n": 9},
+        "machine": {"load_average": [1.0]}, "writer_share_of_pool_wall": 0.25,
+        "batch_cpu_over_writer_cpu": 1.5,
+        "runs": {name: {"seconds": 2.5, "identical_to_in_process": True}
+                 for name in ("in-process", "local-pool", "dask-localcluster")},
+    }  # fmt: skip
+    scale = {
+        "label": "scale-9", "kind": "scale", "code": "abc", "n": 9, "seconds": 10.0,
+        "ms_per_document": 1.111, "per_document_over_smallest": 1.0, "peak_rss_mb": 900.0,
+    }  # fmt: skip
+    table = figures.table({"cluster-9": cluster, "scale-9": scale})
+    assert "| `cluster-9` | abc | 9 | 2.5 s | 2.5 s | 2.5 s | yes | 25% | 1.50 | 1.0 |" in table
+    assert "| `scale-9` | abc | 9 | 10 s | 1.11 | 1.00 | 900 MB | – | 0.0 |" in table
 
 
 def test_a_page_without_the_markers_is_an_error():

@@ -10,9 +10,7 @@ from datetime import UTC, datetime, timedelta
 from sqlite_utils import Database
 
 from newsflow.tasks.common.outlets import outlet_name, parse_time
-from newsflow.tasks.dedup.settings import (
-    DEFAULT_THRESHOLD,
-)
+from newsflow.tasks.dedup.settings import DEFAULT_THRESHOLD
 
 _DOC_COLUMNS = (
     "d.id, d.title, d.url, d.content_hash, d.language, d.source, d.path, d.duplicate_of, "

@@ -10,14 +10,10 @@ from datetime import timedelta
 from sqlite_utils import Database
 
 from newsflow.tasks.dedup import containment
-from newsflow.tasks.dedup.boilerplate import (
-    is_boilerplate_pair,
-)
+from newsflow.tasks.dedup.boilerplate import is_boilerplate_pair
 from newsflow.tasks.dedup.decision_log import LENGTH_TOLERANCE, DecisionLog, why_kept
 from newsflow.tasks.dedup.documents import DedupResult, Doc, load_docs
-from newsflow.tasks.dedup.settings import (
-    Settings,
-)
+from newsflow.tasks.dedup.settings import Settings
 from newsflow.tasks.dedup.signature_index import SignatureIndex
 from newsflow.tasks.store.writer import now
 

@@ -31,12 +31,7 @@ from sqlite_utils import Database
 
 from newsflow.tasks.dedup.documents import DedupResult
 from newsflow.tasks.dedup.grouping import DedupPass
-from newsflow.tasks.dedup.settings import (
-    Settings,
-    load_settings,
-    save_settings,
-    stored_banding,
-)
+from newsflow.tasks.dedup.settings import Settings, load_settings, save_settings, stored_banding
 from newsflow.tasks.dedup.signature_index import insert_bands
 from newsflow.tasks.dedup.signatures import (
     LEDE_BAND_BASE,
@@ -51,18 +46,6 @@ from newsflow.tasks.store.writer import now
 log = logging.getLogger(__name__)
 
 BATCH = 500
-
-
-# --- settings -------------------------------------------------------------------------------------
-
-
-# --- signatures and bands ------------------------------------------------------------------------
-
-
-# --- documents as the decisions see them ---------------------------------------------------------
-
-
-# --- the run -------------------------------------------------------------------------------------
 
 
 def deduplicate(

@@ -7,9 +7,7 @@ from dataclasses import dataclass
 
 from sqlite_utils import Database
 
-from newsflow.tasks.dedup.signatures import (
-    lsh_params,
-)
+from newsflow.tasks.dedup.signatures import lsh_params
 from newsflow.tasks.store.writer import now
 
 DEFAULT_THRESHOLD = 0.5

@@ -45,9 +45,6 @@ MAX_ID_CHARS = 2_048  # a longer guid or link is not an identity (it would becom
 TEASER_WORDS = 120  # fewer words than this and the entry is a teaser: fetch the article page
 JSON_FEED_PREFIX = "https://jsonfeed.org/version/1"
 
-# --- the feed list --------------------------------------------------------------------------------
-
-
 # --- parsed feeds ---------------------------------------------------------------------------------
 
 
@@ -465,7 +462,7 @@ def _entry_hash(entry: FeedEntry) -> str:
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 
-# --- text -----------------------------------------------------------------------------------------
+# --- values ---------------------------------------------------------------------------------------
 
 
 def _identity_or_none(value: str | None) -> str | None:
@@ -485,9 +482,3 @@ def _language_code(value: object) -> str | None:
         return None
     code = re.split(r"[-_]", value.strip())[0].lower()
     return code if re.fullmatch(r"[a-z]{2,3}", code) else None
-
-
-# --- dates ----------------------------------------------------------------------------------------
-
-
-# --- full text and items --------------------------------------------------------------------------

@@ -25,11 +25,7 @@ from newsflow.tasks.report.entries import (
     query_rows,
     title_of,
 )
-from newsflow.tasks.report.model import (
-    Digest,
-    Duplicate,
-    Rejected,
-)
+from newsflow.tasks.report.model import Digest, Duplicate, Rejected
 from newsflow.tasks.report.window import day_window, parse_moment, resolve_window
 from newsflow.tasks.store.transaction import write_transaction
 from newsflow.tasks.store.writer import now
@@ -38,12 +34,6 @@ from newsflow.tasks.summarise import summarize
 log = logging.getLogger(__name__)
 
 FORMATS = ("md", "html", "json")
-
-
-# --- the model ------------------------------------------------------------------------------------
-
-
-# --- windows --------------------------------------------------------------------------------------
 
 
 # --- reading --------------------------------------------------------------------------------------

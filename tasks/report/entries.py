@@ -10,12 +10,7 @@ from urllib.parse import urlsplit
 
 from sqlite_utils import Database
 
-from newsflow.tasks.report.model import (
-    MARKS,
-    Entry,
-    Sentence,
-    Source,
-)
+from newsflow.tasks.report.model import MARKS, Entry, Sentence, Source
 
 
 def query_rows(

@@ -7,9 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlite_utils import Database
 
-from newsflow.tasks.report.model import (
-    BadWindow,
-)
+from newsflow.tasks.report.model import BadWindow
 
 
 def _stamp(moment: datetime) -> str:

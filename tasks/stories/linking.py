@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 
 def first_sentence(body: str) -> str:
+    """A title for a story whose report has none: its first sentence, at most 120 characters."""
     first = body.strip().split("\n", 1)[0]
     cut = first.find(". ")
     first = first[: cut + 1] if 0 < cut < 120 else first
@@ -39,12 +40,6 @@ def first_sentence(body: str) -> str:
 
 DEFAULT_WINDOW_DAYS = 7
 CHUNK = 500  # pending reports read (and their window's stories loaded) at a time
-
-
-# --- features -------------------------------------------------------------------------------------
-
-
-# --- TF-IDF (story summaries weigh sentences with it) --------------------------------------------
 
 
 # --- assignment -----------------------------------------------------------------------------------
@@ -360,9 +355,6 @@ def refresh_stories(
             [title, members[0][8], members[-1][8], len(members), json.dumps(sorted(languages)),
              json.dumps(outlets), stamp, story_id],
         )  # fmt: skip
-
-
-# --- reading -------------------------------------------------------------------------------------
 
 
 __all__ = ["DEFAULT_WINDOW_DAYS", "StoryResult", "assign_stories"]
