@@ -194,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     results = measure(args.n, args.out)
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     figures.save_latest(LATEST, results)
+    figures.update_page()
     sys.stdout.write(report(results))
     return 0 if all(r["identical_to_in_process"] for r in results["runs"].values()) else 1
 
