@@ -82,7 +82,7 @@ def store_cost(corpus: Path, n: int) -> None:
 
     search_index.write = timed  # type: ignore[assignment]
     with tempfile.TemporaryDirectory() as folder:
-        db = open_db(Path(folder) / "writer.db")
+        db = open_db(Path(folder) / "store.db")
         run_id = run_log.start_run(db, parameters={}, trigger="test")
         entries = {key: found.search for key, found in parsed.features.items()}
         started = time.process_time()

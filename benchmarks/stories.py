@@ -137,7 +137,7 @@ def run(
         for item in items
     }
     timings["ingest"] = round(time.perf_counter() - started, 2)
-    db = open_db(workdir / "linking.db")
+    db = open_db(workdir / "stories.db")
     mark = time.perf_counter()
     counts = writer.save_items(db, items, run_id="uci")
     features.save(db, counts.saved, computed)

@@ -315,7 +315,7 @@ def test_every_failure_is_a_fetch_row_and_the_good_feeds_still_arrive(server, db
 
 def test_a_failing_feed_is_backed_off_across_runs_until_it_recovers(server, db_path, tmp_path):
     server.route("/down", Reply(500))
-    listed = tmp_path / "parsing.toml"
+    listed = tmp_path / "feeds.toml"
     listed.write_text(
         f'[[feeds]]\nname = "Down"\nurl = "{server.url("/down")}"\n', encoding="utf-8"
     )
@@ -499,7 +499,7 @@ def test_daily_flow_ingests_listed_and_adhoc_feeds_then_summarises_them(
     server.route("/listed", conditional(teaser_feed(server, 2, prefix="/l"), etag='"l1"'))
     server.route("/adhoc", conditional(rss([entry("Adhoc story", guid="a")]), etag='"a1"'))
     server.route("/disabled", Reply(200, body=rss([entry("Never", guid="n")])))
-    (seeds_copy / "parsing.toml").write_text(
+    (seeds_copy / "feeds.toml").write_text(
         f'[[feeds]]\nname = "Listed"\nurl = "{server.url("/listed")}"\n\n'
         f'[[feeds]]\nurl = "{server.url("/disabled")}"\nenabled = false\n',
         encoding="utf-8",
@@ -596,7 +596,7 @@ def test_cli_refuses_an_invalid_feed_list(seeds_copy, db_path, tmp_path):
 
     from newsflow.flows.cli import app
 
-    bad = tmp_path / "parsing.toml"
+    bad = tmp_path / "feeds.toml"
     bad.write_text(
         '[[feeds]]\nurl = "https://x.example/"\nenabled = "sometimes"\n', encoding="utf-8"
     )
@@ -716,7 +716,7 @@ def test_new_user_check_a_few_dozen_feeds_on_loopback(server, db_path, corpus, t
     urls = [server.url(p) for p in expected] + [
         server.url(f"/fixture/{p.parent.name}/{p.name}") for p in fixtures
     ]
-    feed_list = tmp_path / "parsing.txt"
+    feed_list = tmp_path / "feeds.txt"
     feed_list.write_text("\n".join(urls) + "\n", encoding="utf-8")
 
     started = time.monotonic()

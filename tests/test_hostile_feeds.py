@@ -245,7 +245,7 @@ def test_the_whole_list_in_one_newsflow_run_keeps_the_good_feed_in_bounded_time_
     farm: tuple[HostileFarm, dict[str, str]], tmp_path: Path
 ) -> None:
     server, urls = farm
-    feeds_file = tmp_path / "parsing.txt"
+    feeds_file = tmp_path / "feeds.txt"
     feeds_file.write_text("\n".join(urls.values()) + "\n", encoding="utf-8")
     seeds = tmp_path / "seeds"
     seeds.mkdir()
