@@ -1,0 +1,314 @@
+"""The story clusterer's state in SQLite, so that a story pass costs what its new reports look up.
+
+`tasks/story_clusters.py` decides; this module gives it, for one chunk of new reports, only the
+stories, index entries and document frequencies those reports need, and writes back what they
+changed, in the chunk's transaction (migration `m026_story_state`):
+
+* `story_state`: each story's centroids (sums of its reports' unit TF-IDF vectors, as weighed when
+  they joined), signal counts, languages, span and first report;
+* `story_postings`: index key (headline term, text term, signal) → the last `MAX_POSTINGS`
+  stories that added it, the latest last;
+* `story_df`, `story_days`, `story_counted`: how many reports hold each key, by day of the
+  reports' time, so a pass weighs terms by the reports of its window's days, as a clusterer that
+  read the window would.
+
+A story's centroids keep the weights of when its reports joined. When the window holds more than
+twice the reports they were weighed with (a backlog's first stories, weighed by its first chunk),
+the story is weighed again from its reports when next looked up, as a clusterer built afresh
+would weigh it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from sqlite_utils import Database
+
+from tasks import story_clusters
+from tasks.story_clusters import DAY, Clusterer, Profile, Story
+
+if TYPE_CHECKING:
+    from tasks.stories import Report
+
+MARKER = "story_state"  # dedup_settings row: 'built' once the state holds every story
+REWEIGH_BELOW = 500  # frequencies of fewer reports than this are never a reason to weigh again
+_BATCH = 500  # ids per statement
+
+
+def day_of(seconds: float) -> int:
+    """The day (since the epoch) a report counts in."""
+    return math.floor(seconds / DAY)
+
+
+class StoredClusterer:
+    """A `Clusterer` over the stories in the database: it reads what its reports look up."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        window_days: float,
+        span: tuple[float, float],
+        read: Callable[[list[int]], Mapping[int, Report]],
+        profile: Callable[[Clusterer, Report], Profile],
+    ) -> None:
+        self.db = db
+        self.clusterer = Clusterer(window_days=window_days)
+        self.clusterer.loader = self._load
+        self.read = read
+        self.make_profile = profile
+        window = self.clusterer.window
+        # The days whose reports weigh terms: the window around the reports decided.
+        self.days = (day_of(span[0] - window), day_of(span[1] + window))
+        self.weighed: dict[int, int] = {}  # story → reports its centroids were weighed with
+        self.changed: set[int] = set()  # stories to write back
+        self.keys_read: set[str] = set()  # index keys read from the table
+        self.keys_changed: set[str] = set()
+        self.df_read: set[str] = set()
+        self.clusterer.n = self._reports_in_days()
+
+    # --- frequencies -----------------------------------------------------------------------------
+
+    def _reports_in_days(self) -> int:
+        row = self.db.execute(
+            "SELECT coalesce(sum(reports), 0) FROM story_days WHERE day BETWEEN ? AND ?",
+            list(self.days),
+        ).fetchone()
+        return int(row[0])
+
+    def count(self, reports: Iterable[Report]) -> None:
+        """Count reports not counted yet in the frequencies of their day (once each)."""
+        fresh = uncounted(self.db, reports)
+        if not fresh:
+            return
+        write_counts(self.db, fresh)
+        self.clusterer.n = self._reports_in_days()
+        self.df_read.clear()  # counts moved: read them again
+        self.clusterer.df.clear()
+
+    def weigh(self, keys: Iterable[str]) -> None:
+        """Read the window's frequencies of these keys (those not read yet)."""
+        wanted = sorted(set(keys) - self.df_read)
+        if not wanted:
+            return
+        self.df_read.update(wanted)
+        df = self.clusterer.df
+        for start in range(0, len(wanted), 5 * _BATCH):
+            chunk = wanted[start : start + 5 * _BATCH]
+            for key, count in self.db.execute(
+                "SELECT key, sum(count) FROM story_df WHERE key IN (SELECT value FROM json_each(?))"
+                " AND day BETWEEN ? AND ? GROUP BY key",
+                [json.dumps(chunk), *self.days],
+            ).fetchall():
+                df[key] = int(count)
+
+    def profiles(self, reports: Sequence[Report]) -> dict[int, Profile]:
+        """The reports' profiles under the window's frequencies, their index entries read."""
+        self.weigh(key for r in reports for key in (*r.terms.keys(), *r.signals))
+        found = {r.id: self.make_profile(self.clusterer, r) for r in reports}
+        self.postings(key for p in found.values() for key, _ in p.lookup)
+        return found
+
+    # --- the index -------------------------------------------------------------------------------
+
+    def postings(self, keys: Iterable[str]) -> None:
+        """Read the index entries of these keys (those not read yet)."""
+        wanted = sorted(set(keys) - self.keys_read)
+        if not wanted:
+            return
+        self.keys_read.update(wanted)
+        index = self.clusterer.index
+        for start in range(0, len(wanted), 5 * _BATCH):
+            chunk = wanted[start : start + 5 * _BATCH]
+            for key, stories in self.db.execute(
+                "SELECT key, stories FROM story_postings"
+                " WHERE key IN (SELECT value FROM json_each(?))",
+                [json.dumps(chunk)],
+            ).fetchall():
+                index[key] = dict.fromkeys(json.loads(stories))
+
+    # --- stories ---------------------------------------------------------------------------------
+
+    def add(self, profile: Profile, story_id: int) -> Story:
+        """Put a report in a story (its index entries must have been read) and mark both."""
+        story = self.clusterer.add(profile, story_id)
+        self.weighed.setdefault(story_id, self.clusterer.n)
+        self.changed.add(story_id)
+        self.keys_changed.update(key for key, _ in profile.lookup)
+        return story
+
+    def _load(self, story_ids: list[int], when: float) -> dict[int, Story]:
+        """The stories among these whose span lies within the window of `when`."""
+        window = self.clusterer.window
+        rows = self.db.execute(
+            "SELECT story_id, lead, first, last, size, undated, signal_mass, head_norm2,"
+            " text_norm2, weighed_n, head, text, signals, languages FROM story_state"
+            " WHERE story_id IN (SELECT value FROM json_each(?)) AND last >= ? AND first <= ?",
+            [json.dumps(story_ids), when - window, when + window],
+        ).fetchall()
+        found: dict[int, Story] = {}
+        stale = []
+        for row in rows:
+            story = _story(row)
+            found[story.id] = story
+            self.weighed[story.id] = int(row[9])
+            if self.clusterer.n > 2 * max(int(row[9]), REWEIGH_BELOW):
+                stale.append(story.id)
+        if stale:  # weighed by far fewer reports than the window holds now: weigh them again
+            rebuilt = self.rebuild(stale)
+            for story_id in stale:
+                found.pop(story_id)
+            found.update(rebuilt)
+        return found
+
+    def rebuild(self, story_ids: Collection[int]) -> dict[int, Story]:
+        """Build these stories again from their canonical reports under the current weights."""
+        members: dict[int, list[int]] = {story_id: [] for story_id in story_ids}
+        ordered = sorted(story_ids)
+        for start in range(0, len(ordered), _BATCH):
+            for doc_id, story_id in self.db.execute(
+                "SELECT id, story_id FROM documents WHERE story_id IN"
+                " (SELECT value FROM json_each(?)) AND duplicate_of IS NULL"
+                " AND coalesce(summary_status, '') != 'boilerplate'",
+                [json.dumps(ordered[start : start + _BATCH])],
+            ).fetchall():
+                members[story_id].append(doc_id)
+        reports = self.read([doc_id for ids in members.values() for doc_id in ids])
+        self.count(reports.values())
+        by_story: dict[int, list[Report]] = {}
+        for report in reports.values():
+            assert report.story_id is not None
+            by_story.setdefault(report.story_id, []).append(report)
+        profiles = self.profiles(list(reports.values()))
+        rebuilt: dict[int, Story] = {}
+        for story_id in ordered:
+            self.clusterer.stories.pop(story_id, None)
+            self.weighed.pop(story_id, None)
+            self.changed.add(story_id)
+            for report in sorted(by_story.get(story_id, []), key=lambda r: (r.seconds(), r.id)):
+                rebuilt[story_id] = self.add(profiles[report.id], story_id)
+            self.weighed[story_id] = self.clusterer.n
+        return rebuilt
+
+    def save(self) -> None:
+        """Write back the stories and index entries this clusterer changed."""
+        stories = self.clusterer.stories
+        gone = [story_id for story_id in self.changed if story_id not in stories]
+        if gone:
+            self.db.conn.execute(
+                "DELETE FROM story_state WHERE story_id IN (SELECT value FROM json_each(?))",
+                [json.dumps(sorted(gone))],
+            )
+        self.db.conn.executemany(
+            "INSERT OR REPLACE INTO story_state (story_id, lead, first, last, size, undated,"
+            " signal_mass, head_norm2, text_norm2, weighed_n, head, text, signals, languages)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [_row(stories[story_id], self.weighed.get(story_id, self.clusterer.n))
+             for story_id in sorted(self.changed) if story_id in stories],
+        )  # fmt: skip
+        index = self.clusterer.index
+        self.db.conn.executemany(
+            "INSERT OR REPLACE INTO story_postings (key, stories) VALUES (?, ?)",
+            [(key, json.dumps(list(index[key]))) for key in sorted(self.keys_changed)],
+        )
+        self.changed.clear()
+        self.keys_changed.clear()
+
+
+def uncounted(db: Database, reports: Iterable[Report]) -> list[Report]:
+    """The reports not yet counted in the frequencies."""
+    pending = {report.id: report for report in reports}
+    if not pending:
+        return []
+    seen: set[int] = set()
+    ids = sorted(pending)
+    for start in range(0, len(ids), 5 * _BATCH):
+        seen.update(
+            row[0]
+            for row in db.execute(
+                "SELECT document_id FROM story_counted"
+                " WHERE document_id IN (SELECT value FROM json_each(?))",
+                [json.dumps(ids[start : start + 5 * _BATCH])],
+            ).fetchall()
+        )
+    return [pending[i] for i in ids if i not in seen]
+
+
+def write_counts(db: Database, reports: Sequence[Report]) -> None:
+    """Add the reports to the frequencies of their day."""
+    df: Counter[tuple[str, int]] = Counter()
+    days: Counter[int] = Counter()
+    rows = []
+    for report in reports:
+        day = day_of(report.seconds())
+        days[day] += 1
+        rows.append((report.id, day))
+        df.update((key, day) for key in {*report.terms.keys(), *report.signals})
+    db.conn.executemany("INSERT INTO story_counted (document_id, day) VALUES (?, ?)", rows)
+    db.conn.executemany(
+        "INSERT INTO story_days (day, reports) VALUES (?, ?)"
+        " ON CONFLICT (day) DO UPDATE SET reports = reports + excluded.reports",
+        sorted(days.items()),
+    )
+    db.conn.executemany(
+        "INSERT INTO story_df (key, day, count) VALUES (?, ?, ?)"
+        " ON CONFLICT (key, day) DO UPDATE SET count = count + excluded.count",
+        [(key, day, count) for (key, day), count in sorted(df.items())],
+    )
+
+
+def forget(db: Database) -> None:
+    """Empty the state (every story is decided again); it stays marked as built."""
+    for table in ("story_state", "story_postings", "story_df", "story_days", "story_counted"):
+        db.conn.execute(f"DELETE FROM {table}")
+
+
+def is_built(db: Database) -> bool:
+    """Whether the state holds every story (databases from before it get it built once)."""
+    row = db.execute("SELECT value FROM dedup_settings WHERE name = ?", [MARKER]).fetchone()
+    return row is not None
+
+
+def mark_built(db: Database) -> None:
+    """Record that the state holds every story."""
+    db.conn.execute(
+        "INSERT OR REPLACE INTO dedup_settings (name, value, updated_at)"
+        " VALUES (?, 'built', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
+        [MARKER],
+    )
+
+
+def _story(row: Sequence[object]) -> Story:
+    (story_id, lead, first, last, size, undated, mass, head_norm2, text_norm2, _, head, text,
+     signals, languages) = row  # fmt: skip
+    return Story(
+        int(story_id),  # type: ignore[call-overload]
+        lead=int(lead),  # type: ignore[call-overload]
+        head=json.loads(str(head)),
+        text=json.loads(str(text)),
+        head_norm2=float(head_norm2),  # type: ignore[arg-type]
+        text_norm2=float(text_norm2),  # type: ignore[arg-type]
+        signals=Counter(json.loads(str(signals))),
+        signal_mass=float(mass),  # type: ignore[arg-type]
+        undated=int(undated),  # type: ignore[call-overload]
+        size=int(size),  # type: ignore[call-overload]
+        first=float(first),  # type: ignore[arg-type]
+        last=float(last),  # type: ignore[arg-type]
+        languages=Counter(json.loads(str(languages))),
+    )
+
+
+def _row(story: Story, weighed_n: int) -> tuple[object, ...]:
+    return (
+        story.id, story.lead, story.first, story.last, story.size, story.undated,
+        story.signal_mass, story.head_norm2, story.text_norm2, weighed_n,
+        json.dumps(story.head), json.dumps(story.text), json.dumps(story.signals),
+        json.dumps(story.languages),
+    )  # fmt: skip
+
+
+__all__ = ["StoredClusterer", "forget", "is_built", "mark_built", "story_clusters"]
