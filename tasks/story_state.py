@@ -12,10 +12,9 @@ changed, in the chunk's transaction (migration `m026_story_state`):
   reports' time, so a pass weighs terms by the reports of its window's days, as a clusterer that
   read the window would.
 
-A story's centroids keep the weights of when its reports joined. When the window holds more than
-twice the reports they were weighed with (a backlog's first stories, weighed by its first chunk),
-the story is weighed again from its reports when next looked up, as a clusterer built afresh
-would weigh it.
+A story's centroids keep the term weights of when its reports joined, as they did in a clusterer
+kept in memory across the passes of a run; a story whose reports near-duplicate detection moved
+is built again from its reports under the current weights.
 """
 
 from __future__ import annotations
@@ -29,13 +28,12 @@ from typing import TYPE_CHECKING
 from sqlite_utils import Database
 
 from tasks import story_clusters
-from tasks.story_clusters import DAY, Clusterer, Profile, Story
+from tasks.story_clusters import DAY, MAX_CANDIDATES, Clusterer, Profile, Story
 
 if TYPE_CHECKING:
     from tasks.stories import Report
 
 MARKER = "story_state"  # dedup_settings row: 'built' once the state holds every story
-REWEIGH_BELOW = 500  # frequencies of fewer reports than this are never a reason to weigh again
 _BATCH = 500  # ids per statement
 
 
@@ -142,27 +140,28 @@ class StoredClusterer:
         return story
 
     def _load(self, story_ids: list[int], when: float) -> dict[int, Story]:
-        """The stories among these whose span lies within the window of `when`."""
+        """The first `MAX_CANDIDATES` of these stories (best first) whose span lies within the
+        window of `when`: no more can be candidates, and a story's centroids cost most to read."""
         window = self.clusterer.window
-        rows = self.db.execute(
-            "SELECT story_id, lead, first, last, size, undated, signal_mass, head_norm2,"
-            " text_norm2, weighed_n, head, text, signals, languages FROM story_state"
-            " WHERE story_id IN (SELECT value FROM json_each(?)) AND last >= ? AND first <= ?",
+        spans = self.db.execute(
+            "SELECT story_id FROM story_state WHERE story_id IN (SELECT value FROM json_each(?))"
+            " AND last >= ? AND first <= ?",
             [json.dumps(story_ids), when - window, when + window],
         ).fetchall()
+        near = {row[0] for row in spans}
+        wanted = [story_id for story_id in story_ids if story_id in near][:MAX_CANDIDATES]
+        if not wanted:
+            return {}
         found: dict[int, Story] = {}
-        stale = []
-        for row in rows:
+        for row in self.db.execute(
+            "SELECT story_id, lead, first, last, size, undated, signal_mass, head_norm2,"
+            " text_norm2, weighed_n, head, text, signals, languages FROM story_state"
+            " WHERE story_id IN (SELECT value FROM json_each(?))",
+            [json.dumps(wanted)],
+        ).fetchall():
             story = _story(row)
             found[story.id] = story
             self.weighed[story.id] = int(row[9])
-            if self.clusterer.n > 2 * max(int(row[9]), REWEIGH_BELOW):
-                stale.append(story.id)
-        if stale:  # weighed by far fewer reports than the window holds now: weigh them again
-            rebuilt = self.rebuild(stale)
-            for story_id in stale:
-                found.pop(story_id)
-            found.update(rebuilt)
         return found
 
     def rebuild(self, story_ids: Collection[int]) -> dict[int, Story]:

@@ -251,14 +251,18 @@ def test_state_built_for_a_database_from_before_it_decides_as_the_kept_state(
     next pass; its next reports join the stories they join with a state kept all along."""
     kept, built = open_db(tmp_path / "kept.db"), open_db(tmp_path / "built.db")
     for db in (kept, built):
-        store.save_items(db, _items(DEATH[:2], "death", "en") + _items(TALKS[:2], "t", "en"), run_id="t")
+        store.save_items(
+            db, _items(DEATH[:2], "death", "en") + _items(TALKS[:2], "t", "en"), run_id="t"
+        )
         _decide(db)
     for table in ("story_state", "story_postings", "story_df", "story_days", "story_counted"):
         built.conn.execute(f"DELETE FROM {table}")
     built.conn.execute("DELETE FROM dedup_settings WHERE name = 'story_state'")
     built.conn.commit()
     for db in (kept, built):
-        store.save_items(db, _items(DEATH[2:], "death2", "en") + _items(TALKS[2:], "u", "en"), run_id="t")
+        store.save_items(
+            db, _items(DEATH[2:], "death2", "en") + _items(TALKS[2:], "u", "en"), run_id="t"
+        )
         _decide(db)
     assert _partition(kept) == _partition(built)
     assert built.execute("SELECT count(*) FROM story_state").fetchone()[0] == 2
@@ -279,7 +283,9 @@ def test_a_pass_reads_story_state_through_indexes_only(db_path: Path) -> None:
     """The stored stories, index entries and frequencies are read by key, never scanned: an
     increment costs what its reports look up, whatever the database holds."""
     db = open_db(db_path)
-    store.save_items(db, _items(DEATH[:2], "death", "en") + _items(TALKS, "talks", "en"), run_id="t")
+    store.save_items(
+        db, _items(DEATH[:2], "death", "en") + _items(TALKS, "talks", "en"), run_id="t"
+    )
     _decide(db)
     statements: list[str] = []
     db.conn.set_trace_callback(statements.append)
@@ -287,7 +293,9 @@ def test_a_pass_reads_story_state_through_indexes_only(db_path: Path) -> None:
     _decide(db)
     db.conn.set_trace_callback(None)
     tables = ("story_state", "story_postings", "story_df", "story_days", "story_counted")
-    read = [s for s in statements if s.lstrip().startswith("SELECT") and any(t in s for t in tables)]
+    read = [
+        s for s in statements if s.lstrip().startswith("SELECT") and any(t in s for t in tables)
+    ]
     assert read
     for statement in read:
         plan = " ".join(str(row[3]) for row in db.execute(f"EXPLAIN QUERY PLAN {statement}"))
