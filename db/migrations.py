@@ -731,8 +731,10 @@ def m026_story_state(db: Database) -> None:
             head_norm2 REAL NOT NULL,
             text_norm2 REAL NOT NULL,
             weighed_n INTEGER NOT NULL,      -- reports in the frequencies its centroids used
-            head TEXT NOT NULL,              -- JSON {term: weight}: the centroids (sums)
-            text TEXT NOT NULL,
+            head_terms TEXT NOT NULL,        -- JSON list of the headline-and-lede centroid's
+            head_weights BLOB NOT NULL,      -- terms, and their weights (sums of unit vectors)
+            text_terms TEXT NOT NULL,        -- as float64 little-endian; the same of the text
+            text_weights BLOB NOT NULL,
             signals TEXT NOT NULL,           -- JSON {signal: reports carrying it}
             languages TEXT NOT NULL          -- JSON {language: reports}
         )

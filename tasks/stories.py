@@ -303,7 +303,11 @@ def assign_stories(
                 ).fetchall()
             ]
             if pending:
-                _assign_chunk(db, pending, window_days, run_id, result)
+                try:
+                    _assign_chunk(db, pending, window_days, run_id, result)
+                except BaseException:  # rolled back: what the kept clusterer holds was not saved
+                    _kept.pop(_database_file(db), None)
+                    raise
         if not pending:
             break
     with write_transaction(db):
@@ -316,18 +320,45 @@ def assign_stories(
     return result
 
 
+# The stored clusterer of this process's last pass over each database file, with the stories,
+# index entries and frequencies it read or made. A run decides after every ingest batch; the next
+# pass uses it while the stored state is as it left it (no other writer saved since), instead of
+# reading them again. The flow lets go of it after a run's last pass (`release_kept`).
+_kept: dict[str, story_state.StoredClusterer] = {}
+
+
 def release_kept() -> None:
-    """Nothing to let go of: story passes keep no state in memory between them (kept for the
-    flow, which calls it after a run's last pass)."""
+    """Let go of the kept clusterers (a run's last pass is over: its memory is the summaries')."""
+    _kept.clear()
+
+
+def _database_file(db: Database) -> str:
+    row = db.execute("SELECT file FROM pragma_database_list WHERE name = 'main'").fetchone()
+    return str(row[0]) if row and row[0] else f"memory:{id(db.conn)}"
 
 
 def _stored(
     db: Database, window_days: int, span: tuple[float, float]
 ) -> story_state.StoredClusterer:
-    return story_state.StoredClusterer(
+    """The kept clusterer of this database when the stored state is as it left it, else a new
+    one; its frequencies those of the window around `span`."""
+    name = _database_file(db)
+    kept = _kept.get(name)
+    if (
+        kept is not None
+        and kept.clusterer.window == window_days * story_clusters.DAY
+        and kept.generation == story_state.generation(db)
+    ):
+        kept.db = db
+        kept.read = lambda ids: _features(db, ids)
+        kept.move_to(span)
+        return kept
+    fresh = story_state.StoredClusterer(
         db, window_days=window_days, span=span, read=lambda ids: _features(db, ids),
         profile=_profile,
     )  # fmt: skip
+    _kept[name] = fresh
+    return fresh
 
 
 def _spans(db: Database, story_ids: Iterable[int]) -> tuple[float, float]:
@@ -371,6 +402,8 @@ def forget_stories(db: Database) -> int:
         db.conn.execute("DELETE FROM stories")
         story_state.forget(db)
         story_state.mark_built(db)
+        story_state.advance(db)
+    _kept.pop(_database_file(db), None)
     return count
 
 
@@ -385,6 +418,7 @@ def _assign_chunk(
     times = [r.seconds() for r in reports.values()]
     stored = _stored(db, window_days, (min(times), max(times)))
     clusterer = stored.clusterer
+    clusterer.forget_before(min(times))  # stories held in memory that the window left
     # The chunk's reports count in the frequencies before they are weighed, as those of a
     # clusterer that read the window and then the chunk.
     stored.count(reports.values())

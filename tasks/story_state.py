@@ -23,8 +23,9 @@ import json
 import math
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from sqlite_utils import Database
 
 from tasks import story_clusters
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from tasks.stories import Report
 
 MARKER = "story_state"  # dedup_settings row: 'built' once the state holds every story
+GENERATION = "story_state_generation"  # dedup_settings row: saves of the state so far
 _BATCH = 500  # ids per statement
 
 
@@ -59,15 +61,25 @@ class StoredClusterer:
         self.clusterer.loader = self._load
         self.read = read
         self.make_profile = profile
-        window = self.clusterer.window
-        # The days whose reports weigh terms: the window around the reports decided.
-        self.days = (day_of(span[0] - window), day_of(span[1] + window))
+        self.days = (0, -1)  # the days whose reports weigh terms: the window around the reports
         self.weighed: dict[int, int] = {}  # story → reports its centroids were weighed with
         self.changed: set[int] = set()  # stories to write back
         self.keys_read: set[str] = set()  # index keys read from the table
         self.keys_changed: set[str] = set()
         self.df_read: set[str] = set()
-        self.clusterer.n = self._reports_in_days()
+        # The state's generation as this clusterer left it: another writer's save changes it.
+        self.generation = generation(db)
+        self.move_to(span)
+
+    def move_to(self, span: tuple[float, float]) -> None:
+        """Weigh terms by the reports of the window around this span from now on."""
+        window = self.clusterer.window
+        days = (day_of(span[0] - window), day_of(span[1] + window))
+        if days != self.days:
+            self.days = days
+            self.df_read.clear()
+            self.clusterer.df.clear()
+            self.clusterer.n = self._reports_in_days()
 
     # --- frequencies -----------------------------------------------------------------------------
 
@@ -83,10 +95,18 @@ class StoredClusterer:
         fresh = uncounted(self.db, reports)
         if not fresh:
             return
-        write_counts(self.db, fresh)
-        self.clusterer.n = self._reports_in_days()
-        self.df_read.clear()  # counts moved: read them again
-        self.clusterer.df.clear()
+        added = write_counts(self.db, fresh)
+        # The frequencies read so far, as the table now holds them.
+        lo, hi = self.days
+        df, read = self.clusterer.df, self.df_read
+        for report in fresh:
+            if lo <= day_of(report.seconds()) <= hi:
+                self.clusterer.n += 1
+        for day, counts in added.items():
+            if lo <= day <= hi:
+                for key, count in counts.items():
+                    if key in read:
+                        df[key] += count
 
     def weigh(self, keys: Iterable[str]) -> None:
         """Read the window's frequencies of these keys (those not read yet)."""
@@ -155,7 +175,8 @@ class StoredClusterer:
         found: dict[int, Story] = {}
         for row in self.db.execute(
             "SELECT story_id, lead, first, last, size, undated, signal_mass, head_norm2,"
-            " text_norm2, weighed_n, head, text, signals, languages FROM story_state"
+            " text_norm2, weighed_n, head_terms, head_weights, text_terms, text_weights, signals,"
+            " languages FROM story_state"
             " WHERE story_id IN (SELECT value FROM json_each(?))",
             [json.dumps(wanted)],
         ).fetchall():
@@ -204,8 +225,9 @@ class StoredClusterer:
             )
         self.db.conn.executemany(
             "INSERT OR REPLACE INTO story_state (story_id, lead, first, last, size, undated,"
-            " signal_mass, head_norm2, text_norm2, weighed_n, head, text, signals, languages)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " signal_mass, head_norm2, text_norm2, weighed_n, head_terms, head_weights,"
+            " text_terms, text_weights, signals, languages)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [_row(stories[story_id], self.weighed.get(story_id, self.clusterer.n))
              for story_id in sorted(self.changed) if story_id in stories],
         )  # fmt: skip
@@ -216,6 +238,7 @@ class StoredClusterer:
         )
         self.changed.clear()
         self.keys_changed.clear()
+        self.generation = advance(self.db)
 
 
 def uncounted(db: Database, reports: Iterable[Report]) -> list[Report]:
@@ -237,16 +260,18 @@ def uncounted(db: Database, reports: Iterable[Report]) -> list[Report]:
     return [pending[i] for i in ids if i not in seen]
 
 
-def write_counts(db: Database, reports: Sequence[Report]) -> None:
-    """Add the reports to the frequencies of their day."""
-    df: Counter[tuple[str, int]] = Counter()
+def write_counts(db: Database, reports: Sequence[Report]) -> dict[int, Counter[str]]:
+    """Add the reports to the frequencies of their day; the counts added, by day."""
+    by_day: dict[int, Counter[str]] = {}
     days: Counter[int] = Counter()
     rows = []
     for report in reports:
         day = day_of(report.seconds())
         days[day] += 1
         rows.append((report.id, day))
-        df.update((key, day) for key in {*report.terms.keys(), *report.signals})
+        counts = by_day.setdefault(day, Counter())
+        counts.update(report.terms.keys())
+        counts.update(set(report.signals) - report.terms.keys())
     db.conn.executemany("INSERT INTO story_counted (document_id, day) VALUES (?, ?)", rows)
     db.conn.executemany(
         "INSERT INTO story_days (day, reports) VALUES (?, ?)"
@@ -256,8 +281,28 @@ def write_counts(db: Database, reports: Sequence[Report]) -> None:
     db.conn.executemany(
         "INSERT INTO story_df (key, day, count) VALUES (?, ?, ?)"
         " ON CONFLICT (key, day) DO UPDATE SET count = count + excluded.count",
-        [(key, day, count) for (key, day), count in sorted(df.items())],
+        [(key, day, count) for day, counts in sorted(by_day.items())
+         for key, count in sorted(counts.items())],
+    )  # fmt: skip
+    return by_day
+
+
+def generation(db: Database) -> int:
+    """How many times story state was saved: a clusterer kept in memory holds while it has not
+    changed since its own last save."""
+    row = db.execute("SELECT value FROM dedup_settings WHERE name = ?", [GENERATION]).fetchone()
+    return int(row[0]) if row else 0
+
+
+def advance(db: Database) -> int:
+    """Count one more save of story state; the new generation."""
+    db.conn.execute(
+        "INSERT INTO dedup_settings (name, value, updated_at)"
+        " VALUES (?, '1', strftime('%Y-%m-%dT%H:%M:%SZ', 'now')) ON CONFLICT (name) DO UPDATE"
+        " SET value = CAST(value AS INTEGER) + 1, updated_at = excluded.updated_at",
+        [GENERATION],
     )
+    return generation(db)
 
 
 def forget(db: Database) -> None:
@@ -281,33 +326,42 @@ def mark_built(db: Database) -> None:
     )
 
 
-def _story(row: Sequence[object]) -> Story:
-    (story_id, lead, first, last, size, undated, mass, head_norm2, text_norm2, _, head, text,
-     signals, languages) = row  # fmt: skip
+def _story(row: Sequence[Any]) -> Story:
+    (story_id, lead, first, last, size, undated, mass, head_norm2, text_norm2, _, head_terms,
+     head_weights, text_terms, text_weights, signals, languages) = row  # fmt: skip
     return Story(
-        int(story_id),  # type: ignore[call-overload]
-        lead=int(lead),  # type: ignore[call-overload]
-        head=json.loads(str(head)),
-        text=json.loads(str(text)),
-        head_norm2=float(head_norm2),  # type: ignore[arg-type]
-        text_norm2=float(text_norm2),  # type: ignore[arg-type]
-        signals=Counter(json.loads(str(signals))),
-        signal_mass=float(mass),  # type: ignore[arg-type]
-        undated=int(undated),  # type: ignore[call-overload]
-        size=int(size),  # type: ignore[call-overload]
-        first=float(first),  # type: ignore[arg-type]
-        last=float(last),  # type: ignore[arg-type]
-        languages=Counter(json.loads(str(languages))),
+        story_id,
+        lead=lead,
+        head=_vector(head_terms, head_weights),
+        text=_vector(text_terms, text_weights),
+        head_norm2=head_norm2,
+        text_norm2=text_norm2,
+        signals=Counter(json.loads(signals)),
+        signal_mass=mass,
+        undated=undated,
+        size=size,
+        first=first,
+        last=last,
+        languages=Counter(json.loads(languages)),
     )
 
 
-def _row(story: Story, weighed_n: int) -> tuple[object, ...]:
+def _row(story: Story, weighed_n: int) -> tuple[Any, ...]:
     return (
         story.id, story.lead, story.first, story.last, story.size, story.undated,
         story.signal_mass, story.head_norm2, story.text_norm2, weighed_n,
-        json.dumps(story.head), json.dumps(story.text), json.dumps(story.signals),
-        json.dumps(story.languages),
+        json.dumps(list(story.head)), _weights(story.head), json.dumps(list(story.text)),
+        _weights(story.text), json.dumps(story.signals), json.dumps(story.languages),
     )  # fmt: skip
+
+
+def _vector(terms: str, weights: bytes) -> dict[str, float]:
+    # Weights as stored bytes: the exact float64 sums, read back faster than JSON numbers.
+    return dict(zip(json.loads(terms), np.frombuffer(weights, dtype="<f8").tolist(), strict=True))
+
+
+def _weights(vector: Mapping[str, float]) -> bytes:
+    return np.fromiter(vector.values(), dtype="<f8", count=len(vector)).tobytes()
 
 
 __all__ = ["StoredClusterer", "forget", "is_built", "mark_built", "story_clusters"]

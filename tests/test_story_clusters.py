@@ -225,18 +225,22 @@ def _partition(db: Database) -> set[frozenset[str]]:
 
 def test_batches_decided_one_after_another_give_the_stories_of_one_pass(tmp_path: Path) -> None:
     """A run decides after every ingest batch, and a day's run after yesterday's, each pass
-    reading the stories it looks up from the database: the stories must be those of one pass
-    over everything. (Not always to the last decision: stored stories keep the term weights of
-    when their reports joined, until the window holds twice the reports they were weighed with.)"""
+    reading the stories it looks up from the database (or keeping them from the run's last pass):
+    the stories must be those of one pass over everything. (Not always to the last decision:
+    stored stories keep the term weights of when their reports joined.)"""
     batches = [
         _items(DEATH[:2], "death", "en") + _items(ATTACKS[:1], "attack", "en"),
         _items(TALKS, "talks", "en") + _items(DEATH[2:], "death2", "en"),
         _items(BORDER, "border", "en") + _items(ATTACKS[1:], "attack2", "en"),
     ]
-    one_by_one = open_db(tmp_path / "batches.db")
+    one_by_one, afresh = open_db(tmp_path / "batches.db"), open_db(tmp_path / "afresh.db")
     for batch in batches:
         store.save_items(one_by_one, batch, run_id="t")
-        _decide(one_by_one)
+        _decide(one_by_one)  # the pass keeps its clusterer for the next
+        store.save_items(afresh, batch, run_id="t")
+        stories.release_kept()  # each pass reads what it looks up from the database
+        _decide(afresh)
+    assert _partition(one_by_one) == _partition(afresh)
     at_once = open_db(tmp_path / "once.db")
     store.save_items(at_once, [item for batch in batches for item in batch], run_id="t")
     _decide(at_once)
