@@ -122,7 +122,11 @@ def load_settings(db: Database) -> Settings:
 
 
 def _stored_banding(db: Database) -> str | None:
-    row = db.execute("SELECT value FROM dedup_settings WHERE name = 'banding'").fetchone()
+    return _stored_setting(db, "banding")
+
+
+def _stored_setting(db: Database, name: str) -> str | None:
+    row = db.execute("SELECT value FROM dedup_settings WHERE name = ?", [name]).fetchone()
     return row[0] if row else None
 
 
@@ -383,12 +387,15 @@ def deduplicate(
         if _stored_banding(db) != banding:
             result.rebanded = _reband(db, bands, rows)
             _save_settings(db, {"banding": banding})
-        # Signatures made with other shingle or MinHash settings are recomputed from the body.
-        db.conn.execute(
-            "INSERT OR IGNORE INTO dedup_queue (document_id, queued_at)"
-            " SELECT document_id, ? FROM signatures WHERE settings IS NOT ?",
-            [now(), SIGNATURE_SETTINGS],
-        )
+        # Signatures made with other shingle or MinHash settings are recomputed from the body:
+        # looked for when the settings changed, not by reading every signature on every run.
+        if _stored_setting(db, "signatures") != SIGNATURE_SETTINGS:
+            db.conn.execute(
+                "INSERT OR IGNORE INTO dedup_queue (document_id, queued_at)"
+                " SELECT document_id, ? FROM signatures WHERE settings IS NOT ?",
+                [now(), SIGNATURE_SETTINGS],
+            )
+            _save_settings(db, {"signatures": SIGNATURE_SETTINGS})
         if recompute:
             _queue_everything(db, result)
     while True:
