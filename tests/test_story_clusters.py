@@ -283,6 +283,22 @@ def test_a_report_joins_the_story_another_writer_made(db_path: Path) -> None:
     assert len(_stories(db, "death")) == 1
 
 
+def test_a_kept_clusterer_is_not_used_once_another_writer_saved_stories(db_path: Path) -> None:
+    db = open_db(db_path)
+    store.save_items(db, _items(TALKS[:1], "talks", "en"), run_id="t")
+    _decide(db)
+    name = stories._database_file(db)
+    kept = stories._kept.pop(name)  # another process has no clusterer of this one's
+    other = open_db(db_path)
+    store.save_items(other, _items(DEATH[:2], "death", "en"), run_id="u")
+    _decide(other)
+    stories._kept[name] = kept
+    store.save_items(db, _items(DEATH[2:], "death2", "en"), run_id="t")
+    _decide(db)
+    assert stories._kept[name] is not kept
+    assert len(_stories(db, "death")) == 1
+
+
 def test_a_pass_reads_story_state_through_indexes_only(db_path: Path) -> None:
     """The stored stories, index entries and frequencies are read by key, never scanned: an
     increment costs what its reports look up, whatever the database holds."""
