@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 MARKER = "story_state"  # dedup_settings row: 'built' once the state holds every story
 GENERATION = "story_state_generation"  # dedup_settings row: saves of the state so far
 _BATCH = 500  # ids per statement
+# Stories a kept clusterer holds in memory at most (about 12 KB each with their index entries):
+# beyond, it lets go of them after a save and reads again what the next reports look up.
+MAX_HELD = 10_000
 
 
 def day_of(seconds: float) -> int:
@@ -239,6 +242,12 @@ class StoredClusterer:
         self.changed.clear()
         self.keys_changed.clear()
         self.generation = advance(self.db)
+        if len(stories) > MAX_HELD:  # a backlog's stories: let go, the tables have them
+            stories.clear()
+            self.clusterer.index.clear()
+            self.clusterer.members.clear()
+            self.keys_read.clear()
+            self.weighed.clear()
 
 
 def uncounted(db: Database, reports: Iterable[Report]) -> list[Report]:

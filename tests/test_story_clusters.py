@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlite_utils import Database
 
 from db import open_db
-from tasks import ingest, neardup, store, stories, story_clusters
+from tasks import ingest, neardup, store, stories, story_clusters, story_state
 from tasks.models import Item
 
 # (outlet, published, headline, teaser): the shape of feed items whose pages cannot be fetched.
@@ -223,11 +224,15 @@ def _partition(db: Database) -> set[frozenset[str]]:
     return {frozenset(members) for members in groups.values()}
 
 
-def test_batches_decided_one_after_another_give_the_stories_of_one_pass(tmp_path: Path) -> None:
+@pytest.mark.parametrize("held", [story_state.MAX_HELD, 1])
+def test_batches_decided_one_after_another_give_the_stories_of_one_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, held: int
+) -> None:
     """A run decides after every ingest batch, and a day's run after yesterday's, each pass
     reading the stories it looks up from the database (or keeping them from the run's last pass):
     the stories must be those of one pass over everything. (Not always to the last decision:
     stored stories keep the term weights of when their reports joined.)"""
+    monkeypatch.setattr(story_state, "MAX_HELD", held)  # 1: read back from the tables each pass
     batches = [
         _items(DEATH[:2], "death", "en") + _items(ATTACKS[:1], "attack", "en"),
         _items(TALKS, "talks", "en") + _items(DEATH[2:], "death2", "en"),
