@@ -1,18 +1,25 @@
 """How a cold run grows with its size: time and memory per document at several N, in one go.
 
-    python -m benchmarks.scale [--n 5000,20000] [--out benchmarks/out/scale]
+    python -m benchmarks.scale [--n 5000,20000] [--increment] [--out benchmarks/out/scale]
 
 For each N, a corpus from the same generator (`benchmarks/corpus.py`, same seed) and one cold
 `newsflow run` on an empty database, against one long-lived Prefect server (as `make bench`).
 Prints wall seconds, milliseconds per document and its ratio to the smallest N (target ≤ 1.3),
 the peak RSS of the run's process tree (target ≤ 1.5 GB), and the seconds of the near-duplicate
 and story passes (the Prefect task runs `near-duplicates` and `stories`).
+
+With `--increment`, the largest N's corpus holds 1 % more documents, held back: after its cold
+run the same command runs again over unchanged input (warm), then with the 1 % added, and the
+daily increment's cost per new document beyond the warm run is printed as a multiple of the cold
+run's cost per document (`make bench`'s `incremental_per_doc_over_cold`; target ≤ 2).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -24,10 +31,25 @@ from benchmarks.run import bench_env, last_run, prefect_server, run_cli, say
 OUT = Path("benchmarks/out/scale")
 TARGET_RATIO = 1.3
 TARGET_RSS_MB = 1536.0
+TARGET_INCREMENT = 2.0  # 1 % new: cost per new document over the cold cost per document
 
 
-def measure(sizes: list[int], out: Path, *, seed: int = 7) -> list[dict[str, Any]]:
-    """One cold run per size; its figures."""
+def add_extra(work: Path) -> int:
+    """Move the held-back documents (work/extra) into the run's input (work/docs); how many."""
+    added = 0
+    for path in sorted((work / "extra").rglob("*")):
+        if path.is_file():
+            target = work / "docs" / path.relative_to(work / "extra")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+            added += 1
+    return added
+
+
+def measure(
+    sizes: list[int], out: Path, *, seed: int = 7, increment: bool = False
+) -> list[dict[str, Any]]:
+    """One cold run per size (and, with `increment`, a warm and a 1 % run at the largest)."""
     logs = out / "logs"
     env = bench_env(out / "prefect-home")
     rows = []
@@ -37,7 +59,9 @@ def measure(sizes: list[int], out: Path, *, seed: int = 7) -> list[dict[str, Any
             if work.exists():
                 shutil.rmtree(work)
             say(f"N = {n}: corpus …")
-            corpus_generator.generate(work, n, extra=0, seed=seed)
+            daily = increment and n == max(sizes)
+            extra = math.ceil(n / 100) if daily else 0
+            corpus_generator.generate(work, n, extra=extra, seed=seed)
             say(f"N = {n}: cold newsflow run …")
             db_path = work / "scale.db"
             args = ["run", "--seeds", str(work / "docs"), "--db", str(db_path)]
@@ -55,6 +79,9 @@ def measure(sizes: list[int], out: Path, *, seed: int = 7) -> list[dict[str, Any
                     "counts": run.get("counts", {}),
                 }
             )
+            if daily:
+                rows[-1]["increment"] = _increment(work, args, env | {"PREFECT_API_URL": api_url},
+                                                   logs, api_url, measured.seconds / n)  # fmt: skip
             shutil.rmtree(work / "docs", ignore_errors=True)
     base = rows[0]["ms_per_document"]
     for row in rows:
@@ -62,15 +89,44 @@ def measure(sizes: list[int], out: Path, *, seed: int = 7) -> list[dict[str, Any
     return rows
 
 
+def _increment(
+    work: Path, args: list[str], env: dict[str, str], logs: Path, api_url: str, cold_per_doc: float
+) -> dict[str, Any]:
+    """A run over unchanged input, then one with the held-back 1 % added: the increment's cost."""
+    n = work.name
+    say(f"{n}: warm newsflow run …")
+    warm = run_cli(f"warm-{n}", args, env, logs)
+    added = add_extra(work)
+    say(f"{n}: newsflow run with {added} new documents …")
+    daily = run_cli(f"increment-{n}", args, env, logs)
+    run = last_run(work / "scale.db", api_url)
+    per_doc = max(0.0, daily.seconds - warm.seconds) / max(1, added)
+    return {
+        "added": added,
+        "warm_seconds": round(warm.seconds, 2),
+        "seconds": round(daily.seconds, 2),
+        "peak_rss_mb": round(daily.peak_rss_mb, 1),
+        "per_doc_over_cold": round(per_doc / cold_per_doc, 2),
+        "phases": run.get("phases", {}),
+        "counts": run.get("counts", {}),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.scale", description=__doc__)
     parser.add_argument("--n", default="5000,20000", help="comma-separated corpus sizes")
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument(
+        "--increment",
+        action="store_true",
+        help="after the largest N's cold run, a warm run and one with 1 %% new documents",
+    )
     args = parser.parse_args(argv)
     sizes = sorted(int(n) for n in args.n.split(",") if n.strip())
     args.out.mkdir(parents=True, exist_ok=True)
-    rows = measure(sizes, args.out)
+    load = max(os.getloadavg())
+    rows = measure(sizes, args.out, increment=args.increment)
     (args.out / "scale.json").write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
     sys.stdout.write(f"{'N':>7}{'wall s':>9}{'ms/doc':>9}{'ratio':>7}{'peak MB':>9}"
                      f"{'dedup s':>9}{'stories s':>10}\n")  # fmt: skip
@@ -81,11 +137,26 @@ def main(argv: list[str] | None = None) -> int:
             f"{row['near_duplicates_seconds'] or 0:>9.1f}{row['stories_seconds'] or 0:>10.1f}\n"
         )
     largest = rows[-1]
-    for name, value, target in (
+    checks = [
         ("time per document vs the smallest N", largest["per_document_over_smallest"],
          TARGET_RATIO),
         ("peak RSS of the largest run, MB", largest["peak_rss_mb"], TARGET_RSS_MB),
-    ):  # fmt: skip
+    ]  # fmt: skip
+    daily = largest.get("increment")
+    if daily:
+        phases = ", ".join(
+            f"{name} {entry['seconds']:.1f}s" for name, entry in list(daily["phases"].items())[:6]
+        )
+        sys.stdout.write(
+            f"  N = {largest['n']}: warm {daily['warm_seconds']:.1f} s, +{daily['added']} new"
+            f" {daily['seconds']:.1f} s (tasks: {phases})\n"
+        )
+        checks.append(
+            ("1 % new, per document beyond warm / cold per document", daily["per_doc_over_cold"],
+             TARGET_INCREMENT)
+        )  # fmt: skip
+    sys.stdout.write(f"  load average when it started: {load:.2f} (2 cores shared)\n")
+    for name, value, target in checks:
         mark = "ok " if value <= target else "MISS"
         sys.stdout.write(f"  [{mark}] {name}: {value:g} (target ≤ {target:g})\n")
     return 0

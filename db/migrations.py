@@ -722,3 +722,69 @@ def m025_contained_lede_signatures(db: Database) -> None:
     Jaccard similarity with the full text is too low for the body's own buckets."""
     db.execute("ALTER TABLE signatures ADD COLUMN lede BLOB")  # little-endian uint32, or NULL
     db.execute("ALTER TABLE signature_inputs ADD COLUMN lede BLOB")
+
+
+@migrations()
+def m026_story_state(db: Database) -> None:
+    """The story clusterer's state, so that a pass loads only the stories its new reports look up
+    (tasks/stories/story_state.py): each story's centroids and signal counts, the index from a
+    headline term, text term or signal to the last stories that added it, and document frequencies
+    by day
+    (a pass weighs terms by the reports of its window's days)."""
+    db.execute(
+        """
+        CREATE TABLE story_state (
+            story_id INTEGER PRIMARY KEY REFERENCES stories(id) ON DELETE CASCADE,
+            lead INTEGER NOT NULL,           -- its first report (decision rows name it)
+            first REAL NOT NULL,             -- its span, seconds since the epoch
+            last REAL NOT NULL,
+            size INTEGER NOT NULL,           -- canonical reports
+            undated INTEGER NOT NULL,        -- of which state no date
+            signal_mass REAL NOT NULL,
+            head_norm2 REAL NOT NULL,
+            text_norm2 REAL NOT NULL,
+            weighed_n INTEGER NOT NULL,      -- reports in the frequencies its centroids used
+            head_terms TEXT NOT NULL,        -- JSON list of the headline-and-lede centroid's
+            head_weights BLOB NOT NULL,      -- terms, and their weights (sums of unit vectors)
+            text_terms TEXT NOT NULL,        -- as float64 little-endian; the same of the text
+            text_weights BLOB NOT NULL,
+            signals TEXT NOT NULL,           -- JSON {signal: reports carrying it}
+            languages TEXT NOT NULL          -- JSON {language: reports}
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_story_state_last ON story_state(last)")
+    db.execute(
+        """
+        CREATE TABLE story_postings (
+            key TEXT PRIMARY KEY,            -- en^word, en:word or a signal
+            stories TEXT NOT NULL            -- JSON list of story ids, the latest last (≤ 64)
+        ) WITHOUT ROWID
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE story_df (
+            key TEXT NOT NULL,
+            day INTEGER NOT NULL,            -- days since the epoch of the reports' time
+            count INTEGER NOT NULL,
+            PRIMARY KEY (key, day)
+        ) WITHOUT ROWID
+        """
+    )
+    db.execute("CREATE TABLE story_days (day INTEGER PRIMARY KEY, reports INTEGER NOT NULL)")
+    db.execute(
+        """
+        CREATE TABLE story_counted (
+            document_id INTEGER PRIMARY KEY REFERENCES documents(id) ON DELETE CASCADE,
+            day INTEGER NOT NULL
+        )
+        """
+    )
+    # A database with stories gets their state built on its next story pass; an empty one has
+    # nothing to build.
+    if not db.execute("SELECT 1 FROM stories LIMIT 1").fetchone():
+        db.execute(
+            "INSERT OR REPLACE INTO dedup_settings (name, value, updated_at)"
+            " VALUES ('story_state', 'built', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))"
+        )

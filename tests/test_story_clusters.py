@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlite_utils import Database
 
 from newsflow.db import open_db
@@ -11,7 +12,7 @@ from newsflow.tasks.dedup import neardup
 from newsflow.tasks.ingest import loader
 from newsflow.tasks.store import writer
 from newsflow.tasks.store.models import Item
-from newsflow.tasks.stories import clusters, linking
+from newsflow.tasks.stories import clusters, linking, story_state
 
 # (outlet, published, headline, teaser): the shape of feed items whose pages cannot be fetched.
 # Written for these tests; the people and places are invented.
@@ -219,44 +220,115 @@ def test_stories_out_of_the_window_are_forgotten_and_never_candidates() -> None:
     assert clusterer.stories == {}
 
 
-def test_passes_after_each_batch_decide_as_passes_that_start_afresh(tmp_path: Path) -> None:
-    """A run decides after every ingest batch and keeps its clusterer between passes; the stories
-    must be those of passes that each read the window again. (Not always to the last decision:
-    kept stories weigh terms as they were weighed when their reports joined.)"""
+def _partition(db: Database) -> set[frozenset[str]]:
+    groups: dict[int, set[str]] = {}
+    for key, story_id in db.execute("SELECT key, story_id FROM documents").fetchall():
+        groups.setdefault(story_id, set()).add(key)
+    return {frozenset(members) for members in groups.values()}
+
+
+@pytest.mark.parametrize("held", [story_state.MAX_HELD, 1])
+def test_batches_decided_one_after_another_give_the_stories_of_one_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, held: int
+) -> None:
+    """A run decides after every ingest batch, and a day's run after yesterday's, each pass
+    reading the stories it looks up from the database (or keeping them from the run's last pass):
+    the stories must be those of one pass over everything. (Not always to the last decision:
+    stored stories keep the term weights of when their reports joined.)"""
+    monkeypatch.setattr(story_state, "MAX_HELD", held)  # 1: read back from the tables each pass
     batches = [
         _items(DEATH[:2], "death", "en") + _items(ATTACKS[:1], "attack", "en"),
         _items(TALKS, "talks", "en") + _items(DEATH[2:], "death2", "en"),
         _items(BORDER, "border", "en") + _items(ATTACKS[1:], "attack2", "en"),
     ]
-
-    def partition(name: str, *, keep: bool) -> set[frozenset[str]]:
-        db = open_db(tmp_path / f"{name}.db")
-        for batch in batches:
-            writer.save_items(db, batch, run_id="t")
-            if not keep:
-                linking._kept.clear()
-            _decide(db)
-        groups: dict[int, set[str]] = {}
-        for key, story_id in db.execute("SELECT key, story_id FROM documents").fetchall():
-            groups.setdefault(story_id, set()).add(key)
-        return {frozenset(members) for members in groups.values()}
-
-    kept = partition("kept", keep=True)
-    assert kept == partition("afresh", keep=False)
-    assert frozenset({"death-0", "death-1", "death2-0"}) in kept
+    one_by_one, afresh = open_db(tmp_path / "batches.db"), open_db(tmp_path / "afresh.db")
+    for batch in batches:
+        writer.save_items(one_by_one, batch, run_id="t")
+        _decide(one_by_one)  # the pass keeps its clusterer for the next
+        writer.save_items(afresh, batch, run_id="t")
+        linking.release_kept()  # each pass reads what it looks up from the database
+        _decide(afresh)
+    assert _partition(one_by_one) == _partition(afresh)
+    at_once = open_db(tmp_path / "once.db")
+    writer.save_items(at_once, [item for batch in batches for item in batch], run_id="t")
+    _decide(at_once)
+    assert _partition(one_by_one) == _partition(at_once)
+    assert frozenset({"death-0", "death-1", "death2-0"}) in _partition(one_by_one)
 
 
-def test_a_kept_clusterer_is_dropped_when_another_writer_made_stories(db_path: Path) -> None:
+def test_state_built_for_a_database_from_before_it_decides_as_the_kept_state(
+    tmp_path: Path,
+) -> None:
+    """A database whose stories were made before the stored state gets it built once, on its
+    next pass; its next reports join the stories they join with a state kept all along."""
+    kept, built = open_db(tmp_path / "kept.db"), open_db(tmp_path / "built.db")
+    for db in (kept, built):
+        writer.save_items(
+            db, _items(DEATH[:2], "death", "en") + _items(TALKS[:2], "t", "en"), run_id="t"
+        )
+        _decide(db)
+    for table in ("story_state", "story_postings", "story_df", "story_days", "story_counted"):
+        built.conn.execute(f"DELETE FROM {table}")
+    built.conn.execute("DELETE FROM dedup_settings WHERE name = 'story_state'")
+    built.conn.commit()
+    for db in (kept, built):
+        writer.save_items(
+            db, _items(DEATH[2:], "death2", "en") + _items(TALKS[2:], "u", "en"), run_id="t"
+        )
+        _decide(db)
+    assert _partition(kept) == _partition(built)
+    assert built.execute("SELECT count(*) FROM story_state").fetchone()[0] == 2
+    assert frozenset({"death-0", "death-1", "death2-0"}) in _partition(built)
+
+
+def test_a_report_joins_the_story_another_writer_made(db_path: Path) -> None:
     db = open_db(db_path)
-    writer.save_items(db, _items(DEATH[:1], "death", "en"), run_id="t")
+    writer.save_items(db, _items(DEATH[:2], "death", "en"), run_id="t")
     _decide(db)
-    kept = linking._kept[linking._database_file(db)]
     other = open_db(db_path)  # another process's connection
-    other.conn.execute(
-        "INSERT INTO stories (created_at, updated_at, document_count) VALUES ('x', 'x', 0)"
+    writer.save_items(other, _items(DEATH[2:], "death2", "en"), run_id="u")
+    _decide(other)
+    assert len(_stories(db, "death")) == 1
+
+
+def test_a_kept_clusterer_is_not_used_once_another_writer_saved_stories(db_path: Path) -> None:
+    db = open_db(db_path)
+    writer.save_items(db, _items(TALKS[:1], "talks", "en"), run_id="t")
+    _decide(db)
+    name = linking._database_file(db)
+    kept = linking._kept.pop(name)  # another process has no clusterer of this one's
+    other = open_db(db_path)
+    writer.save_items(other, _items(DEATH[:2], "death", "en"), run_id="u")
+    _decide(other)
+    linking._kept[name] = kept
+    writer.save_items(db, _items(DEATH[2:], "death2", "en"), run_id="t")
+    _decide(db)
+    assert linking._kept[name] is not kept
+    assert len(_stories(db, "death")) == 1
+
+
+def test_a_pass_reads_story_state_through_indexes_only(db_path: Path) -> None:
+    """The stored stories, index entries and frequencies are read by key, never scanned: an
+    increment costs what its reports look up, whatever the database holds."""
+    db = open_db(db_path)
+    writer.save_items(
+        db, _items(DEATH[:2], "death", "en") + _items(TALKS, "talks", "en"), run_id="t"
     )
-    other.conn.commit()
-    assert linking._clusterer_for(db, linking.DEFAULT_WINDOW_DAYS) is not kept
+    _decide(db)
+    statements: list[str] = []
+    db.conn.set_trace_callback(statements.append)
+    writer.save_items(db, _items(DEATH[2:], "death2", "en"), run_id="t")
+    _decide(db)
+    db.conn.set_trace_callback(None)
+    tables = ("story_state", "story_postings", "story_df", "story_days", "story_counted")
+    read = [
+        s for s in statements if s.lstrip().startswith("SELECT") and any(t in s for t in tables)
+    ]
+    assert read
+    for statement in read:
+        plan = " ".join(str(row[3]) for row in db.execute(f"EXPLAIN QUERY PLAN {statement}"))
+        for table in tables:
+            assert f"SCAN {table}" not in plan, (statement, plan)
 
 
 def _articles(dated: bool) -> list[Item]:

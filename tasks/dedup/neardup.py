@@ -31,7 +31,13 @@ from sqlite_utils import Database
 
 from newsflow.tasks.dedup.documents import DedupResult
 from newsflow.tasks.dedup.grouping import DedupPass
-from newsflow.tasks.dedup.settings import Settings, load_settings, save_settings, stored_banding
+from newsflow.tasks.dedup.settings import (
+    Settings,
+    load_settings,
+    save_settings,
+    stored_banding,
+    stored_setting,
+)
 from newsflow.tasks.dedup.signature_index import insert_bands
 from newsflow.tasks.dedup.signatures import (
     LEDE_BAND_BASE,
@@ -74,12 +80,15 @@ def deduplicate(
         if stored_banding(db) != banding:
             result.rebanded = _reband(db, bands, rows)
             save_settings(db, {"banding": banding})
-        # Signatures made with other shingle or MinHash settings are recomputed from the body.
-        db.conn.execute(
-            "INSERT OR IGNORE INTO dedup_queue (document_id, queued_at)"
-            " SELECT document_id, ? FROM signatures WHERE settings IS NOT ?",
-            [now(), SIGNATURE_SETTINGS],
-        )
+        # Signatures made with other shingle or MinHash settings are recomputed from the body:
+        # looked for when the settings changed, not by reading every signature on every run.
+        if stored_setting(db, "signatures") != SIGNATURE_SETTINGS:
+            db.conn.execute(
+                "INSERT OR IGNORE INTO dedup_queue (document_id, queued_at)"
+                " SELECT document_id, ? FROM signatures WHERE settings IS NOT ?",
+                [now(), SIGNATURE_SETTINGS],
+            )
+            save_settings(db, {"signatures": SIGNATURE_SETTINGS})
         if recompute:
             _queue_everything(db, result)
     while True:

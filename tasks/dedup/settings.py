@@ -48,7 +48,11 @@ def load_settings(db: Database) -> Settings:
 
 
 def stored_banding(db: Database) -> str | None:
-    row = db.execute("SELECT value FROM dedup_settings WHERE name = 'banding'").fetchone()
+    return stored_setting(db, "banding")
+
+
+def stored_setting(db: Database, name: str) -> str | None:
+    row = db.execute("SELECT value FROM dedup_settings WHERE name = ?", [name]).fetchone()
     return row[0] if row else None
 
 

@@ -16,10 +16,10 @@ story and at least `MIN_SHARED` names, figures or dates (the bilingual gazetteer
 and "Kambodscha" to one id, so those count too).
 
 Candidate stories come from an inverted index of the rarer headline terms, text terms and signals
-of their reports: the cost per report depends on what it shares, not on the window's size. The
-index and the centroids live in memory, built from the stored features of the stories in the window
-and kept across the passes of one run (`tasks/stories/linking.py`); stories that fall out of the
-window are dropped as the passes move on in time.
+of their reports: the cost per report depends on what it shares, not on the window's size. A
+clusterer can hold every story in memory (and drop those that fall out of the window as it moves
+on in time), or be given a `loader`: story passes keep the index, the centroids and the document
+frequencies in SQLite and load only the stories a report looks up (`tasks/stories/story_state.py`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from newsflow.tasks.stories import entities
@@ -163,12 +163,11 @@ class Clusterer:
         self.n = 0
         self.counted: set[int] = set()  # reports counted in the document frequencies
         self.members: set[int] = set()  # reports in the stories held
-        self.read: dict[str, tuple[str, str]] = {}  # date column → range of reports read in
-        # (count, highest id) of the stories table as this clusterer knows it: when the table
-        # says otherwise, another writer was there and the window is read again.
-        self.fingerprint: tuple[int, int] | None = None
-        self.built_n = 0  # reports counted when its first pass ended
         self._dropped = 0
+        # Where stories not held come from (ids, the report's time → those of them in its window):
+        # a clusterer backed by the database (`tasks/stories/story_state.py`) holds only the
+        # stories its reports looked up.
+        self.loader: Callable[[list[int], float], Mapping[int, Story]] | None = None
 
     # --- weighing ------------------------------------------------------------------------------
 
@@ -279,6 +278,10 @@ class Clusterer:
         # The heaviest first; stories out of the window stay indexed until forget_before sweeps
         # them, so a few more are ranked than are kept.
         ranked = heapq.nlargest(3 * MAX_CANDIDATES, shared.items(), key=_shared_order)
+        if self.loader is not None:
+            missing = [story_id for story_id, _ in ranked if story_id not in self.stories]
+            if missing:
+                self.stories.update(self.loader(missing, profile.when))
         found = []
         for story_id, _ in ranked:
             story = self.stories.get(story_id)

@@ -16,15 +16,14 @@ import logging
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from itertools import chain
+from datetime import datetime
 
 from sqlite_utils import Database
 
-from newsflow.tasks.common.outlets import outlet_name
+from newsflow.tasks.common.outlets import outlet_name, parse_time
 from newsflow.tasks.store.transaction import write_transaction
 from newsflow.tasks.store.writer import now
-from newsflow.tasks.stories import clusters
+from newsflow.tasks.stories import clusters, story_state
 from newsflow.tasks.stories.report_terms import Report, primary_language, stored_features
 
 log = logging.getLogger(__name__)
@@ -67,11 +66,19 @@ def assign_stories(
     window_days: int = DEFAULT_WINDOW_DAYS,
     dirty: Iterable[int] = (),
 ) -> StoryResult:
-    """Give every canonical report without a story one; refresh the stories that changed."""
+    """Give every canonical report without a story one; refresh the stories that changed.
+
+    The clusterer's stories, index and frequencies are stored (`tasks/stories/story_state.py`): each
+    chunk of new reports reads only the stories and index entries its reports look up, and
+    writes back what changed in its own transaction, where another writer's stories are seen."""
     result = StoryResult(touched=set(dirty))
-    clusterer = _clusterer_for(db, window_days)
-    if clusterer.stories:  # kept from this process's last pass: read changed stories again
-        _reload(db, clusterer, result.touched)
+    with write_transaction(db):
+        if not story_state.is_built(db):  # a database from before the state: build it once
+            _build_state(db, window_days)
+        if result.touched:  # near-duplicates moved reports of these stories: weigh them again
+            stored = _stored(db, window_days, _spans(db, result.touched))
+            stored.rebuild(result.touched)
+            stored.save()
     while True:
         # Pick the reports under the write lock: a concurrent run that assigned them while this
         # one waited must not have them assigned (and stories created) a second time.
@@ -86,15 +93,16 @@ def assign_stories(
                 ).fetchall()
             ]
             if pending:
-                _assign_chunk(db, pending, clusterer, run_id, result)
+                try:
+                    _assign_chunk(db, pending, window_days, run_id, result)
+                except BaseException:  # rolled back: what the kept clusterer holds was not saved
+                    _kept.pop(_database_file(db), None)
+                    raise
         if not pending:
             break
     with write_transaction(db):
         _propagate_to_copies(db, result)
         refresh_stories(db, result.touched, result)
-        clusterer.fingerprint = _fingerprint(db)
-    clusterer.built_n = clusterer.built_n or clusterer.n
-    _kept[_database_file(db)] = clusterer
     log.info(
         "stories: %d reports assigned (%d joined, %d new stories)",
         result.assigned, result.joined, result.created,
@@ -102,12 +110,11 @@ def assign_stories(
     return result
 
 
-# The clusterer of this process's last pass over each database file. A run decides after every
-# ingest batch: building the window's stories again for each pass made a run quadratic in its
-# size (story passes 9.5 s at 5,000 generated documents, 78.7 s at 20,000). A kept clusterer is
-# used while the stories table is as it left it; the stories a pass is told changed are read again.
-# The flow lets go of it after a run's last pass (`release_kept`), so it never outlives a run.
-_kept: dict[str, clusters.Clusterer] = {}
+# The stored clusterer of this process's last pass over each database file, with the stories,
+# index entries and frequencies it read or made. A run decides after every ingest batch; the next
+# pass uses it while the stored state is as it left it (no other writer saved since), instead of
+# reading them again. The flow lets go of it after a run's last pass (`release_kept`).
+_kept: dict[str, story_state.StoredClusterer] = {}
 
 
 def release_kept() -> None:
@@ -120,101 +127,96 @@ def _database_file(db: Database) -> str:
     return str(row[0]) if row and row[0] else f"memory:{id(db.conn)}"
 
 
-def _fingerprint(db: Database) -> tuple[int, int]:
-    count, highest = db.execute("SELECT count(*), coalesce(max(id), 0) FROM stories").fetchone()
-    return int(count), int(highest)
-
-
-def _clusterer_for(db: Database, window_days: int) -> clusters.Clusterer:
-    """The kept clusterer of this database when it still holds, else a new one."""
-    kept = _kept.pop(_database_file(db), None)
-    window = window_days * clusters.DAY
+def _stored(
+    db: Database, window_days: int, span: tuple[float, float]
+) -> story_state.StoredClusterer:
+    """The kept clusterer of this database when the stored state is as it left it, else a new
+    one; its frequencies those of the window around `span`."""
+    name = _database_file(db)
+    kept = _kept.get(name)
     if (
         kept is not None
-        and kept.window == window
-        and kept.fingerprint == _fingerprint(db)
-        # Centroids keep the term weights of when their reports joined; once the reports held
-        # have doubled, weights from the current frequencies are worth building the stories anew.
-        and kept.n <= 2 * max(kept.built_n, CHUNK)
+        and kept.clusterer.window == window_days * clusters.DAY
+        and kept.generation == story_state.generation(db)
     ):
+        kept.db = db
+        kept.read = lambda ids: stored_features(db, ids)
+        kept.move_to(span)
         return kept
-    return clusters.Clusterer(window_days=window_days)
+    fresh = story_state.StoredClusterer(
+        db, window_days=window_days, span=span, read=lambda ids: stored_features(db, ids),
+        profile=_profile,
+    )  # fmt: skip
+    _kept[name] = fresh
+    return fresh
 
 
-def _reload(db: Database, clusterer: clusters.Clusterer, story_ids: set[int]) -> None:
-    """Read these stories' canonical reports again (near-duplicates moved some of them)."""
-    clusterer.drop(story_ids)
-    if not story_ids:
-        return
-    rows = db.execute(
-        "SELECT id, story_id FROM documents WHERE story_id IN (SELECT value FROM json_each(?))"
-        " AND duplicate_of IS NULL AND coalesce(summary_status, '') != 'boilerplate'",
+def _spans(db: Database, story_ids: Iterable[int]) -> tuple[float, float]:
+    """The time span of these stories' reports as the story window sees it."""
+    row = db.execute(
+        "SELECT min(coalesce(event_at, published_at, created_at)),"
+        " max(coalesce(event_at, published_at, created_at)) FROM documents"
+        " WHERE story_id IN (SELECT value FROM json_each(?))",
         [json.dumps(sorted(story_ids))],
-    ).fetchall()
-    reports = stored_features(db, [doc_id for doc_id, _ in rows])
-    clusterer.count((r.id, r.terms, r.signals) for r in reports.values())
-    for report in sorted(reports.values(), key=lambda r: (r.seconds(), r.id)):
-        assert report.story_id is not None
-        clusterer.add(_profile(clusterer, report), report.story_id)
+    ).fetchone()
+    if not row or row[0] is None:
+        stamp = parse_time(now()).timestamp()
+        return stamp, stamp
+    return parse_time(row[0]).timestamp(), parse_time(row[1]).timestamp()
+
+
+def _build_state(db: Database, window_days: int) -> None:
+    """Build the stored state of every story, oldest first (once, for a database from before it)."""
+    story_ids = [
+        row[0]
+        for row in db.execute(
+            "SELECT story_id FROM documents WHERE story_id IS NOT NULL AND duplicate_of IS NULL"
+            " GROUP BY story_id ORDER BY max(coalesce(event_at, published_at, created_at)),"
+            " story_id"
+        ).fetchall()
+    ]
+    for start in range(0, len(story_ids), CHUNK):
+        chunk = story_ids[start : start + CHUNK]
+        stored = _stored(db, window_days, _spans(db, chunk))
+        stored.rebuild(chunk)
+        stored.save()
+    story_state.mark_built(db)
 
 
 def forget_stories(db: Database) -> int:
     """Undo every story assignment, for `assign_stories` to decide them all again from the stored
     features (`newsflow dedup --stories`); how many stories there were. Story ids are not reused."""
-    _kept.pop(_database_file(db), None)
     with write_transaction(db):
         count = int(db.execute("SELECT count(*) FROM stories").fetchone()[0])
         db.conn.execute("UPDATE documents SET story_id = NULL WHERE story_id IS NOT NULL")
         db.conn.execute("DELETE FROM stories")
+        story_state.forget(db)
+        story_state.mark_built(db)
+        story_state.advance(db)
+    _kept.pop(_database_file(db), None)
     return count
 
 
 def _assign_chunk(
     db: Database,
     pending: list[int],
-    clusterer: clusters.Clusterer,
+    window_days: int,
     run_id: str | None,
     result: StoryResult,
 ) -> None:
     reports = stored_features(db, pending)
     times = [r.seconds() for r in reports.values()]
-    dated = [r.when for r in reports.values()]
-    stored = [r.created or r.when for r in reports.values()]
-    current = _fingerprint(db)
-    if clusterer.fingerprint != current:  # new, or another writer made stories meanwhile
-        clusterer.read.clear()  # read the whole window again (reports held are not read twice)
-        clusterer.fingerprint = current
-    window = timedelta(seconds=clusterer.window)
-    # Reports already in stories, dated near these or stored near them (for undated reports):
-    # indexed ranges, less what earlier chunks of the pass read (the window moves on in time).
-    parts = []
-    for column, values in (("event_at", dated), ("created_at", stored)):
-        wanted = (_iso(min(values) - window), _iso(max(values) + window))
-        for lo, hi in _uncovered(wanted, clusterer.read.get(column)):
-            # The unary + keeps SQLite on the date indexes (not on "duplicate_of IS NULL",
-            # which matches most of the table).
-            parts.append((f"{column} BETWEEN ? AND ?", [lo, hi]))
-        clusterer.read[column] = _hull(wanted, clusterer.read.get(column))
-    neighbours = [
-        row
-        for row in db.execute(
-            "SELECT id, story_id FROM documents"
-            f" WHERE ({' OR '.join(sql for sql, _ in parts)})"
-            " AND +story_id IS NOT NULL AND +duplicate_of IS NULL"
-            " AND coalesce(summary_status, '') != 'boilerplate'",
-            [value for _, values in parts for value in values],
-        ).fetchall()
-        if row[0] not in clusterer.members
-    ] if parts else []  # fmt: skip
-    known = stored_features(db, [doc_id for doc_id, _ in neighbours])
-    clusterer.count((r.id, r.terms, r.signals) for r in chain(known.values(), reports.values()))
-    for report in sorted(known.values(), key=lambda r: (r.seconds(), r.id)):
-        assert report.story_id is not None
-        clusterer.add(_profile(clusterer, report), report.story_id)
-    clusterer.forget_before(min(times))
+    stored = _stored(db, window_days, (min(times), max(times)))
+    clusterer = stored.clusterer
+    clusterer.forget_before(min(times))  # stories held in memory that the window left
+    # The chunk's reports count in the frequencies before they are weighed, as those of a
+    # clusterer that read the window and then the chunk.
+    stored.count(reports.values())
+    ordered = sorted(reports.values(), key=lambda r: (r.seconds(), r.id))
+    profiles = stored.profiles(ordered)
     stamp = now()
-    for report in sorted(reports.values(), key=lambda r: (r.seconds(), r.id)):
-        profile = _profile(clusterer, report)
+    for report in ordered:
+        profile = profiles[report.id]
         joining, closest = clusterer.best(profile)
         if joining:
             chosen = joining[0]
@@ -231,8 +233,6 @@ def _assign_chunk(
                 [stamp, stamp],
             )
             story_id = int(cursor.lastrowid or 0)
-            table = clusterer.fingerprint or current
-            clusterer.fingerprint = (table[0] + 1, story_id)  # as the table now stands
             result.created += 1
             decision = "distinct"
             if closest is None:
@@ -244,27 +244,13 @@ def _assign_chunk(
                 score, threshold = closest.score, closest.threshold
                 reason = f"opens story #{story_id}: closest story #{closest.story} does not"
                 reason += f" join ({closest.explain()})"
-        clusterer.add(profile, story_id)
+        stored.add(profile, story_id)
         report.story_id = story_id
         result.assigned += 1
         result.touched.add(story_id)
         db.conn.execute("UPDATE documents SET story_id = ? WHERE id = ?", [story_id, report.id])
         _log(db, report.id, partner, score, threshold, decision, reason, run_id, stamp)
-
-
-def _uncovered(wanted: tuple[str, str], read: tuple[str, str] | None) -> list[tuple[str, str]]:
-    """The parts of the range `wanted` outside the range `read` (ISO times compare as text)."""
-    lo, hi = wanted
-    if read is None or read[1] < lo or hi < read[0]:
-        return [wanted]
-    return [part for part in ((lo, read[0]), (read[1], hi)) if part[0] < part[1]]
-
-
-def _hull(wanted: tuple[str, str], read: tuple[str, str] | None) -> tuple[str, str]:
-    """The range read once `wanted` is read too (the newer range when the two do not meet)."""
-    if read is None or read[1] < wanted[0] or wanted[1] < read[0]:
-        return wanted
-    return min(wanted[0], read[0]), max(wanted[1], read[1])
+    stored.save()
 
 
 def _profile(clusterer: clusters.Clusterer, report: Report) -> clusters.Profile:
