@@ -43,9 +43,11 @@ bench-real: $(BIN)/newsflow
 	$(BIN)/python -m benchmarks.reuters benchmarks/out/reuters --n 5050
 	$(BIN)/python -m benchmarks.run --corpus benchmarks/out/reuters --label real-reuters-5000
 
-# How a cold run grows with N: time per document and peak memory at 5,000 and 20,000 documents.
+# How a cold run grows with N: time per document and peak memory from 5,000 to 100,000 documents,
+# then a warm and a 1 % run on the largest (about an hour on 2 cores). SCALE_N overrides the sizes.
+SCALE_N ?= 5000,20000,50000,100000
 bench-scale: $(BIN)/newsflow
-	$(BIN)/python -m benchmarks.scale --n 5000,20000
+	$(BIN)/python -m benchmarks.scale --n $(SCALE_N) --increment
 
 # The Prefect UI with the daily deployment: `prefect server start` in the background and
 # `newsflow serve` in the foreground; Ctrl-C stops both. PREFECT_PORT, DB, SEEDS, AT, TZ_NAME

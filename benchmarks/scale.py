@@ -26,7 +26,17 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import corpus as corpus_generator
-from benchmarks.run import bench_env, last_run, prefect_server, run_cli, say
+from benchmarks import figures
+from benchmarks.run import (
+    LATEST,
+    bench_env,
+    code_version,
+    last_run,
+    machine,
+    prefect_server,
+    run_cli,
+    say,
+)
 
 OUT = Path("benchmarks/out/scale")
 TARGET_RATIO = 1.3
@@ -112,6 +122,25 @@ def _increment(
     }
 
 
+def record(rows: list[dict[str, Any]], started: dict[str, Any], arguments: str) -> None:
+    """Each N's figures in benchmarks/latest.json (label `scale-<N>`), and the page regenerated."""
+    code = code_version()
+    for row in rows:
+        daily = row.get("increment") or {}
+        figures.save_latest(
+            LATEST,
+            row | {
+                "label": f"scale-{row['n']}",
+                "kind": "scale",
+                "code": code,
+                "machine": started,
+                "command": f"python -m benchmarks.scale {arguments}".strip(),
+                "incremental_per_doc_over_cold": daily.get("per_doc_over_cold"),
+            },
+        )  # fmt: skip
+    figures.update_page()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.scale", description=__doc__)
@@ -126,8 +155,10 @@ def main(argv: list[str] | None = None) -> int:
     sizes = sorted(int(n) for n in args.n.split(",") if n.strip())
     args.out.mkdir(parents=True, exist_ok=True)
     load = max(os.getloadavg())
+    started = machine()
     rows = measure(sizes, args.out, increment=args.increment)
     (args.out / "scale.json").write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+    record(rows, started, " ".join(sys.argv[1:]))
     sys.stdout.write(f"{'N':>7}{'wall s':>9}{'ms/doc':>9}{'ratio':>7}{'peak MB':>9}"
                      f"{'dedup s':>9}{'stories s':>10}\n")  # fmt: skip
     for row in rows:
