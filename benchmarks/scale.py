@@ -22,6 +22,7 @@ import math
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,12 @@ def add_extra(work: Path) -> int:
 
 
 def measure(
-    sizes: list[int], out: Path, *, seed: int = 7, increment: bool = False
+    sizes: list[int],
+    out: Path,
+    *,
+    seed: int = 7,
+    increment: bool = False,
+    on_row: Callable[[list[dict[str, Any]]], None] | None = None,
 ) -> list[dict[str, Any]]:
     """One cold run per size (and, with `increment`, a warm and a 1 % run at the largest)."""
     logs = out / "logs"
@@ -93,10 +99,16 @@ def measure(
                 rows[-1]["increment"] = _increment(work, args, env | {"PREFECT_API_URL": api_url},
                                                    logs, api_url, measured.seconds / n)  # fmt: skip
             shutil.rmtree(work / "docs", ignore_errors=True)
-    base = rows[0]["ms_per_document"]
-    for row in rows:
-        row["per_document_over_smallest"] = round(row["ms_per_document"] / base, 3)
+            if on_row is not None:  # recorded as each N finishes: a long run stopped keeps them
+                on_row(rows)
     return rows
+
+
+def relative(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows with each one's time per document over the smallest N's."""
+    base = rows[0]["ms_per_document"]
+    return [row | {"per_document_over_smallest": round(row["ms_per_document"] / base, 3)}
+            for row in rows]  # fmt: skip
 
 
 def _increment(
@@ -156,9 +168,13 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     load = max(os.getloadavg())
     started = machine()
-    rows = measure(sizes, args.out, increment=args.increment)
-    (args.out / "scale.json").write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
-    record(rows, started, " ".join(sys.argv[1:]))
+
+    def save(rows: list[dict[str, Any]]) -> None:
+        rows = relative(rows)
+        (args.out / "scale.json").write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+        record(rows, started, " ".join(sys.argv[1:]))
+
+    rows = relative(measure(sizes, args.out, increment=args.increment, on_row=save))
     sys.stdout.write(f"{'N':>7}{'wall s':>9}{'ms/doc':>9}{'ratio':>7}{'peak MB':>9}"
                      f"{'dedup s':>9}{'stories s':>10}\n")  # fmt: skip
     for row in rows:
