@@ -14,7 +14,7 @@ from newsflow.tasks.dedup.boilerplate import is_boilerplate_pair
 from newsflow.tasks.dedup.decision_log import LENGTH_TOLERANCE, DecisionLog, why_kept
 from newsflow.tasks.dedup.documents import DedupResult, Doc, load_docs
 from newsflow.tasks.dedup.settings import Settings
-from newsflow.tasks.dedup.signature_index import SignatureIndex
+from newsflow.tasks.dedup.signature_index import Scored, SignatureIndex
 from newsflow.tasks.store.writer import now
 
 # A short paragraph carried by this many documents outside a group is furniture, not text.
@@ -50,6 +50,7 @@ class DedupPass:
         self.distinct_from: dict[int, int] = {}  # document → its closest candidate below threshold
         self.boilerplate_partner: dict[int, int] = {}
         self.full_words: dict[int, int] = {}
+        self.scored: dict[int, list[Scored]] = {}  # the batch's candidates, until decided
         self.stamp = now()
         self.index = SignatureIndex(db, bands, rows, stamp=self.stamp)
         self.decisions = DecisionLog(
@@ -63,6 +64,8 @@ class DedupPass:
         pending = [i for i in pending if i in docs]
         self._remember(docs.values())
         self.index.store(pending, docs, self.result)
+        # Scored before any decision, all at once: nothing the pass decides changes a score.
+        self.scored = self.index.scored([docs[i] for i in pending], self.window)
         queue = self._detach(pending, docs)
         decided: set[int] = set()
         for document_id in queue:
@@ -126,31 +129,34 @@ class DedupPass:
     # -- one document --
 
     def _decide(self, document_id: int) -> None:
-        doc = load_docs(self.db, [document_id]).get(document_id)
-        if doc is None:
-            return
-        found = self.index.candidates(doc)
-        others = load_docs(self.db, found)
-        self.index.prefetch(list(others))
+        scored = self.scored.pop(document_id, None)
+        if scored is None:  # a copy taken out of its group (`_detach`), not in the batch
+            alone = load_docs(self.db, [document_id])
+            if document_id not in alone:
+                return
+            scored = self.index.scored(list(alone.values()), self.window)[document_id]
+        threshold = self.settings.threshold
+        # Of the candidates, only those that can change the outcome are read as documents: at
+        # the threshold, or under it where containment's cheap checks leave a copy possible.
+        wanted = [c.id for c in scored if c.score >= threshold or c.maybe_contained]
+        others = load_docs(self.db, [document_id, *wanted])
+        doc = others[document_id]
+        self.result.candidates += len(scored)
         matches: list[tuple[Doc, str, float]] = []
         below: list[tuple[Doc, float]] = []  # minhash candidates under the threshold
         best_below: tuple[float, int] | None = None
         boilerplate_with: list[Doc] = []
-        for other_id, how in found.items():
-            other = others.get(other_id)
-            if other is None:
-                continue
-            method, score = self.index.score(doc, other, how)
-            # The window bounds near-duplicates; the same URL or body is the same at any date.
-            if score is None or (method == "minhash" and doc.apart(other) > self.window):
-                continue
-            self.result.candidates += 1
-            if score < self.settings.threshold:
-                if method == "minhash" and other.summary_status != "boilerplate":
-                    below.append((other, score))
+        for candidate in scored:
+            method, score = candidate.method, candidate.score
+            if score < threshold:
+                if method == "minhash" and candidate.maybe_contained:
+                    other = others[candidate.id]
+                    if other.summary_status != "boilerplate":
+                        below.append((other, score))
                 if best_below is None or score > best_below[0]:
-                    best_below = (score, other.id)
+                    best_below = (score, candidate.id)
                 continue
+            other = others[candidate.id]
             if is_boilerplate_pair(self.index.body, doc, other):
                 boilerplate_with.append(other)
                 continue
