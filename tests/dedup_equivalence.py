@@ -11,8 +11,10 @@ code (`recompute` below, from each checkout's own venv), then compare:
 Compared: every document's `duplicate_of`, `summary_status`, `outlets`, `event_at` and
 `story_id`; every `dedup_decisions` row in insertion order without its id, run and time (so a
 row written twice, or in another order, is a difference); the `rejects` rows dedup writes.
-Two databases built apart (`python -m benchmarks.dedup --keep DIR`, twice) were stored at other
-times: `--no-times` leaves out `event_at` and the times quoted in reasons.
+Two databases built apart (`python -m benchmarks.dedup --keep DIR`, or `benchmarks.scale`,
+twice) were stored at other times, and the reasons and story scores quote them (which of two
+texts is earlier, a story's time decay): `--no-times` compares the documents without
+`event_at` and each dedup decision's pair, method, score and outcome, without its reason.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ def _rows(path: str, sql: str, *, times: bool = True) -> list[tuple[object, ...]
         return rows
     if sql == _DOCUMENTS:
         return [(*row[:4], row[5]) for row in rows]
+    if sql == _DECISIONS:  # the pair, method, score and outcome; not why, nor story scores
+        return [row[:6] for row in rows if row[2] != "story"]
     return [tuple(_TIME.sub("TIME", v) if isinstance(v, str) else v for v in row) for row in rows]
 
 

@@ -12,7 +12,7 @@ from sqlite_utils import Database
 
 from newsflow.db import open_db
 from newsflow.tasks.common import shingles
-from newsflow.tasks.dedup import containment, neardup, signature_index, signatures
+from newsflow.tasks.dedup import containment, neardup, scoring, signature_index, signatures
 from newsflow.tasks.dedup.documents import Doc, load_docs
 from newsflow.tasks.ingest import loader
 from newsflow.tasks.store import writer
@@ -105,11 +105,11 @@ def test_a_batch_finds_each_documents_candidates_in_the_order_one_look_up_did(
 def test_a_batch_scores_each_pair_as_scoring_it_alone_does(db_path: Path, corpus: Path) -> None:
     db = open_db(db_path)
     docs = _stored(db, corpus)
-    together = _index(db).scored(list(docs.values()), WINDOW)
+    together = scoring.Scorer(_index(db), [], WINDOW).score(list(docs.values()))
     counted = {"url": 0, "content_hash": 0, "minhash": 0, "outside": 0, "maybe": 0}
     for doc in docs.values():
         index = _index(db)
-        assert index.scored([doc], WINDOW) == {doc.id: together[doc.id]}
+        assert scoring.Scorer(index, [], WINDOW).score([doc]) == {doc.id: together[doc.id]}
         expected = []
         for other_id, how in index.candidates(doc).items():
             other = docs[other_id]

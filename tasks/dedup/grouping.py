@@ -13,8 +13,9 @@ from newsflow.tasks.dedup import containment
 from newsflow.tasks.dedup.boilerplate import is_boilerplate_pair
 from newsflow.tasks.dedup.decision_log import LENGTH_TOLERANCE, DecisionLog, why_kept
 from newsflow.tasks.dedup.documents import DedupResult, Doc, load_docs
+from newsflow.tasks.dedup.scoring import Scorer
 from newsflow.tasks.dedup.settings import Settings
-from newsflow.tasks.dedup.signature_index import Scored, SignatureIndex
+from newsflow.tasks.dedup.signature_index import SignatureIndex
 from newsflow.tasks.store.writer import now
 
 # A short paragraph carried by this many documents outside a group is furniture, not text.
@@ -50,7 +51,6 @@ class DedupPass:
         self.distinct_from: dict[int, int] = {}  # document → its closest candidate below threshold
         self.boilerplate_partner: dict[int, int] = {}
         self.full_words: dict[int, int] = {}
-        self.scored: dict[int, list[Scored]] = {}  # the batch's candidates, until decided
         self.stamp = now()
         self.index = SignatureIndex(db, bands, rows, stamp=self.stamp)
         self.decisions = DecisionLog(
@@ -64,8 +64,8 @@ class DedupPass:
         pending = [i for i in pending if i in docs]
         self._remember(docs.values())
         self.index.store(pending, docs, self.result)
-        # Scored before any decision, all at once: nothing the pass decides changes a score.
-        self.scored = self.index.scored([docs[i] for i in pending], self.window)
+        # Scored a chunk at a time, not each as it is decided: the pass changes no score.
+        self.scorer = Scorer(self.index, [docs[i] for i in pending], self.window)
         queue = self._detach(pending, docs)
         decided: set[int] = set()
         for document_id in queue:
@@ -129,12 +129,9 @@ class DedupPass:
     # -- one document --
 
     def _decide(self, document_id: int) -> None:
-        scored = self.scored.pop(document_id, None)
-        if scored is None:  # a copy taken out of its group (`_detach`), not in the batch
-            alone = load_docs(self.db, [document_id])
-            if document_id not in alone:
-                return
-            scored = self.index.scored(list(alone.values()), self.window)[document_id]
+        scored = self.scorer.scored_for(document_id)
+        if scored is None:
+            return
         threshold = self.settings.threshold
         # Of the candidates, only those that can change the outcome are read as documents: at
         # the threshold, or under it where containment's cheap checks leave a copy possible.

@@ -1,27 +1,24 @@
 """The signature index: signatures stored per document, their LSH buckets in SQLite, and the
 candidates of a document found through indexed look-ups only (same URL, same body, a shared body
-or lede bucket), scored for a pass's documents at once."""
+or lede bucket), for many documents at once."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import timedelta
-from typing import NamedTuple
 
 import numpy as np
 from sqlite_utils import Database
 
 from newsflow.tasks.common import shingles
 from newsflow.tasks.dedup import containment
-from newsflow.tasks.dedup.documents import MICROSECOND, DedupResult, Doc, Facts, microseconds
+from newsflow.tasks.dedup.documents import DedupResult, Doc, Facts, microseconds
 from newsflow.tasks.dedup.signatures import (
     LEDE_BAND_BASE,
     NUM_PERM,
     SIGNATURE_SETTINGS,
     band_rows_of,
     bucket_keys_many,
-    equal_positions,
     estimate,
     from_blob,
     is_empty,
@@ -75,15 +72,6 @@ def candidate_query_plan(
     """SQLite's plan for the candidate look-up (tests check it searches the index, never scans)."""
     sql = "EXPLAIN QUERY PLAN " + _bucket_sql(len(keys), lede=lede)
     return [str(row[-1]) for row in db.execute(sql, [v for key in keys for v in (*key, 0)])]
-
-
-class Scored(NamedTuple):
-    """A candidate that counts for a document (`SignatureIndex.scored`)."""
-
-    id: int
-    method: str  # url | content_hash | minhash
-    score: float
-    maybe_contained: bool  # a MinHash pair that containment's cheap checks leave possible
 
 
 class SignatureIndex:
@@ -205,106 +193,6 @@ class SignatureIndex:
         execute_many("UPDATE documents SET story_id = NULL WHERE id = ?", [(i,) for i in reopened])
         insert_bands(self.db, band_rows)  # once for the pass
 
-    def scored(self, docs: Sequence[Doc], window: timedelta) -> dict[int, list[Scored]]:
-        """Each document's candidates that count, in the order they were found: with a score,
-        and (MinHash pairs) within the window of each other.
-
-        A pass changes no score (signatures, buckets, lengths and dates stay as they were when it
-        began), so its documents are scored at once: their buckets, the candidates' facts and
-        signatures read in a few statements and the estimates one NumPy comparison, instead of
-        statements and a comparison per candidate. The decisions then read only the candidates
-        that can change them (`grouping.DedupPass._decide`)."""
-        found = self.candidates_of(docs)
-        facts = self._facts({i for each in found.values() for i in each} | {d.id for d in docs})
-        listed: dict[int, list[tuple[int, str, float | None]]] = {}
-        estimated: list[tuple[int, int, int]] = []  # (document, candidate, place in its list)
-        for doc in docs:
-            rows = listed[doc.id] = []
-            for other_id, how in found[doc.id].items():
-                other = facts.get(other_id)
-                if other is None:
-                    continue
-                # The order of `score`: the same URL, the same body, then the estimate.
-                if doc.url and doc.url == other.url:
-                    rows.append((other_id, "url", 1.0))
-                elif doc.content_hash == other.content_hash:
-                    rows.append((other_id, "content_hash", 1.0))
-                else:
-                    estimated.append((doc.id, other_id, len(rows)))
-                    rows.append((other_id, how, None))
-        pairs = [(doc_id, other_id) for doc_id, other_id, _ in estimated]
-        scores = self._estimates(pairs)
-        possible = self._may_contain(pairs, scores, facts)
-        held: dict[tuple[int, int], bool] = {}
-        for (doc_id, other_id, place), score, maybe in zip(
-            estimated, scores, possible, strict=True
-        ):
-            if score is not None:
-                listed[doc_id][place] = (other_id, "minhash", score)
-                held[doc_id, other_id] = maybe
-        limit = window // MICROSECOND
-        result: dict[int, list[Scored]] = {}
-        for doc in docs:
-            mine = facts[doc.id]
-            kept = result[doc.id] = []
-            for other_id, method, score in listed[doc.id]:
-                if score is None:
-                    continue
-                # The window bounds near-duplicates; the same URL or body is the same at any date.
-                if method == "minhash" and mine.apart(facts[other_id]) > limit:
-                    continue
-                kept.append(Scored(other_id, method, score, held.get((doc.id, other_id), False)))
-        return result
-
-    def _estimates(self, pairs: list[tuple[int, int]]) -> list[float | None]:
-        """The Jaccard estimate of each (document, candidate) pair, None without two usable
-        signatures (as `score`)."""
-        usable = {
-            i: values
-            for i in {i for pair in pairs for i in pair}
-            if (values := self.signatures.get(i)) is not None and not is_empty(values)
-        }
-        scores: list[float | None] = []
-        for (a, b), equal in zip(pairs, equal_positions(usable, pairs, NUM_PERM), strict=True):
-            if equal is not None:
-                scores.append(equal / NUM_PERM)  # `estimate`'s arithmetic
-            elif a in usable and b in usable:
-                scores.append(estimate(usable[a], usable[b]))  # a signature of another length
-            else:
-                scores.append(None)
-        return scores
-
-    def _may_contain(
-        self, pairs: list[tuple[int, int]], scores: list[float | None], facts: dict[int, Facts]
-    ) -> list[bool]:
-        """Whether `contained`'s checks before any body is read (the lengths with the estimate,
-        then the ledes) leave a copy possible, for all pairs at once: a pair refused here is
-        refused there."""
-        scored = [k for k, score in enumerate(scores) if score is not None]
-        possible = containment.could_contain_many(
-            np.array([scores[k] for k in scored], dtype=np.float64),
-            np.array([facts[pairs[k][0]].word_count for k in scored], dtype=np.int64),
-            np.array([facts[pairs[k][1]].word_count for k in scored], dtype=np.int64),
-            num_perm=NUM_PERM,
-        ).tolist()
-        wanted = [k for k, ok in zip(scored, possible, strict=True) if ok]
-        ledes = {
-            i: values
-            for i in {i for k in wanted for i in pairs[k]}
-            if (values := self.ledes.get(i)) is not None
-        }
-        width = containment.LEDE_BANDS * containment.LEDE_ROWS
-        result = [False] * len(pairs)
-        chosen = [pairs[k] for k in wanted]
-        for k, (a, b), equal in zip(
-            wanted, chosen, equal_positions(ledes, chosen, width), strict=True
-        ):
-            if equal is not None:
-                result[k] = equal / width >= containment.LEDE_MIN_SIMILARITY
-            else:  # no lede: no copy; a lede of another length: `contained` decides
-                result[k] = a in ledes and b in ledes
-        return result
-
     def candidates_of(self, docs: Sequence[Doc]) -> dict[int, dict[int, str]]:
         """Each document's candidates (id → how it was found) from indexed look-ups only: the
         same URL, the same body, then a shared body bucket, then a shared lede bucket of a much
@@ -416,7 +304,7 @@ class SignatureIndex:
                 found.sort()
         return members
 
-    def _facts(self, ids: set[int]) -> dict[int, Facts]:
+    def facts_of(self, ids: set[int]) -> dict[int, Facts]:
         """What scoring needs of these documents, with their signatures, in one statement."""
         wanted = [i for i in ids if i not in self.facts]
         if wanted:

@@ -129,11 +129,14 @@ def equal_positions(
     result: list[int | None] = [None] * len(pairs)
     if both:
         matrix = np.stack([arrays[i] for i in rows])
-        left = np.array([rows[pairs[k][0]] for k in both], dtype=np.int64)
-        right = np.array([rows[pairs[k][1]] for k in both], dtype=np.int64)
-        counts = np.count_nonzero(matrix[left] == matrix[right], axis=1).tolist()
-        for k, count in zip(both, counts, strict=True):
-            result[k] = count
+        # A few thousand pairs a comparison: the copies it makes stay a few megabytes.
+        for start in range(0, len(both), 4096):
+            chosen = both[start : start + 4096]
+            left = np.array([rows[pairs[k][0]] for k in chosen], dtype=np.int64)
+            right = np.array([rows[pairs[k][1]] for k in chosen], dtype=np.int64)
+            counts = np.count_nonzero(matrix[left] == matrix[right], axis=1).tolist()
+            for k, count in zip(chosen, counts, strict=True):
+                result[k] = count
     return result
 
 
