@@ -88,6 +88,32 @@ def load_docs(db: Database, ids: Iterable[int]) -> dict[int, Doc]:
     return found
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
+def microseconds(value: str) -> int:
+    """A stored time as whole microseconds since 1970: `Doc.apart`'s differences, exactly."""
+    return (parse_time(value) - _EPOCH) // MICROSECOND
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What scoring a pair needs of a document: nothing a dedup pass changes."""
+
+    url: str | None
+    content_hash: str
+    word_count: int  # 0 when unknown, as `Doc`
+    published: int | None  # microseconds since 1970, when it states a date
+    created: int
+
+    def apart(self, other: Facts) -> int:
+        """`Doc.apart`, in microseconds: publication dates when both have one, else stored."""
+        if self.published is not None and other.published is not None:
+            return abs(self.published - other.published)
+        return abs(self.created - other.created)
+
+
 @dataclass
 class DedupResult:
     """What a dedup pass did."""

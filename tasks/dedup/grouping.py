@@ -13,6 +13,7 @@ from newsflow.tasks.dedup import containment
 from newsflow.tasks.dedup.boilerplate import is_boilerplate_pair
 from newsflow.tasks.dedup.decision_log import LENGTH_TOLERANCE, DecisionLog, why_kept
 from newsflow.tasks.dedup.documents import DedupResult, Doc, load_docs
+from newsflow.tasks.dedup.scoring import Scorer
 from newsflow.tasks.dedup.settings import Settings
 from newsflow.tasks.dedup.signature_index import SignatureIndex
 from newsflow.tasks.store.writer import now
@@ -63,6 +64,8 @@ class DedupPass:
         pending = [i for i in pending if i in docs]
         self._remember(docs.values())
         self.index.store(pending, docs, self.result)
+        # Scored a chunk at a time, not each as it is decided: the pass changes no score.
+        self.scorer = Scorer(self.index, [docs[i] for i in pending], self.window)
         queue = self._detach(pending, docs)
         decided: set[int] = set()
         for document_id in queue:
@@ -126,31 +129,31 @@ class DedupPass:
     # -- one document --
 
     def _decide(self, document_id: int) -> None:
-        doc = load_docs(self.db, [document_id]).get(document_id)
-        if doc is None:
+        scored = self.scorer.scored_for(document_id)
+        if scored is None:
             return
-        found = self.index.candidates(doc)
-        others = load_docs(self.db, found)
-        self.index.prefetch(list(others))
+        threshold = self.settings.threshold
+        # Of the candidates, only those that can change the outcome are read as documents: at
+        # the threshold, or under it where containment's cheap checks leave a copy possible.
+        wanted = [c.id for c in scored if c.score >= threshold or c.maybe_contained]
+        others = load_docs(self.db, [document_id, *wanted])
+        doc = others[document_id]
+        self.result.candidates += len(scored)
         matches: list[tuple[Doc, str, float]] = []
         below: list[tuple[Doc, float]] = []  # minhash candidates under the threshold
         best_below: tuple[float, int] | None = None
         boilerplate_with: list[Doc] = []
-        for other_id, how in found.items():
-            other = others.get(other_id)
-            if other is None:
-                continue
-            method, score = self.index.score(doc, other, how)
-            # The window bounds near-duplicates; the same URL or body is the same at any date.
-            if score is None or (method == "minhash" and doc.apart(other) > self.window):
-                continue
-            self.result.candidates += 1
-            if score < self.settings.threshold:
-                if method == "minhash" and other.summary_status != "boilerplate":
-                    below.append((other, score))
+        for candidate in scored:
+            method, score = candidate.method, candidate.score
+            if score < threshold:
+                if method == "minhash" and candidate.maybe_contained:
+                    other = others[candidate.id]
+                    if other.summary_status != "boilerplate":
+                        below.append((other, score))
                 if best_below is None or score > best_below[0]:
-                    best_below = (score, other.id)
+                    best_below = (score, candidate.id)
                 continue
+            other = others[candidate.id]
             if is_boilerplate_pair(self.index.body, doc, other):
                 boilerplate_with.append(other)
                 continue
@@ -283,9 +286,14 @@ class DedupPass:
                 """
                 SELECT p.document_id, sum(p.words) FROM paragraphs p
                 WHERE p.document_id IN (SELECT value FROM json_each(:docs)) AND (
-                    SELECT count(*) FROM paragraphs o
-                    WHERE o.hash = p.hash
-                    AND o.document_id NOT IN (SELECT value FROM json_each(:group))
+                    -- Counted up to :least: a line thousands of documents carry is not
+                    -- counted through (5.1 → 3.7 s in a 20,000-document recompute).
+                    SELECT count(*) FROM (
+                        SELECT 1 FROM paragraphs o
+                        WHERE o.hash = p.hash
+                        AND o.document_id NOT IN (SELECT value FROM json_each(:group))
+                        LIMIT :least
+                    )
                 ) >= :least
                 GROUP BY p.document_id
                 """,

@@ -1,6 +1,6 @@
 """The signature index: signatures stored per document, their LSH buckets in SQLite, and the
 candidates of a document found through indexed look-ups only (same URL, same body, a shared body
-or lede bucket)."""
+or lede bucket), for many documents at once."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ from sqlite_utils import Database
 
 from newsflow.tasks.common import shingles
 from newsflow.tasks.dedup import containment
-from newsflow.tasks.dedup.documents import DedupResult, Doc
+from newsflow.tasks.dedup.documents import DedupResult, Doc, Facts, microseconds
 from newsflow.tasks.dedup.signatures import (
     LEDE_BAND_BASE,
     NUM_PERM,
     SIGNATURE_SETTINGS,
     band_rows_of,
-    bucket_keys,
+    bucket_keys_many,
     estimate,
     from_blob,
     is_empty,
@@ -42,22 +42,27 @@ def insert_bands(db: Database, band_rows: list[tuple[int, int, int]]) -> None:
     )
 
 
-def _bucket_sql(count: int) -> str:
-    # CROSS JOIN fixes the join order: SQLite walks our few keys and searches the primary key
+# Bucket look-ups of a pass are made for many documents' keys at once, this many keys a statement
+# (three bound values each, well under SQLite's default limit of 32,766).
+KEYS_PER_STATEMENT = 5000
+
+
+def _bucket_sql(count: int, *, lede: bool = False) -> str:
+    """The members of `count` (band, bucket, owner) keys but their owner (the one document of the
+    look-up that has the key, else 0): most buckets hold their owner alone, and return nothing."""
+    # CROSS JOIN fixes the join order: SQLite walks our keys and searches the primary key
     # (band, bucket) for each, instead of scanning the bands table.
+    values = ",".join(["(?, ?, ?)"] * count)
+    if not lede:
+        return (
+            f"SELECT b.band, b.bucket, b.document_id, NULL FROM (VALUES {values}) AS k"
+            " CROSS JOIN lsh_bands b ON b.band = k.column1 AND b.bucket = k.column2"
+            " WHERE b.document_id != k.column3"
+        )
     return (
-        f"SELECT DISTINCT b.document_id FROM (VALUES {','.join(['(?, ?)'] * count)}) AS k"
+        f"SELECT b.band, b.bucket, b.document_id, d.word_count FROM (VALUES {values}) AS k"
         " CROSS JOIN lsh_bands b ON b.band = k.column1 AND b.bucket = k.column2"
-        " WHERE b.document_id != ?"
-    )
-
-
-def _lede_bucket_sql(count: int) -> str:
-    return (
-        f"SELECT DISTINCT b.document_id FROM (VALUES {','.join(['(?, ?)'] * count)}) AS k"
-        " CROSS JOIN lsh_bands b ON b.band = k.column1 AND b.bucket = k.column2"
-        " CROSS JOIN documents d ON d.id = b.document_id"
-        " WHERE b.document_id != ? AND (d.word_count <= ? OR d.word_count >= ?)"
+        " CROSS JOIN documents d ON d.id = b.document_id WHERE b.document_id != k.column3"
     )
 
 
@@ -65,9 +70,8 @@ def candidate_query_plan(
     db: Database, keys: Sequence[tuple[int, int]], *, lede: bool = False
 ) -> list[str]:
     """SQLite's plan for the candidate look-up (tests check it searches the index, never scans)."""
-    sql = "EXPLAIN QUERY PLAN " + (_lede_bucket_sql if lede else _bucket_sql)(len(keys))
-    values = [v for key in keys for v in key] + ([0, 0, 0] if lede else [0])
-    return [str(row[-1]) for row in db.execute(sql, values)]
+    sql = "EXPLAIN QUERY PLAN " + _bucket_sql(len(keys), lede=lede)
+    return [str(row[-1]) for row in db.execute(sql, [v for key in keys for v in (*key, 0)])]
 
 
 class SignatureIndex:
@@ -84,6 +88,7 @@ class SignatureIndex:
         self.words: dict[int, list[str]] = {}  # bodies tokenised in this pass
         self.shingled: dict[int, containment.Shingled] = {}  # bodies compared for containment
         self.buckets: dict[int, list[tuple[int, int]]] = {}  # band keys computed in this pass
+        self.facts: dict[int, Facts] = {}  # documents scored against in this pass
 
     def store(self, pending: list[int], docs: dict[int, Doc], result: DedupResult) -> None:
         """Signatures and buckets of a pass's documents: kept when their text and settings are
@@ -188,33 +193,46 @@ class SignatureIndex:
         execute_many("UPDATE documents SET story_id = NULL WHERE id = ?", [(i,) for i in reopened])
         insert_bands(self.db, band_rows)  # once for the pass
 
-    def prefetch(self, document_ids: list[int]) -> None:
-        """Load the candidates' signatures in one statement rather than one each."""
-        wanted = [i for i in document_ids if i not in self.signatures]
-        if not wanted:
-            return
-        for document_id, blob, lede in self.db.execute(
-            "SELECT document_id, minhash, lede FROM signatures"
-            " WHERE document_id IN (SELECT value FROM json_each(?)) AND settings = ?",
-            [json.dumps(wanted), SIGNATURE_SETTINGS],
-        ).fetchall():
-            self.signatures[document_id] = from_blob(blob)
-            self.ledes[document_id] = lede_from_blob(lede)
-
-    def signature_of(self, document_id: int) -> np.ndarray | None:
-        if document_id not in self.signatures:
-            row = self.db.execute(
-                "SELECT minhash, settings, lede FROM signatures WHERE document_id = ?",
-                [document_id],
-            ).fetchone()
-            if row is None or row[1] != SIGNATURE_SETTINGS:
-                return None
-            self.signatures[document_id] = from_blob(row[0])
-            self.ledes[document_id] = lede_from_blob(row[2])
-        return self.signatures[document_id]
+    def candidates_of(self, docs: Sequence[Doc]) -> dict[int, dict[int, str]]:
+        """Each document's candidates (id → how it was found) from indexed look-ups only: the
+        same URL, the same body, then a shared body bucket, then a shared lede bucket of a much
+        shorter or longer text, each bucket's members by id (the order decisions meet them).
+        A bucket several of the documents share is read once for all of them."""
+        keys = self._keys_of(docs)
+        owners: dict[tuple[int, int], int] = {}  # key → its one document here, else 0
+        for document_id, own in keys.items():
+            for key in own:
+                owners[key] = 0 if owners.get(key, document_id) != document_id else document_id
+        members = self._members(owners)
+        ratio = containment.LEDE_LENGTH_RATIO
+        result: dict[int, dict[int, str]] = {}
+        for doc in docs:
+            found = result[doc.id] = self._exact(doc)
+            for key in keys[doc.id]:
+                if key[0] < LEDE_BAND_BASE:
+                    for other, _ in members.get(key, ()):
+                        if other != doc.id:
+                            found.setdefault(other, "minhash")
+            # Texts of about the same length that share an opening are found by the body's
+            # buckets if one contains the other (their Jaccard is then high): the lede's
+            # look-up only brings the much shorter and the much longer ones.
+            low, high = doc.word_count * ratio, doc.word_count / ratio
+            for key in keys[doc.id]:
+                if key[0] >= LEDE_BAND_BASE:
+                    for other, words in members.get(key, ()):
+                        if (
+                            other != doc.id
+                            and words is not None
+                            and (words <= low or words >= high)
+                        ):
+                            found.setdefault(other, "minhash")
+        return result
 
     def candidates(self, doc: Doc) -> dict[int, str]:
-        """Candidate id → how it was found, from indexed look-ups only."""
+        """One document's candidates (`candidates_of`)."""
+        return self.candidates_of([doc])[doc.id]
+
+    def _exact(self, doc: Doc) -> dict[int, str]:
         found: dict[int, str] = {}
         # Exact identities are few per document; the limit guards against a body shared by
         # thousands (a paywall notice), whose group still forms transitively.
@@ -229,30 +247,95 @@ class SignatureIndex:
             [doc.content_hash, doc.id, EXACT_LIMIT],
         ).fetchall():
             found.setdefault(other, "content_hash")
-        values = self.signature_of(doc.id)
-        if values is not None and not is_empty(values):
-            keys = self.buckets.get(doc.id) or [
-                *bucket_keys(values, self.bands, self.rows),
-                *((b, k) for b, k, _ in lede_rows_of(self.ledes.get(doc.id), doc.id)),
-            ]
-            body = [key for key in keys if key[0] < LEDE_BAND_BASE]
-            for (other,) in self.db.execute(
-                _bucket_sql(len(body)), [value for key in body for value in key] + [doc.id]
-            ).fetchall():
-                found.setdefault(other, "minhash")
-            lede = [key for key in keys if key[0] >= LEDE_BAND_BASE]
-            if lede:
-                # Texts of about the same length that share an opening are found by the body's
-                # buckets if one contains the other (their Jaccard is then high): the lede's
-                # look-up only brings the much shorter and the much longer ones.
-                ratio = containment.LEDE_LENGTH_RATIO
-                for (other,) in self.db.execute(
-                    _lede_bucket_sql(len(lede)),
-                    [value for key in lede for value in key]
-                    + [doc.id, doc.word_count * ratio, doc.word_count / ratio],
-                ).fetchall():
-                    found.setdefault(other, "minhash")
         return found
+
+    def _keys_of(self, docs: Sequence[Doc]) -> dict[int, list[tuple[int, int]]]:
+        """Each document's body keys, then its lede keys: none for a text without a signature
+        or an empty one. Keys this pass did not compute are computed for all at once."""
+        keys: dict[int, list[tuple[int, int]]] = {}
+        body: list[int] = []  # documents whose keys are computed here
+        for doc in docs:
+            values = self.signature_of(doc.id)
+            keys[doc.id] = []
+            if values is None or is_empty(values):
+                continue
+            if self.buckets.get(doc.id):
+                keys[doc.id] = self.buckets[doc.id]
+            else:
+                body.append(doc.id)
+        if body:
+            used = self.bands * self.rows  # the values `bucket_keys` reads
+            matrix = np.stack([self.signatures[i][:used] for i in body])
+            for document_id, own in zip(
+                body, bucket_keys_many(matrix, self.bands, self.rows), strict=True
+            ):
+                keys[document_id] = own
+            width = containment.LEDE_BANDS * containment.LEDE_ROWS
+            ledes = {
+                i: values
+                for i in body
+                if (values := self.ledes.get(i)) is not None and len(values) == width
+            }  # as `lede_rows_of`: a lede of another length has no buckets
+            if ledes:
+                matrix = np.stack(list(ledes.values()))
+                found = bucket_keys_many(matrix, containment.LEDE_BANDS, containment.LEDE_ROWS)
+                for document_id, own in zip(ledes, found, strict=True):
+                    keys[document_id] += [(LEDE_BAND_BASE + band, key) for band, key in own]
+        return keys
+
+    def _members(
+        self, keys: dict[tuple[int, int], int]
+    ) -> dict[tuple[int, int], list[tuple[int, int | None]]]:
+        """(document, word count for a lede bucket) of each bucket but its owner, by id."""
+        members: dict[tuple[int, int], list[tuple[int, int | None]]] = {}
+        for lede in (False, True):
+            # In key order, the index's own: neighbouring keys share its pages (half the time).
+            wanted = sorted(key for key in keys if (key[0] >= LEDE_BAND_BASE) == lede)
+            for start in range(0, len(wanted), KEYS_PER_STATEMENT):
+                chunk = wanted[start : start + KEYS_PER_STATEMENT]
+                for band, bucket, other, words in self.db.execute(
+                    _bucket_sql(len(chunk), lede=lede),
+                    [v for key in chunk for v in (*key, keys[key])],
+                ).fetchall():
+                    members.setdefault((band, bucket), []).append((other, words))
+        # A bucket is read in index order; sorted anyway, since decisions meet candidates so.
+        for found in members.values():
+            if len(found) > 1:
+                found.sort()
+        return members
+
+    def facts_of(self, ids: set[int]) -> dict[int, Facts]:
+        """What scoring needs of these documents, with their signatures, in one statement."""
+        wanted = [i for i in ids if i not in self.facts]
+        if wanted:
+            for row in self.db.execute(
+                "SELECT d.id, d.url, d.content_hash, d.word_count, d.published_at, d.created_at,"
+                " s.minhash, s.lede, s.settings FROM documents d"
+                " LEFT JOIN signatures s ON s.document_id = d.id"
+                " WHERE d.id IN (SELECT value FROM json_each(?))",
+                [json.dumps(wanted)],
+            ).fetchall():
+                document_id, url, content_hash, words, published, created = row[:6]
+                self.facts[document_id] = Facts(
+                    url, content_hash, words or 0,
+                    microseconds(published) if published else None, microseconds(created),
+                )  # fmt: skip
+                if document_id not in self.signatures and row[8] == SIGNATURE_SETTINGS:
+                    self.signatures[document_id] = from_blob(row[6])
+                    self.ledes[document_id] = lede_from_blob(row[7])
+        return {i: self.facts[i] for i in ids if i in self.facts}
+
+    def signature_of(self, document_id: int) -> np.ndarray | None:
+        if document_id not in self.signatures:
+            row = self.db.execute(
+                "SELECT minhash, settings, lede FROM signatures WHERE document_id = ?",
+                [document_id],
+            ).fetchone()
+            if row is None or row[1] != SIGNATURE_SETTINGS:
+                return None
+            self.signatures[document_id] = from_blob(row[0])
+            self.ledes[document_id] = lede_from_blob(row[2])
+        return self.signatures[document_id]
 
     def contained(
         self, doc: Doc, other: Doc, jaccard: float

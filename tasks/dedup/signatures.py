@@ -5,6 +5,7 @@ at the threshold a candidate."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -118,6 +119,27 @@ def estimate(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.count_nonzero(a == b)) / len(a)
 
 
+def equal_positions(
+    arrays: dict[int, np.ndarray], pairs: Sequence[tuple[int, int]], width: int
+) -> list[int | None]:
+    """How many positions each pair's two arrays share (None unless both have `width` values):
+    one NumPy comparison for all pairs, not one call each."""
+    rows = {i: row for row, i in enumerate(i for i, v in arrays.items() if len(v) == width)}
+    both = [k for k, (a, b) in enumerate(pairs) if a in rows and b in rows]
+    result: list[int | None] = [None] * len(pairs)
+    if both:
+        matrix = np.stack([arrays[i] for i in rows])
+        # A few thousand pairs a comparison: the copies it makes stay a few megabytes.
+        for start in range(0, len(both), 4096):
+            chosen = both[start : start + 4096]
+            left = np.array([rows[pairs[k][0]] for k in chosen], dtype=np.int64)
+            right = np.array([rows[pairs[k][1]] for k in chosen], dtype=np.int64)
+            counts = np.count_nonzero(matrix[left] == matrix[right], axis=1).tolist()
+            for k, count in zip(chosen, counts, strict=True):
+                result[k] = count
+    return result
+
+
 # One odd 64-bit multiplier per row position of a band (fixed: stored buckets depend on them).
 _ROW_MULTIPLIERS = np.random.default_rng(20251225).integers(
     0, 2**63, size=NUM_PERM, dtype=np.uint64
@@ -133,6 +155,16 @@ def bucket_keys(values: np.ndarray, bands: int, rows: int) -> list[tuple[int, in
     with np.errstate(over="ignore"):  # multiplication modulo 2**64 is the point
         mixed = (matrix * _ROW_MULTIPLIERS[:rows]).sum(axis=1, dtype=np.uint64)
     return list(enumerate(mixed.view(np.int64).tolist()))
+
+
+def bucket_keys_many(matrix: np.ndarray, bands: int, rows: int) -> list[list[tuple[int, int]]]:
+    """`bucket_keys` of each row of a matrix of signatures, in one NumPy pass (a dedup pass's
+    documents at once): the same sums modulo 2⁶⁴, so the same keys."""
+    count = len(matrix)
+    cube = matrix[:, : bands * rows].astype(np.uint64).reshape(count, bands, rows)
+    with np.errstate(over="ignore"):
+        mixed = (cube * _ROW_MULTIPLIERS[:rows]).sum(axis=2, dtype=np.uint64)
+    return [list(enumerate(row)) for row in mixed.view(np.int64).tolist()]
 
 
 def paragraph_hashes(body: str) -> list[tuple[str, int]]:
