@@ -136,7 +136,7 @@ def _increment(
 
 def record(rows: list[dict[str, Any]], started: dict[str, Any], arguments: str) -> None:
     """Each N's figures in benchmarks/latest.json (label `scale-<N>`), and the page regenerated."""
-    code = code_version()
+    code = started["code"]  # as it was when the run began, before it wrote latest.json itself
     for row in rows:
         daily = row.get("increment") or {}
         figures.save_latest(
@@ -145,7 +145,7 @@ def record(rows: list[dict[str, Any]], started: dict[str, Any], arguments: str) 
                 "label": f"scale-{row['n']}",
                 "kind": "scale",
                 "code": code,
-                "machine": started,
+                "machine": {k: v for k, v in started.items() if k != "code"},
                 "command": f"python -m benchmarks.scale {arguments}".strip(),
                 "incremental_per_doc_over_cold": daily.get("per_doc_over_cold"),
             },
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = sorted(int(n) for n in args.n.split(",") if n.strip())
     args.out.mkdir(parents=True, exist_ok=True)
     load = max(os.getloadavg())
-    started = machine()
+    started = machine() | {"code": code_version()}
 
     def save(rows: list[dict[str, Any]]) -> None:
         rows = relative(rows)
