@@ -41,6 +41,10 @@ def _rss(megabytes: float) -> str:
     return f"{megabytes / 1000:.2f} GB" if megabytes >= 1000 else f"{megabytes:.0f} MB"
 
 
+def _cells(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
 def _load(entry: dict[str, Any]) -> str:
     return "{:.1f}".format(max(entry.get("machine", {}).get("load_average", [0.0])))
 
@@ -62,7 +66,7 @@ def row(entry: dict[str, Any]) -> str:
         f"{check.get('identical', 0):,} / {check.get('compared', 0):,}",
         _load(entry),
     ]
-    return "| " + " | ".join(cells) + " |"
+    return _cells(cells)
 
 
 def table(latest: dict[str, Any]) -> str:
@@ -105,7 +109,7 @@ def cluster_row(entry: dict[str, Any]) -> str:
         f"{entry['batch_cpu_over_writer_cpu']:.2f}",
         _load(entry),
     ]  # fmt: skip
-    return "| " + " | ".join(cells) + " |"
+    return _cells(cells)
 
 
 SCALE_HEADER = (
@@ -129,7 +133,7 @@ def scale_row(entry: dict[str, Any]) -> str:
         "–" if incremental is None else f"{incremental:.1f}",
         _load(entry),
     ]
-    return "| " + " | ".join(cells) + " |"
+    return _cells(cells)
 
 
 def render(page: str, latest: dict[str, Any]) -> str:

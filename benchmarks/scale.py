@@ -134,9 +134,9 @@ def _increment(
     }
 
 
-def record(rows: list[dict[str, Any]], started: dict[str, Any], arguments: str) -> None:
-    """Each N's figures in benchmarks/latest.json (label `scale-<N>`), and the page regenerated."""
-    code = started["code"]  # as it was when the run began, before it wrote latest.json itself
+def record(rows: list[dict[str, Any]], started: dict[str, Any], code: str, arguments: str) -> None:
+    """Each N's figures in benchmarks/latest.json (label `scale-<N>`), and the page regenerated.
+    `code` is the version the run began with, before it wrote latest.json itself."""
     for row in rows:
         daily = row.get("increment") or {}
         figures.save_latest(
@@ -145,7 +145,7 @@ def record(rows: list[dict[str, Any]], started: dict[str, Any], arguments: str) 
                 "label": f"scale-{row['n']}",
                 "kind": "scale",
                 "code": code,
-                "machine": {k: v for k, v in started.items() if k != "code"},
+                "machine": started,
                 "command": f"python -m benchmarks.scale {arguments}".strip(),
                 "incremental_per_doc_over_cold": daily.get("per_doc_over_cold"),
             },
@@ -167,12 +167,12 @@ def main(argv: list[str] | None = None) -> int:
     sizes = sorted(int(n) for n in args.n.split(",") if n.strip())
     args.out.mkdir(parents=True, exist_ok=True)
     load = max(os.getloadavg())
-    started = machine() | {"code": code_version()}
+    started, code = machine(), code_version()
 
     def save(rows: list[dict[str, Any]]) -> None:
         rows = relative(rows)
         (args.out / "scale.json").write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
-        record(rows, started, " ".join(sys.argv[1:]))
+        record(rows, started, code, " ".join(sys.argv[1:]))
 
     rows = relative(measure(sizes, args.out, increment=args.increment, on_row=save))
     sys.stdout.write(f"{'N':>7}{'wall s':>9}{'ms/doc':>9}{'ratio':>7}{'peak MB':>9}"

@@ -61,12 +61,7 @@ class Scorer:
 
     def score(self, docs: Sequence[Doc]) -> dict[int, list[Scored]]:
         """Each document's candidates that count, in the order they were found: with a score,
-        and (MinHash pairs) within the window of each other.
-
-        A pass changes no score (signatures, buckets, lengths and dates stay as they were when it
-        began), so its documents are scored at once: their buckets, the candidates' facts and
-        signatures read in a few statements and the estimates one NumPy comparison, instead of
-        statements and a comparison per candidate."""
+        and (MinHash pairs) within the window of each other (see the module's docstring)."""
         found = self.index.candidates_of(docs)
         facts = self.index.facts_of(
             {i for each in found.values() for i in each} | {d.id for d in docs}

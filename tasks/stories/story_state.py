@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sqlite_utils import Database
 
+from newsflow.tasks.dedup.settings import save_settings, stored_setting
 from newsflow.tasks.stories.clusters import DAY, MAX_CANDIDATES, Clusterer, Profile, Story
 
 if TYPE_CHECKING:
@@ -117,14 +118,14 @@ class StoredClusterer:
             return
         self.df_read.update(wanted)
         df = self.clusterer.df
-        for start in range(0, len(wanted), 5 * _BATCH):
-            chunk = wanted[start : start + 5 * _BATCH]
-            for key, count in self.db.execute(
-                "SELECT key, sum(count) FROM story_df WHERE key IN (SELECT value FROM json_each(?))"
-                " AND day BETWEEN ? AND ? GROUP BY key",
-                [json.dumps(chunk), *self.days],
-            ).fetchall():
-                df[key] = int(count)
+        for key, count in _rows_for(
+            self.db,
+            "SELECT key, sum(count) FROM story_df WHERE key IN (SELECT value FROM json_each(?))"
+            " AND day BETWEEN ? AND ? GROUP BY key",
+            wanted,
+            *self.days,
+        ):
+            df[key] = int(count)
 
     def profiles(self, reports: Sequence[Report]) -> dict[int, Profile]:
         """The reports' profiles under the window's frequencies, their index entries read."""
@@ -142,14 +143,12 @@ class StoredClusterer:
             return
         self.keys_read.update(wanted)
         index = self.clusterer.index
-        for start in range(0, len(wanted), 5 * _BATCH):
-            chunk = wanted[start : start + 5 * _BATCH]
-            for key, stories in self.db.execute(
-                "SELECT key, stories FROM story_postings"
-                " WHERE key IN (SELECT value FROM json_each(?))",
-                [json.dumps(chunk)],
-            ).fetchall():
-                index[key] = dict.fromkeys(json.loads(stories))
+        for key, stories in _rows_for(
+            self.db,
+            "SELECT key, stories FROM story_postings WHERE key IN (SELECT value FROM json_each(?))",
+            wanted,
+        ):
+            index[key] = dict.fromkeys(json.loads(stories))
 
     # --- stories ---------------------------------------------------------------------------------
 
@@ -254,18 +253,26 @@ def uncounted(db: Database, reports: Iterable[Report]) -> list[Report]:
     pending = {report.id: report for report in reports}
     if not pending:
         return []
-    seen: set[int] = set()
     ids = sorted(pending)
-    for start in range(0, len(ids), 5 * _BATCH):
-        seen.update(
-            row[0]
-            for row in db.execute(
-                "SELECT document_id FROM story_counted"
-                " WHERE document_id IN (SELECT value FROM json_each(?))",
-                [json.dumps(ids[start : start + 5 * _BATCH])],
-            ).fetchall()
+    seen = {
+        row[0]
+        for row in _rows_for(
+            db,
+            "SELECT document_id FROM story_counted"
+            " WHERE document_id IN (SELECT value FROM json_each(?))",
+            ids,
         )
+    }
     return [pending[i] for i in ids if i not in seen]
+
+
+def _rows_for(db: Database, sql: str, values: Sequence[Any], *params: Any) -> list[Any]:
+    """The rows of `sql` (its first parameter a JSON list) over `values`, a few thousand a time."""
+    rows: list[Any] = []
+    for start in range(0, len(values), 5 * _BATCH):
+        chunk = json.dumps(list(values[start : start + 5 * _BATCH]))
+        rows += db.execute(sql, [chunk, *params]).fetchall()
+    return rows
 
 
 def write_counts(db: Database, reports: Sequence[Report]) -> dict[int, Counter[str]]:
@@ -298,8 +305,7 @@ def write_counts(db: Database, reports: Sequence[Report]) -> dict[int, Counter[s
 def generation(db: Database) -> int:
     """How many times story state was saved: a clusterer kept in memory holds while it has not
     changed since its own last save."""
-    row = db.execute("SELECT value FROM dedup_settings WHERE name = ?", [GENERATION]).fetchone()
-    return int(row[0]) if row else 0
+    return int(stored_setting(db, GENERATION) or 0)
 
 
 def advance(db: Database) -> int:
@@ -321,17 +327,12 @@ def forget(db: Database) -> None:
 
 def is_built(db: Database) -> bool:
     """Whether the state holds every story (databases from before it get it built once)."""
-    row = db.execute("SELECT value FROM dedup_settings WHERE name = ?", [MARKER]).fetchone()
-    return row is not None
+    return stored_setting(db, MARKER) is not None
 
 
 def mark_built(db: Database) -> None:
     """Record that the state holds every story."""
-    db.conn.execute(
-        "INSERT OR REPLACE INTO dedup_settings (name, value, updated_at)"
-        " VALUES (?, 'built', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
-        [MARKER],
-    )
+    save_settings(db, {MARKER: "built"})
 
 
 def _story(row: Sequence[Any]) -> Story:
