@@ -182,6 +182,7 @@ def test_the_lede_look_up_searches_the_band_index_and_never_scans(db_path: Path)
     keys = [(b, k) for b, k, _ in signatures.lede_rows_of(lede, 1)]
     assert all(band >= signatures.LEDE_BAND_BASE for band, _ in keys)
     plan = " | ".join(signature_index.candidate_query_plan(db, keys, lede=True))
-    assert "SEARCH b USING PRIMARY KEY (band=? AND bucket=?)" in plan
+    assert "SEARCH b USING PRIMARY KEY (band=? AND bucket=?" in plan
+    assert "SEARCH n USING PRIMARY KEY (band=? AND bucket=?)" in plan  # its newest members
     assert "SEARCH d USING INTEGER PRIMARY KEY" in plan
     assert "SCAN b" not in plan and "SCAN d" not in plan and "SCAN documents" not in plan

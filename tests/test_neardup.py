@@ -272,8 +272,45 @@ def test_candidate_look_up_searches_the_band_index_and_never_scans(db_path: Path
     values = signatures.signature("some words to hash for a signature", "en")
     keys = signatures.bucket_keys(values, *signatures.lsh_params(0.5))
     plan = " | ".join(signature_index.candidate_query_plan(db, keys))
-    assert "SEARCH b USING PRIMARY KEY (band=? AND bucket=?)" in plan
+    assert "SEARCH b USING PRIMARY KEY (band=? AND bucket=?" in plan
+    assert "SEARCH n USING PRIMARY KEY (band=? AND bucket=?)" in plan  # its newest members
     assert "SCAN b" not in plan and "SCAN lsh_bands" not in plan
+
+
+def test_a_story_carried_by_more_outlets_than_a_bucket_reads_is_still_one_group(
+    db_path: Path, corpus: Path
+) -> None:
+    """A crowded bucket is read for its newest members only; copies still find their group."""
+    title, body = _article(corpus, "politics/037.txt")
+    rng = random.Random(11)
+    outlets = signature_index.BUCKET_LIMIT + 30
+    db = open_db(db_path)
+    _save(db, _item("wire", body, title=title))
+    for n in range(outlets):  # each outlet's own light edit of the same wire story
+        words = body.split(" ")
+        for i in rng.sample(range(len(words)), k=len(words) // 100):
+            words[i] = rng.choice(["reportedly", "officials", "on Monday", "the government"])
+        _save(db, _item(f"outlet-{n}", " ".join(words), title=title))
+    neardup.deduplicate(db, run_id="1")
+    roots = {r for (r,) in db.execute("SELECT coalesce(duplicate_of, id) FROM documents")}
+    assert len(roots) == 1
+    crowded = db.execute(
+        "SELECT band, bucket FROM lsh_bands GROUP BY band, bucket HAVING count(*) > ?",
+        [signature_index.BUCKET_LIMIT],
+    ).fetchall()
+    assert crowded  # the look-ups below met buckets over the limit
+
+    _save(db, _item("late-copy", body + "\n\nReporting by the news desk.", title=title))
+    neardup.deduplicate(db, run_id="2")
+    assert len({r for (r,) in db.execute("SELECT coalesce(duplicate_of, id) FROM documents")}) == 1
+    # A crowded bucket's look-up returns its newest members, up to the limit, never all of it.
+    index = signature_index.SignatureIndex(db, *signatures.lsh_params(0.5), stamp="test")
+    for band, bucket in crowded:
+        everyone = [i for (i,) in db.execute(
+            "SELECT document_id FROM lsh_bands WHERE band = ? AND bucket = ?"
+            " ORDER BY document_id DESC", [band, bucket])]  # fmt: skip
+        found = index._members({(band, bucket): 0})[band, bucket]
+        assert [i for i, _ in found] == sorted(everyone[: signature_index.BUCKET_LIMIT])
 
 
 def test_recompute_at_another_threshold_uses_stored_signatures_only(

@@ -13,13 +13,11 @@ from newsflow.tasks.dedup import containment
 from newsflow.tasks.dedup.boilerplate import is_boilerplate_pair
 from newsflow.tasks.dedup.decision_log import LENGTH_TOLERANCE, DecisionLog, why_kept
 from newsflow.tasks.dedup.documents import DedupResult, Doc, load_docs
+from newsflow.tasks.dedup.furniture import Furniture
 from newsflow.tasks.dedup.scoring import Scorer
 from newsflow.tasks.dedup.settings import Settings
 from newsflow.tasks.dedup.signature_index import SignatureIndex
 from newsflow.tasks.store.writer import now
-
-# A short paragraph carried by this many documents outside a group is furniture, not text.
-FURNITURE_DOCUMENTS = 2
 
 
 class DedupPass:
@@ -51,6 +49,9 @@ class DedupPass:
         self.distinct_from: dict[int, int] = {}  # document → its closest candidate below threshold
         self.boilerplate_partner: dict[int, int] = {}
         self.full_words: dict[int, int] = {}
+        self.furniture = Furniture(db)
+        self.members: dict[int, Doc] = {}  # group members read by `_regroup`: their texts
+        self.first_seen: dict[int, str] = {}
         self.stamp = now()
         self.index = SignatureIndex(db, bands, rows, stamp=self.stamp)
         self.decisions = DecisionLog(
@@ -84,17 +85,19 @@ class DedupPass:
 
     def _remember(self, docs: Iterable[Doc]) -> None:
         """The state before this pass, to log changes (a recompute saved it before resetting)."""
-        for doc in docs:
-            if doc.id in self.before:
+        self._remember_states({doc.id: (doc.duplicate_of, doc.summary_status) for doc in docs})
+
+    def _remember_states(self, states: dict[int, tuple[int | None, str | None]]) -> None:
+        for document_id, state in states.items():
+            if document_id in self.before:
                 continue
-            state: tuple[int | None, str | None] = (doc.duplicate_of, doc.summary_status)
             if self.recompute:
                 row = self.db.execute(
                     "SELECT duplicate_of, summary_status FROM temp.dedup_before WHERE id = ?",
-                    [doc.id],
+                    [document_id],
                 ).fetchone()
                 state = (row[0], row[1]) if row else (None, None)
-            self.before[doc.id] = state
+            self.before[document_id] = state
 
     def _detach(self, pending: list[int], docs: dict[int, Doc]) -> list[int]:
         """Take the pending documents out of their groups; their copies are decided again too."""
@@ -249,65 +252,49 @@ class DedupPass:
         return set(roots).union(row[0] for row in members)
 
     def _regroup(self, group: set[int]) -> None:
-        docs = load_docs(self.db, group)
+        # A big group is weighed again on every link: what the pass changes (each member's
+        # canonical and status) is read afresh, the rest of a member once a pass.
+        states = {
+            row[0]: (row[1], row[2])
+            for row in self.db.execute(
+                "SELECT id, duplicate_of, summary_status FROM documents"
+                " WHERE id IN (SELECT value FROM json_each(?))",
+                [json.dumps(sorted(group))],
+            ).fetchall()
+        }
+        self.members.update(load_docs(self.db, states.keys() - self.members.keys()))
+        docs = {i: self.members[i] for i in states}
         # Members decided in an earlier run (an old canonical that a longer text now holds) are
         # remembered too, so their change is logged.
-        self._remember(docs.values())
-        full = self._full_words(docs, group)
+        self._remember_states(states)
+        full = self.furniture.full_words(docs, group)
         self.full_words.update(full)
         # Longest full text, then earliest; lengths within LENGTH_TOLERANCE count as equal, so
         # a line or two of edits or furniture never outranks the text that came first.
         longest = max(full.values())
         eligible = [d for d in docs.values() if full[d.id] >= (1 - LENGTH_TOLERANCE) * longest]
-        canonical = min(eligible, key=lambda d: (d.first_seen, d.id))
-        for doc in docs.values():
-            if doc.id == canonical.id:
-                if doc.duplicate_of is not None or doc.summary_status == "duplicate":
+        canonical = min(eligible, key=lambda d: (self._first_seen(d), d.id))
+        for doc_id, (duplicate_of, status) in states.items():
+            if doc_id == canonical.id:
+                if duplicate_of is not None or status == "duplicate":
                     self.db.conn.execute(
                         "UPDATE documents SET duplicate_of = NULL, summary_status = NULL,"
                         " outlets = NULL WHERE id = ?",
-                        [doc.id],
+                        [doc_id],
                     )
                 continue
-            if doc.duplicate_of != canonical.id or doc.summary_status != "duplicate":
+            if duplicate_of != canonical.id or status != "duplicate":
                 self.db.conn.execute(
                     "UPDATE documents SET duplicate_of = ?, summary_status = 'duplicate',"
                     " outlets = NULL WHERE id = ?",
-                    [canonical.id, doc.id],
+                    [canonical.id, doc_id],
                 )
         self.touched_groups.add(canonical.id)
 
-    def _full_words(self, docs: dict[int, Doc], group: set[int]) -> dict[int, int]:
-        """Words of each body without the furniture: short paragraphs that documents outside
-        the group carry too (an outlet's sign-up line, a cookie notice, a credit line). One
-        statement for the group, not one per member: regrouping is per decided member."""
-        furniture = dict(
-            self.db.execute(
-                """
-                SELECT p.document_id, sum(p.words) FROM paragraphs p
-                WHERE p.document_id IN (SELECT value FROM json_each(:docs)) AND (
-                    -- Counted up to :least: a line thousands of documents carry is not
-                    -- counted through (5.1 → 3.7 s in a 20,000-document recompute).
-                    SELECT count(*) FROM (
-                        SELECT 1 FROM paragraphs o
-                        WHERE o.hash = p.hash
-                        AND o.document_id NOT IN (SELECT value FROM json_each(:group))
-                        LIMIT :least
-                    )
-                ) >= :least
-                GROUP BY p.document_id
-                """,
-                {
-                    "docs": json.dumps(list(docs)),
-                    "group": json.dumps(sorted(group)),
-                    "least": FURNITURE_DOCUMENTS,
-                },
-            ).fetchall()  # fmt: skip
-        )
-        return {
-            doc_id: max(0, doc.word_count - int(furniture.get(doc_id, 0)))
-            for doc_id, doc in docs.items()
-        }
+    def _first_seen(self, doc: Doc) -> str:
+        if doc.id not in self.first_seen:
+            self.first_seen[doc.id] = doc.first_seen
+        return self.first_seen[doc.id]
 
     def _flag_boilerplate(self, doc: Doc, partner: Doc) -> None:
         self.db.conn.execute(

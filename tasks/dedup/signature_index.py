@@ -46,23 +46,36 @@ def insert_bands(db: Database, band_rows: list[tuple[int, int, int]]) -> None:
 # (three bound values each, well under SQLite's default limit of 32,766).
 KEYS_PER_STATEMENT = 5000
 
+# A bucket is read for its newest members only, this many. Most buckets hold one document; a
+# crowded one is text that many documents share (an agency's standard paragraph, a template, one
+# story retold from the same few sources), and reading all of it for every document that has it
+# makes a pass grow with the square of the database. A real copy shares many buckets with its
+# original, and a group forms through any of its members, so the newest are enough.
+BUCKET_LIMIT = 50
+
 
 def _bucket_sql(count: int, *, lede: bool = False) -> str:
-    """The members of `count` (band, bucket, owner) keys but their owner (the one document of the
-    look-up that has the key, else 0): most buckets hold their owner alone, and return nothing."""
+    """The newest `BUCKET_LIMIT` members of `count` (band, bucket, owner) keys but their owner
+    (the one document of the look-up that has the key, else 0): most buckets hold their owner
+    alone, and return nothing."""
     # CROSS JOIN fixes the join order: SQLite walks our keys and searches the primary key
-    # (band, bucket) for each, instead of scanning the bands table.
+    # (band, bucket, document) for each, instead of scanning the bands table; the members come
+    # from the same index read backwards, and stop at the limit.
     values = ",".join(["(?, ?, ?)"] * count)
+    newest = (
+        "b.document_id IN (SELECT n.document_id FROM lsh_bands n"
+        " WHERE n.band = k.column1 AND n.bucket = k.column2 AND n.document_id != k.column3"
+        f" ORDER BY n.document_id DESC LIMIT {BUCKET_LIMIT})"
+    )
     if not lede:
         return (
             f"SELECT b.band, b.bucket, b.document_id, NULL FROM (VALUES {values}) AS k"
-            " CROSS JOIN lsh_bands b ON b.band = k.column1 AND b.bucket = k.column2"
-            " WHERE b.document_id != k.column3"
+            f" CROSS JOIN lsh_bands b ON b.band = k.column1 AND b.bucket = k.column2 AND {newest}"
         )
     return (
         f"SELECT b.band, b.bucket, b.document_id, d.word_count FROM (VALUES {values}) AS k"
-        " CROSS JOIN lsh_bands b ON b.band = k.column1 AND b.bucket = k.column2"
-        " CROSS JOIN documents d ON d.id = b.document_id WHERE b.document_id != k.column3"
+        f" CROSS JOIN lsh_bands b ON b.band = k.column1 AND b.bucket = k.column2 AND {newest}"
+        " CROSS JOIN documents d ON d.id = b.document_id"
     )
 
 
