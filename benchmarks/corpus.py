@@ -128,13 +128,23 @@ def generate(
     german_share: float = 0.02,
     seed: int = 7,
     sources: list[Source] | None = None,
+    seeds_only: bool = False,
 ) -> dict[str, object]:
     """Write n documents to out_dir/docs and `extra` more to out_dir/extra; return the manifest.
 
     `near_duplicates` is the share of the n documents that are lightly edited copies of other
     generated documents (labelled in the manifest). German documents can only draw on the one
     German seed article, so they resemble each other far more than the English ones do.
+
+    Without the shared BBC corpus beside the checkout (`../shared/corpus`) this refuses, unless
+    `seeds_only`: five seed articles recombined make documents that are nearly all one story, and
+    a benchmark of them measures something else (a 3,198-document duplicate group, once).
     """
+    if sources is None and not seeds_only and not BBC_DIR.is_dir():
+        raise CorpusError(
+            f"the BBC corpus is not at {BBC_DIR}: clone the project beside shared/"
+            " (benchmarks generate their documents from it)"
+        )
     sources = sources if sources is not None else load_sources()
     pools = _pools(sources)
     if "en" not in pools:

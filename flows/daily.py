@@ -27,6 +27,7 @@ from newsflow.flows.scaleout import Workers  # noqa: E402
 from newsflow.tasks.common.nltk_light import import_nltk  # noqa: E402
 from newsflow.tasks.ingest import scan  # noqa: E402
 from newsflow.tasks.pipeline import batches, features  # noqa: E402
+from newsflow.tasks.pipeline.spool import SummarySpool  # noqa: E402
 from newsflow.tasks.store import run_log, runslots, search_index, transaction, writer  # noqa: E402
 from newsflow.tasks.stories import story_summary  # noqa: E402
 from newsflow.tasks.summarise import summarize  # noqa: E402
@@ -277,7 +278,7 @@ def daily(
     counts: dict[str, int] = {}
     workers = Workers()  # where CPU-heavy batches run (worker processes, Dask): flows/scaleout.py
     touched: set[int] = set()  # stories whose reports changed
-    early: list[batches.Summaries] = []  # summaries the parse workers made, stored once decided
+    early = SummarySpool()  # summaries the parse workers made, stored once decided
     parse_cpu: dict[str, float] = {}  # the file parse's CPU seconds by stage
     prepared = topics.Topics()
     try:
@@ -340,7 +341,7 @@ def daily(
         pending = writer.ids_to_summarise(
             db, method=method, length=length, settings_version=summarize.SETTINGS_VERSION
         )
-        ready = {i for done in early for i in done.statuses}
+        ready = early.ids
         missing = [i for i in pending if i not in ready]
         summarised = _summaries(workers, db_path, missing, method, length)
         _decide(db_path, run_id, counts, touched, last=True)
@@ -393,6 +394,7 @@ def daily(
         raise
     finally:
         workers.close()
+        early.close()
     run_log.finish_run(
         db, run_id, status="completed", counts=counts, cpu=_cpu(started_cpu, workers, parse_cpu)
     )

@@ -156,7 +156,7 @@ def articles(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Forty generated articles (BBC sentences when the shared corpus is there, else the seeds),
     eight of them lightly edited copies of others."""
     folder = tmp_path_factory.mktemp("articles")
-    corpus_generator.generate(folder, 40, near_duplicates=0.2, seed=11)
+    corpus_generator.generate(folder, 40, near_duplicates=0.2, seed=11, seeds_only=True)
     return folder / "docs"
 
 
