@@ -81,7 +81,9 @@ def table(latest: dict[str, Any]) -> str:
     clusters = [latest[label] for label in sorted(latest) if latest[label].get("kind") == "cluster"]
     if clusters:
         block += ["", CLUSTER_HEADER, *(cluster_row(entry) for entry in clusters)]
-    scales = [latest[label] for label in sorted(latest) if latest[label].get("kind") == "scale"]
+    scales = sorted(  # by size, the curve's order
+        (entry for entry in latest.values() if entry.get("kind") == "scale"), key=lambda e: e["n"]
+    )
     if scales:
         block += ["", SCALE_HEADER, *(scale_row(entry) for entry in scales)]
     return "\n".join([*block, END])

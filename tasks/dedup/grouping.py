@@ -51,6 +51,7 @@ class DedupPass:
         self.full_words: dict[int, int] = {}
         self.furniture = Furniture(db)
         self.members: dict[int, Doc] = {}  # group members read by `_regroup`: their texts
+        self.known: dict[int, tuple[int | None, str | None]] = {}  # (duplicate_of, status)
         self.first_seen: dict[int, str] = {}
         self.stamp = now()
         self.index = SignatureIndex(db, bands, rows, stamp=self.stamp)
@@ -252,16 +253,18 @@ class DedupPass:
         return set(roots).union(row[0] for row in members)
 
     def _regroup(self, group: set[int]) -> None:
-        # A big group is weighed again on every link: what the pass changes (each member's
-        # canonical and status) is read afresh, the rest of a member once a pass.
-        states = {
-            row[0]: (row[1], row[2])
+        # A big group is weighed again on every link: each member's canonical and status are
+        # read once a pass and then kept as this pass writes them (`known`), the rest of a
+        # member once a pass (`members`).
+        unknown = [i for i in group if i not in self.known]
+        if unknown:
             for row in self.db.execute(
                 "SELECT id, duplicate_of, summary_status FROM documents"
                 " WHERE id IN (SELECT value FROM json_each(?))",
-                [json.dumps(sorted(group))],
-            ).fetchall()
-        }
+                [json.dumps(sorted(unknown))],
+            ).fetchall():
+                self.known[row[0]] = (row[1], row[2])
+        states = {i: self.known[i] for i in group if i in self.known}
         self.members.update(load_docs(self.db, states.keys() - self.members.keys()))
         docs = {i: self.members[i] for i in states}
         # Members decided in an earlier run (an old canonical that a longer text now holds) are
@@ -282,6 +285,7 @@ class DedupPass:
                         " outlets = NULL WHERE id = ?",
                         [doc_id],
                     )
+                    self.known[doc_id] = (None, None)
                 continue
             if duplicate_of != canonical.id or status != "duplicate":
                 self.db.conn.execute(
@@ -289,6 +293,7 @@ class DedupPass:
                     " outlets = NULL WHERE id = ?",
                     [canonical.id, doc_id],
                 )
+                self.known[doc_id] = (canonical.id, "duplicate")
         self.touched_groups.add(canonical.id)
 
     def _first_seen(self, doc: Doc) -> str:
@@ -297,6 +302,7 @@ class DedupPass:
         return self.first_seen[doc.id]
 
     def _flag_boilerplate(self, doc: Doc, partner: Doc) -> None:
+        self.known.clear()  # it releases copies: their states are read again
         self.db.conn.execute(
             "UPDATE documents SET duplicate_of = NULL, summary_status = 'boilerplate',"
             " outlets = NULL, story_id = NULL WHERE id = ?",
