@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 
 from sqlite_utils import Database
 
@@ -42,7 +43,7 @@ class Doc:
     feed_name: str | None
     file_mtime_ns: int | None = None
 
-    @property
+    @cached_property  # a group is weighed on every link: parsed once
     def first_seen(self) -> str:
         """When this text first existed, as far as we know: its stated date, else the file's
         modification time, else when we stored it (a copy made from a file is newer than it)."""

@@ -57,6 +57,11 @@ class Furniture:
         self._weighed.update(dict.fromkeys(members, state))
         return {doc_id: state.full[doc_id] for doc_id in docs}
 
+    def full_of(self, document_id: int, default: int | None = None) -> int | None:
+        """A document's full words as its group was last weighed in this pass, else `default`."""
+        state = self._weighed.get(document_id)
+        return state.full.get(document_id, default) if state is not None else default
+
     def _grown_from(self, members: set[int]) -> _Weighed:
         """The largest group weighed before whose members are all in this one (taken over: its
         members are this group's now), else an empty one."""

@@ -48,11 +48,9 @@ class DedupPass:
         self.touched_groups: set[int] = set()
         self.distinct_from: dict[int, int] = {}  # document → its closest candidate below threshold
         self.boilerplate_partner: dict[int, int] = {}
-        self.full_words: dict[int, int] = {}
         self.furniture = Furniture(db)
         self.members: dict[int, Doc] = {}  # group members read by `_regroup`: their texts
         self.known: dict[int, tuple[int | None, str | None]] = {}  # (duplicate_of, status)
-        self.first_seen: dict[int, str] = {}
         self.stamp = now()
         self.index = SignatureIndex(db, bands, rows, stamp=self.stamp)
         self.decisions = DecisionLog(
@@ -271,12 +269,11 @@ class DedupPass:
         # remembered too, so their change is logged.
         self._remember_states(states)
         full = self.furniture.full_words(docs, group)
-        self.full_words.update(full)
         # Longest full text, then earliest; lengths within LENGTH_TOLERANCE count as equal, so
         # a line or two of edits or furniture never outranks the text that came first.
         longest = max(full.values())
         eligible = [d for d in docs.values() if full[d.id] >= (1 - LENGTH_TOLERANCE) * longest]
-        canonical = min(eligible, key=lambda d: (self._first_seen(d), d.id))
+        canonical = min(eligible, key=lambda d: (d.first_seen, d.id))
         for doc_id, (duplicate_of, status) in states.items():
             if doc_id == canonical.id:
                 if duplicate_of is not None or status == "duplicate":
@@ -295,11 +292,6 @@ class DedupPass:
                 )
                 self.known[doc_id] = (canonical.id, "duplicate")
         self.touched_groups.add(canonical.id)
-
-    def _first_seen(self, doc: Doc) -> str:
-        if doc.id not in self.first_seen:
-            self.first_seen[doc.id] = doc.first_seen
-        return self.first_seen[doc.id]
 
     def _flag_boilerplate(self, doc: Doc, partner: Doc) -> None:
         self.known.clear()  # it releases copies: their states are read again
@@ -415,7 +407,10 @@ class DedupPass:
                 )
                 method, score = self.index.score(doc, canonical, "minhash")
                 reason = why_kept(
-                    canonical, doc, self.full_words.get(canonical.id), self.full_words.get(doc.id)
+                    canonical,
+                    doc,
+                    self.furniture.full_of(canonical.id),
+                    self.furniture.full_of(doc.id),
                 )
                 held = (
                     self._contained_by(doc, canonical, score)
@@ -459,7 +454,7 @@ class DedupPass:
                     self.decisions.insert(
                         doc.id, doc.id, "minhash", None, "kept",
                         f"canonical of {members} cop{'y' if members == 1 else 'ies'}: longest full"
-                        f" text ({self.full_words.get(doc.id, doc.word_count)} words without"
+                        f" text ({self.furniture.full_of(doc.id, doc.word_count)} words without"
                         " furniture), then earliest",
                     )  # fmt: skip
                 elif doc.id in self.distinct_from:

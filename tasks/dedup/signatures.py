@@ -151,10 +151,7 @@ def bucket_keys(values: np.ndarray, bands: int, rows: int) -> list[tuple[int, in
 
     Σ rowᵢ·mᵢ modulo 2⁶⁴ with random odd mᵢ: equal rows always share a bucket, different ones
     almost never (a collision would only add a candidate, which the estimate then rejects)."""
-    matrix = values[: bands * rows].astype(np.uint64).reshape(bands, rows)
-    with np.errstate(over="ignore"):  # multiplication modulo 2**64 is the point
-        mixed = (matrix * _ROW_MULTIPLIERS[:rows]).sum(axis=1, dtype=np.uint64)
-    return list(enumerate(mixed.view(np.int64).tolist()))
+    return bucket_keys_many(values[np.newaxis, :], bands, rows)[0]
 
 
 def bucket_keys_many(matrix: np.ndarray, bands: int, rows: int) -> list[list[tuple[int, int]]]:
@@ -162,7 +159,7 @@ def bucket_keys_many(matrix: np.ndarray, bands: int, rows: int) -> list[list[tup
     documents at once): the same sums modulo 2⁶⁴, so the same keys."""
     count = len(matrix)
     cube = matrix[:, : bands * rows].astype(np.uint64).reshape(count, bands, rows)
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore"):  # multiplication modulo 2**64 is the point
         mixed = (cube * _ROW_MULTIPLIERS[:rows]).sum(axis=2, dtype=np.uint64)
     return [list(enumerate(row)) for row in mixed.view(np.int64).tolist()]
 
